@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# ampguard: `make` builds ./ampguard, `make test` runs every test suite.
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+BUILD     := build
+
+CC        ?= gcc
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+PKGS      := libbpf libelf zlib json-c
+ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
+	     -Iinclude -Iuser -I$(BUILD) $(shell pkg-config --cflags $(PKGS)) \
+	     -DAG_VERSION=\"$(VERSION)\"
+LDLIBS    += $(shell pkg-config --libs $(PKGS))
+
+BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	      -Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
+
+BPF_PROGS := ampguard_xdp xdp_floor
+BPF_OBJS  := $(patsubst %,$(BUILD)/%.bpf.o,$(BPF_PROGS))
+SKELS     := $(patsubst %,$(BUILD)/%.skel.h,$(BPF_PROGS))
+
+# The ampguard library: every user/ file but main.c, shared with the tests.
+LIB_SRCS  := $(filter-out user/main.c,$(wildcard user/*.c))
+LIB_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
+LIB       := $(BUILD)/libampguard.a
+
+TEST_BINS := $(BUILD)/tests/test_xdp $(BUILD)/tests/udpgen $(BUILD)/tests/udpsink
+BENCH_BINS := $(BUILD)/tests/bench_micro
+
+.PHONY: all deps test test-unit test-e2e bench-micro install clean
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+all: ampguard
+
+deps:
+	bash scripts/install-deps.sh
+
+$(BUILD) $(BUILD)/user $(BUILD)/tests:
+	mkdir -p $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/*.h include/*.h | $(BUILD)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $* > $@
+
+$(BUILD)/user/%.o: user/%.c user/*.h include/*.h $(SKELS) | $(BUILD)/user
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+ampguard: $(BUILD)/user/main.o $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/*.h $(LIB) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) $(filter %.c,$^) tests/unit/frames.c $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/tools/%.c | $(BUILD)/tests
+	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@
+
+$(BUILD)/tests/bench_micro: tests/bench/bench_micro.c tests/unit/frames.c tests/unit/*.h $(LIB) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) tests/bench/bench_micro.c tests/unit/frames.c $(LIB) $(LDLIBS) -o $@
+
+test: ampguard $(TEST_BINS)
+	bash tests/run.sh
+
+bench-micro: $(BENCH_BINS)
+	$(BUILD)/tests/bench_micro
+
+install: ampguard
+	install -D -m 0755 ampguard $(DESTDIR)$(PREFIX)/sbin/ampguard
+
+clean:
+	rm -rf $(BUILD) ampguard

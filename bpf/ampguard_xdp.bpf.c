@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * XDP ingress classifier: parse, find the vector by UDP source port, apply
+ * its action, count. One instance is loaded per protected interface; the
+ * policy maps are shared, the stats map is the interface's own.
+ */
+#include "parse.h"
+#include "maps.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, AG_NR_STATS);
+	__type(key, __u32);
+	__type(value, struct ag_counter);
+} stats SEC(".maps");
+
+/* Written by attach, read by status; the program never touches it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ag_ifinfo);
+} ifinfo SEC(".maps");
+
+static __always_inline int count(__u32 vec, __u32 reason, __u32 len, int verdict)
+{
+	__u32 idx = AG_STATS_IDX(vec, reason);
+	struct ag_counter *ctr;
+
+	ctr = bpf_map_lookup_elem(&stats, &idx);
+	if (ctr) {
+		ctr->packets++;
+		ctr->bytes += len;
+	}
+	return verdict;
+}
+
+static __always_inline const struct ag_policy *lookup_policy(__u32 vec)
+{
+	const struct ag_config *cfg;
+	__u32 zero = 0, idx;
+
+	cfg = bpf_map_lookup_elem(&config, &zero);
+	if (!cfg)
+		return NULL;
+	idx = (cfg->gen & 1) * AG_MAX_VECTORS + vec;
+	return bpf_map_lookup_elem(&policy, &idx);
+}
+
+SEC("xdp")
+int ampguard_xdp(struct xdp_md *ctx)
+{
+	struct cursor c = {
+		.pos = (void *)(long)ctx->data,
+		.end = (void *)(long)ctx->data_end,
+	};
+	struct pkt p = { .len = c.end - c.pos };
+	const struct ag_policy *pol;
+	__u32 port, *vecp, vec;
+	int ret;
+
+	ret = parse_frame(&c, &p);
+	if (ret != PARSE_OK)
+		return count(0, ret, p.len, XDP_PASS);
+
+	port = p.sport;
+	vecp = bpf_map_lookup_elem(&port_vec, &port);
+	vec = vecp ? *vecp : 0;
+	if (vec == 0 || vec >= AG_MAX_VECTORS)
+		return count(0, AG_R_NO_VECTOR, p.len, XDP_PASS);
+
+	/* A slot being handed to another port belongs to neither until the flip. */
+	pol = lookup_policy(vec);
+	if (!pol || !pol->in_use || pol->port != p.sport)
+		return count(0, AG_R_NO_VECTOR, p.len, XDP_PASS);
+
+	switch (pol->action) {
+	case AG_ACT_DROP:
+		return count(vec, AG_R_POLICY_DROP, p.len, XDP_DROP);
+	case AG_ACT_MONITOR:
+		return count(vec, AG_R_MONITOR, p.len, XDP_PASS);
+	default:
+		return count(vec, AG_R_POLICY_PASS, p.len, XDP_PASS);
+	}
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Header parsing for the datapath. Every helper checks its bounds against
+ * the frame end before it reads, and reports why it stopped as an
+ * enum ag_reason, so a frame is either fully parsed or counted as unparsed.
+ */
+#ifndef AMPGUARD_PARSE_H
+#define AMPGUARD_PARSE_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "ampguard_abi.h"
+
+#define PARSE_OK (-1)
+
+#ifndef ETH_P_8021AD
+#define ETH_P_8021AD 0x88A8
+#endif
+#define IP_MF 0x2000
+#define IP_OFFSET 0x1FFF
+#define IP6_OFFSET 0xFFF8
+#define IP6_MF 0x0001
+
+enum frag_kind {
+	FRAG_NONE = 0,
+	FRAG_FIRST, /* offset 0, more to come: carries the UDP header */
+	FRAG_LATER, /* offset > 0: no ports */
+};
+
+struct cursor {
+	void *pos;
+	void *end;
+};
+
+struct pkt {
+	__u32 len;       /* whole frame, for byte counters */
+	__u32 l3_len;    /* bytes of IP datagram from l3 start */
+	void *l3;        /* start of the IP header */
+	__u16 eth_proto; /* host order, after VLAN tags */
+	__u8 l4_proto;
+	__u8 frag;       /* enum frag_kind */
+	__u16 sport;     /* host order */
+	__u16 dport;
+};
+
+struct vlan_tag {
+	__be16 tci;
+	__be16 proto;
+};
+
+struct ip6_frag {
+	__u8 nexthdr;
+	__u8 reserved;
+	__be16 frag_off;
+	__be32 id;
+};
+
+/* Bytes left between the cursor and the end of the IP datagram. */
+static __always_inline __u32 l3_remaining(const struct cursor *c,
+					  const struct pkt *p)
+{
+	__u32 used = c->pos - p->l3;
+
+	return used > p->l3_len ? 0 : p->l3_len - used;
+}
+
+static __always_inline int parse_eth(struct cursor *c, struct pkt *p)
+{
+	struct ethhdr *eth = c->pos;
+	struct vlan_tag *tag;
+	__u16 proto;
+	int i;
+
+	if ((void *)(eth + 1) > c->end)
+		return AG_R_TRUNCATED;
+	proto = bpf_ntohs(eth->h_proto);
+	c->pos = eth + 1;
+
+#pragma unroll
+	for (i = 0; i < AG_MAX_VLAN_TAGS; i++) {
+		if (proto != ETH_P_8021Q && proto != ETH_P_8021AD)
+			break;
+		tag = c->pos;
+		if ((void *)(tag + 1) > c->end)
+			return AG_R_TRUNCATED;
+		proto = bpf_ntohs(tag->proto);
+		c->pos = tag + 1;
+	}
+	if (proto == ETH_P_8021Q || proto == ETH_P_8021AD)
+		return AG_R_PARSE_LIMIT;
+
+	p->eth_proto = proto;
+	return PARSE_OK;
+}
+
+static __always_inline int parse_ipv4(struct cursor *c, struct pkt *p)
+{
+	struct iphdr *ip = c->pos;
+	__u32 hlen, tot, avail;
+	__u16 frag_off;
+
+	if ((void *)(ip + 1) > c->end)
+		return AG_R_TRUNCATED;
+	if (ip->version != 4 || ip->ihl < 5)
+		return AG_R_MALFORMED;
+
+	hlen = ip->ihl * 4;
+	tot = bpf_ntohs(ip->tot_len);
+	avail = c->end - c->pos;
+	if (hlen > avail)
+		return AG_R_TRUNCATED;
+	if (tot < hlen)
+		return AG_R_MALFORMED;
+	/* Ethernet padding may follow the datagram; a short frame may not. */
+	if (tot > avail)
+		return AG_R_TRUNCATED;
+
+	frag_off = bpf_ntohs(ip->frag_off);
+	if (frag_off & IP_OFFSET)
+		p->frag = FRAG_LATER;
+	else if (frag_off & IP_MF)
+		p->frag = FRAG_FIRST;
+
+	p->l3 = ip;
+	p->l3_len = tot;
+	p->l4_proto = ip->protocol;
+	c->pos += hlen;
+	return PARSE_OK;
+}
+
+static __always_inline int is_ipv6_ext(__u8 nexthdr)
+{
+	return nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
+	       nexthdr == IPPROTO_DSTOPTS || nexthdr == IPPROTO_FRAGMENT;
+}
+
+/* One extension header; advances the cursor and updates *nexthdr. */
+static __always_inline int parse_ipv6_ext(struct cursor *c, struct pkt *p,
+					  __u8 *nexthdr)
+{
+	struct ipv6_opt_hdr *opt = c->pos;
+	struct ip6_frag *fh = c->pos;
+	__u32 len;
+	__u16 off;
+
+	if (*nexthdr == IPPROTO_FRAGMENT) {
+		if ((void *)(fh + 1) > c->end)
+			return AG_R_TRUNCATED;
+		if (sizeof(*fh) > l3_remaining(c, p))
+			return AG_R_MALFORMED;
+		off = bpf_ntohs(fh->frag_off);
+		if (off & IP6_OFFSET)
+			p->frag = FRAG_LATER;
+		else if (off & IP6_MF)
+			p->frag = FRAG_FIRST;
+		*nexthdr = fh->nexthdr;
+		c->pos = fh + 1;
+		return PARSE_OK;
+	}
+
+	if ((void *)(opt + 1) > c->end)
+		return AG_R_TRUNCATED;
+	len = (opt->hdrlen + 1) * 8;
+	if (len > l3_remaining(c, p))
+		return AG_R_MALFORMED;
+	if (c->pos + len > c->end)
+		return AG_R_TRUNCATED;
+	*nexthdr = opt->nexthdr;
+	c->pos += len;
+	return PARSE_OK;
+}
+
+static __always_inline int parse_ipv6(struct cursor *c, struct pkt *p)
+{
+	struct ipv6hdr *ip6 = c->pos;
+	__u32 tot, avail;
+	__u8 nexthdr;
+	int i, ret;
+
+	if ((void *)(ip6 + 1) > c->end)
+		return AG_R_TRUNCATED;
+	if (ip6->version != 6)
+		return AG_R_MALFORMED;
+
+	tot = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+	avail = c->end - c->pos;
+	if (tot > avail)
+		return AG_R_TRUNCATED;
+
+	p->l3 = ip6;
+	p->l3_len = tot;
+	nexthdr = ip6->nexthdr;
+	c->pos = ip6 + 1;
+
+#pragma unroll
+	for (i = 0; i < AG_MAX_EXT_HDRS; i++) {
+		if (!is_ipv6_ext(nexthdr))
+			break;
+		/* Later fragments hold payload, not headers. */
+		if (p->frag == FRAG_LATER)
+			break;
+		ret = parse_ipv6_ext(c, p, &nexthdr);
+		if (ret != PARSE_OK)
+			return ret;
+	}
+	if (p->frag != FRAG_LATER && is_ipv6_ext(nexthdr))
+		return AG_R_PARSE_LIMIT;
+
+	p->l4_proto = nexthdr;
+	return PARSE_OK;
+}
+
+static __always_inline int parse_udp(struct cursor *c, struct pkt *p)
+{
+	struct udphdr *udp = c->pos;
+	__u32 ulen;
+
+	if ((void *)(udp + 1) > c->end)
+		return AG_R_TRUNCATED;
+	if (sizeof(*udp) > l3_remaining(c, p))
+		return AG_R_MALFORMED;
+
+	ulen = bpf_ntohs(udp->len);
+	if (ulen < sizeof(*udp))
+		return AG_R_MALFORMED;
+	/* A first fragment's UDP length covers the whole datagram. */
+	if (p->frag == FRAG_NONE && ulen > l3_remaining(c, p))
+		return AG_R_MALFORMED;
+
+	p->sport = bpf_ntohs(udp->source);
+	p->dport = bpf_ntohs(udp->dest);
+	c->pos = udp + 1;
+	return PARSE_OK;
+}
+
+/*
+ * Parses up to the UDP header. Returns PARSE_OK with p->sport/dport set for
+ * a UDP datagram (or its first fragment), otherwise the reason to count.
+ */
+static __always_inline int parse_frame(struct cursor *c, struct pkt *p)
+{
+	int ret;
+
+	ret = parse_eth(c, p);
+	if (ret != PARSE_OK)
+		return ret;
+
+	if (p->eth_proto == ETH_P_IP)
+		ret = parse_ipv4(c, p);
+	else if (p->eth_proto == ETH_P_IPV6)
+		ret = parse_ipv6(c, p);
+	else
+		return AG_R_NOT_IP;
+	if (ret != PARSE_OK)
+		return ret;
+
+	if (p->frag == FRAG_LATER)
+		return AG_R_FRAGMENT;
+	if (p->l4_proto != IPPROTO_UDP)
+		return AG_R_NOT_UDP;
+	return parse_udp(c, p);
+}
+
+#endif /* AMPGUARD_PARSE_H */

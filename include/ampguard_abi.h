@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The ABI between the BPF programs and the ampguard binary: every map key,
+ * value, enum and limit that both sides read. Nothing here is defined twice.
+ *
+ * Changing a layout here changes what is pinned in bpffs: bump
+ * AG_ABI_VERSION so that a new binary refuses state written by an old one
+ * instead of misreading it.
+ */
+#ifndef AMPGUARD_ABI_H
+#define AMPGUARD_ABI_H
+
+#include <linux/types.h>
+
+#define AG_ABI_VERSION 1
+
+/* Vector slots: 0 is "no vector", built-ins follow in table order, then
+ * ports an operator adds. A u8 in port_vec holds any slot. */
+#define AG_MAX_VECTORS 64
+#define AG_NR_PORTS 65536
+
+/* Policy is double-buffered: writers fill the inactive generation, then
+ * flip ag_config.gen, so a packet sees one whole configuration. */
+#define AG_NR_GENERATIONS 2
+
+/* Parser limits; a header chain that goes deeper is passed as unparsed. */
+#define AG_MAX_VLAN_TAGS 2
+#define AG_MAX_EXT_HDRS 8
+
+enum ag_action {
+	AG_ACT_PASS = 0,
+	AG_ACT_MONITOR, /* count as would-drop, then pass */
+	AG_ACT_DROP,
+	AG_ACT_RATELIMIT, /* reserved: admitted as pass until rate limiting exists */
+	AG_ACT__MAX,
+};
+
+/*
+ * Why a frame got its verdict. Counters are kept per vector x reason; the
+ * verdict (pass or drop) follows from the reason, see ag_reason_drops().
+ * New reasons are appended before AG_REASON__MAX.
+ */
+enum ag_reason {
+	AG_R_NOT_IP = 0,   /* ARP, LLDP, ... */
+	AG_R_NOT_UDP,      /* TCP, ICMP, ... */
+	AG_R_NO_VECTOR,    /* UDP from a source port without a policy */
+	AG_R_POLICY_PASS,  /* the vector's action is pass */
+	AG_R_MONITOR,      /* the vector's action would drop it: passed */
+	AG_R_POLICY_DROP,  /* dropped by the vector's action */
+	AG_R_FRAGMENT,     /* a non-first fragment: no ports to judge by */
+	AG_R_TRUNCATED,    /* a header runs past the end of the frame */
+	AG_R_MALFORMED,    /* an impossible header field (IHL, version, lengths) */
+	AG_R_PARSE_LIMIT,  /* more VLAN tags or IPv6 extension headers than parsed */
+	AG_REASON__MAX,
+};
+
+static inline int ag_reason_drops(unsigned int reason)
+{
+	return reason == AG_R_POLICY_DROP;
+}
+
+static inline int ag_reason_unparsed(unsigned int reason)
+{
+	return reason == AG_R_TRUNCATED || reason == AG_R_MALFORMED ||
+	       reason == AG_R_PARSE_LIMIT;
+}
+
+/* Index into the per-interface stats map. */
+#define AG_STATS_IDX(vec, reason) ((vec) * AG_REASON__MAX + (reason))
+#define AG_NR_STATS (AG_MAX_VECTORS * AG_REASON__MAX)
+
+struct ag_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* One entry per vector slot and generation: policy[gen * AG_MAX_VECTORS + vec]. */
+struct ag_policy {
+	__u16 port;   /* UDP source port this vector matches; 0 in free slots */
+	__u8 action;  /* enum ag_action */
+	__u8 in_use;  /* slot assigned to a port */
+	__u32 pad;
+};
+
+/* Single entry, key 0. */
+struct ag_config {
+	__u32 abi_version;
+	__u32 gen; /* active policy generation, 0 or 1 */
+};
+
+/* Per-interface metadata, single entry, key 0; written by attach. */
+enum ag_attach_mode {
+	AG_MODE_NATIVE = 1,
+	AG_MODE_GENERIC = 2,
+};
+
+struct ag_ifinfo {
+	__u32 ifindex;
+	__u32 mode; /* enum ag_attach_mode */
+	__u64 attached_at; /* CLOCK_REALTIME seconds */
+};
+
+#endif /* AMPGUARD_ABI_H */

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Installs every Debian package that building, testing, benchmarking and the
+# demo need. Idempotent: packages already present are left alone.
+set -euo pipefail
+
+packages=(
+	# build
+	make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev bpftool
+	libjson-c-dev libyaml-dev libmicrohttpd-dev
+	# test hosts and peers
+	iproute2 iputils-ping dnsmasq-base chrony bind9-dnsutils
+	prometheus nftables iptables xdp-tools
+	# benchmarks and diagnostics
+	linux-perf valgrind
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: run as root (apt-get needs it)" >&2
+	exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-deps: all ${#packages[@]} packages present"
+else
+	echo "install-deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Services the tests start themselves must not be left running by the
+# package's own postinst (they would hold ports the tests use).
+for svc in chrony prometheus; do
+	if command -v systemctl >/dev/null && systemctl is-active -q "$svc" 2>/dev/null; then
+		systemctl stop "$svc" || true
+		systemctl disable -q "$svc" 2>/dev/null || true
+	fi
+done
+
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The ampguard library: helpers shared by the verbs, the tests and the bench. */
+#ifndef AMPGUARD_H
+#define AMPGUARD_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <linux/types.h>
+
+#include "ampguard_abi.h"
+
+#define AG_DEFAULT_ROOT "/sys/fs/bpf/ampguard"
+#define AG_ROOT_ENV "AMPGUARD_ROOT"
+#define AG_JSON_VERSION 1
+
+/* util.c */
+void ag_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ag_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int ag_bpf_err(int err, const char *what);
+int ag_path(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int ag_parse_uint(const char *s, unsigned long max, unsigned long *out);
+void ag_fmt_rate(char *buf, size_t len, double value, const char *unit);
+void ag_fmt_count(char *buf, size_t len, double value);
+
+/* vectors.c: the built-in table and names of actions and reasons */
+struct ag_builtin {
+	const char *name;
+	__u16 port;
+	__u8 action;
+	const char *desc;
+};
+
+extern const struct ag_builtin ag_builtins[];
+extern const unsigned int ag_nr_builtins;
+
+#define AG_FIRST_CUSTOM_SLOT (ag_nr_builtins + 1)
+
+const char *ag_action_name(unsigned int action);
+int ag_action_parse(const char *s);
+const char *ag_reason_name(unsigned int reason);
+const char *ag_mode_name(unsigned int mode);
+int ag_builtin_slot(const char *name);
+void ag_vector_name(const struct ag_policy *pol, unsigned int slot, char *buf,
+		    size_t len);
+
+/* state.c: the pinned state under the root directory */
+struct ag_state {
+	char root[PATH_MAX];
+	int lock_fd;
+	int config_fd;
+	int port_vec_fd;
+	int policy_fd;
+};
+
+enum ag_lock_mode {
+	AG_LOCK_NONE,   /* readers: stats, status */
+	AG_LOCK_WRITE,  /* writers: serialised on the root directory */
+};
+
+void ag_set_root(const char *root);
+const char *ag_root(void);
+int ag_state_open(struct ag_state *st, enum ag_lock_mode lock);
+int ag_state_lock(struct ag_state *st, bool create);
+int ag_state_open_maps(struct ag_state *st);
+void ag_state_close(struct ag_state *st);
+int ag_state_init_maps(int config_fd, int port_vec_fd, int policy_fd);
+int ag_check_abi(int config_fd);
+int ag_ensure_bpffs(const char *root);
+
+typedef int (*ag_iface_fn)(const char *ifname, void *arg);
+int ag_for_each_iface(const struct ag_state *st, ag_iface_fn fn, void *arg);
+int ag_iface_pin(const struct ag_state *st, const char *ifname,
+		 const char *obj, char *buf, size_t len);
+int ag_iface_staging(const struct ag_state *st, const char *ifname,
+		     char *buf, size_t len);
+int ag_remove_tree(const char *dir);
+
+/* policy.c */
+int ag_policy_read(int config_fd, int policy_fd,
+		   struct ag_policy tbl[AG_MAX_VECTORS]);
+int ag_policy_commit(const struct ag_state *st,
+		     const struct ag_policy tbl[AG_MAX_VECTORS]);
+void ag_policy_defaults(struct ag_policy tbl[AG_MAX_VECTORS]);
+int ag_policy_find(const struct ag_policy tbl[AG_MAX_VECTORS], const char *spec,
+		   int *port_out);
+
+/* stats.c */
+int ag_stats_read(int stats_fd, struct ag_counter out[AG_NR_STATS]);
+int ag_stats_zero_slot(int stats_fd, unsigned int slot);
+
+/* verbs */
+int cmd_attach(int argc, char **argv);
+int cmd_detach(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_set(int argc, char **argv);
+int cmd_unset(int argc, char **argv);
+int cmd_vectors(int argc, char **argv);
+
+#endif /* AMPGUARD_H */

@@ -1,0 +1,531 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * `attach` and `detach`. An attach either completes (program attached
+ * through a pinned bpf_link, maps pinned) or leaves nothing behind: the
+ * interface's pins are assembled in a staging directory and
+ * renamed into place last.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "ampguard.h"
+#include "ampguard_xdp.skel.h"
+
+enum { MODE_AUTO = 0 };
+
+static const char *const shared_maps[] = { "config", "port_vec", "policy" };
+
+struct attach_req {
+	const char *ifname;
+	int ifindex;
+	int mode; /* MODE_AUTO or enum ag_attach_mode */
+	bool force;
+};
+
+/* Points a map of the skeleton at an existing pin; *found says if there was one. */
+static int reuse_pin(struct bpf_map *map, const char *path, bool *found)
+{
+	int fd, err;
+
+	*found = false;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	err = bpf_map__reuse_fd(map, fd);
+	close(fd);
+	*found = !err;
+	return err;
+}
+
+static struct bpf_map *skel_map(struct ampguard_xdp *skel, const char *name)
+{
+	return bpf_object__find_map_by_name(skel->obj, name);
+}
+
+/*
+ * Opens and loads a program instance for one interface, sharing the
+ * policy maps with the other interfaces. *fresh is set when this load
+ * created the shared maps (nothing was attached before).
+ */
+static int load_instance(const struct ag_state *st, const char *ifdir, struct ampguard_xdp **out,
+			 bool *fresh)
+{
+	struct ampguard_xdp *skel;
+	char path[PATH_MAX];
+	unsigned int i, found_n = 0;
+	bool found;
+	int err;
+
+	skel = ampguard_xdp__open();
+	if (!skel)
+		return -errno;
+	for (i = 0; i < sizeof(shared_maps) / sizeof(shared_maps[0]); i++) {
+		if (ag_path(path, sizeof(path), "%s/%s", st->root, shared_maps[i])) {
+			err = -ENAMETOOLONG;
+			goto fail;
+		}
+		err = reuse_pin(skel_map(skel, shared_maps[i]), path, &found);
+		if (err)
+			goto fail;
+		found_n += found;
+	}
+	if (found_n && found_n != sizeof(shared_maps) / sizeof(shared_maps[0])) {
+		ag_err("incomplete state in %s (some shared maps are missing): detach every interface, then attach again",
+		       st->root);
+		err = -EUCLEAN;
+		goto fail;
+	}
+	*fresh = found_n == 0;
+	if (ifdir) {
+		if (ag_path(path, sizeof(path), "%s/stats", ifdir) ||
+		    (err = reuse_pin(skel->maps.stats, path, &found)))
+			goto fail;
+		if (ag_path(path, sizeof(path), "%s/ifinfo", ifdir) ||
+		    (err = reuse_pin(skel->maps.ifinfo, path, &found)))
+			goto fail;
+	}
+
+	err = ampguard_xdp__load(skel);
+	if (err)
+		goto fail;
+	if (*fresh)
+		err = ag_state_init_maps(bpf_map__fd(skel->maps.config),
+					 bpf_map__fd(skel->maps.port_vec),
+					 bpf_map__fd(skel->maps.policy));
+	else
+		err = ag_check_abi(bpf_map__fd(skel->maps.config));
+	if (err)
+		goto fail;
+	*out = skel;
+	return 0;
+fail:
+	ampguard_xdp__destroy(skel);
+	return err ? err : -EINVAL;
+}
+
+static int prog_name_by_id(__u32 id, char *buf, size_t len)
+{
+	struct bpf_prog_info info = {};
+	__u32 info_len = sizeof(info);
+	int fd;
+
+	snprintf(buf, len, "?");
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return -errno;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &info_len))
+		snprintf(buf, len, "%s", info.name);
+	close(fd);
+	return 0;
+}
+
+/* Removes an XDP program ampguard did not attach: its link, or the netlink attachment. */
+static int remove_foreign(int ifindex, const struct bpf_xdp_query_opts *q)
+{
+	struct bpf_link_info info;
+	__u32 id = 0, len;
+	int fd, err;
+
+	while (!bpf_link_get_next_id(id, &id)) {
+		fd = bpf_link_get_fd_by_id(id);
+		if (fd < 0)
+			continue;
+		memset(&info, 0, sizeof(info));
+		len = sizeof(info);
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_LINK_TYPE_XDP &&
+		    info.xdp.ifindex == (__u32)ifindex) {
+			err = bpf_link_detach(fd) ? -errno : 0;
+			close(fd);
+			return err;
+		}
+		close(fd);
+	}
+	if (q->drv_prog_id && bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL))
+		return -errno;
+	if (q->skb_prog_id && bpf_xdp_detach(ifindex, XDP_FLAGS_SKB_MODE, NULL))
+		return -errno;
+	if (q->hw_prog_id && bpf_xdp_detach(ifindex, XDP_FLAGS_HW_MODE, NULL))
+		return -errno;
+	return 0;
+}
+
+static int check_foreign(const struct attach_req *req)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	char name[BPF_OBJ_NAME_LEN + 1];
+	int err;
+
+	err = bpf_xdp_query(req->ifindex, 0, &q);
+	if (err)
+		return ag_bpf_err(err, req->ifname);
+	if (!q.prog_id && !q.drv_prog_id && !q.skb_prog_id && !q.hw_prog_id)
+		return 0;
+	if (!q.prog_id)
+		q.prog_id = q.drv_prog_id ?: q.skb_prog_id ?: q.hw_prog_id;
+	prog_name_by_id(q.prog_id, name, sizeof(name));
+	if (!req->force) {
+		ag_err("%s already runs XDP program '%s' (id %u) that ampguard did not attach: remove it, or replace it with 'ampguard attach %s --force'",
+		       req->ifname, name, q.prog_id, req->ifname);
+		return -EBUSY;
+	}
+	ag_warn("%s: removing XDP program '%s' (id %u) as --force asks", req->ifname, name,
+		q.prog_id);
+	err = remove_foreign(req->ifindex, &q);
+	return err ? ag_bpf_err(err, "removing the foreign XDP program") : 0;
+}
+
+static int link_xdp(int prog_fd, const struct attach_req *req, unsigned int *mode)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, opts);
+	int fd, err;
+
+	if (req->mode != AG_MODE_GENERIC) {
+		opts.flags = XDP_FLAGS_DRV_MODE;
+		fd = bpf_link_create(prog_fd, req->ifindex, BPF_XDP, &opts);
+		if (fd >= 0) {
+			*mode = AG_MODE_NATIVE;
+			return fd;
+		}
+		err = -errno;
+		if (req->mode == AG_MODE_NATIVE) {
+			ag_err("native XDP attach to %s failed: %s (try --mode generic)", req->ifname,
+			       strerror(-err));
+			return err;
+		}
+		ag_warn("native XDP unavailable on %s (%s): using generic mode, which is slower",
+			req->ifname, strerror(-err));
+	}
+	opts.flags = XDP_FLAGS_SKB_MODE;
+	fd = bpf_link_create(prog_fd, req->ifindex, BPF_XDP, &opts);
+	if (fd >= 0) {
+		*mode = AG_MODE_GENERIC;
+		return fd;
+	}
+	err = -errno;
+	if (err == -EINVAL)
+		ag_err("attaching to %s failed: %s (XDP links need Linux 5.9 or later)", req->ifname,
+		       strerror(EINVAL));
+	else
+		ag_bpf_err(err, req->ifname);
+	return err;
+}
+
+static int pin_fd(int fd, const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (ag_path(path, sizeof(path), "%s/%s", dir, name))
+		return -ENAMETOOLONG;
+	return bpf_obj_pin(fd, path) ? -errno : 0;
+}
+
+static void unpin_shared(const struct ag_state *st)
+{
+	char path[PATH_MAX];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(shared_maps) / sizeof(shared_maps[0]); i++)
+		if (!ag_path(path, sizeof(path), "%s/%s", st->root, shared_maps[i]))
+			unlink(path);
+}
+
+/* Removes the shared maps and the root once no interface is left. */
+static void remove_if_unused(const struct ag_state *st)
+{
+	char path[PATH_MAX];
+
+	if (ag_path(path, sizeof(path), "%s/ifaces", st->root))
+		return;
+	if (rmdir(path) && errno != ENOENT)
+		return; /* other interfaces remain */
+	unpin_shared(st);
+	rmdir(st->root);
+}
+
+/* Same interface, still attached: swap in a freshly loaded program, no gap. */
+static int reattach(const struct ag_state *st, const struct attach_req *req, const char *ifdir,
+		    int link_fd)
+{
+	struct ampguard_xdp *skel;
+	struct ag_ifinfo info;
+	bool fresh;
+	int err;
+
+	err = load_instance(st, ifdir, &skel, &fresh);
+	if (err)
+		return ag_bpf_err(err, "loading the XDP program");
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.ifinfo), &(__u32){ 0 }, &info))
+		info = (struct ag_ifinfo){ 0 };
+	if (req->mode != MODE_AUTO && info.mode && info.mode != (__u32)req->mode) {
+		ag_err("%s is protected in %s mode: run 'ampguard detach %s' first to change the mode",
+		       req->ifname, ag_mode_name(info.mode), req->ifname);
+		err = -EEXIST;
+	} else if (bpf_link_update(link_fd, bpf_program__fd(skel->progs.ampguard_xdp), NULL)) {
+		err = ag_bpf_err(errno, "replacing the program");
+	} else {
+		printf("%s: already protected (%s mode); program replaced in place\n", req->ifname,
+		       ag_mode_name(info.mode));
+	}
+	ampguard_xdp__destroy(skel);
+	return err;
+}
+
+static int attach_new(const struct ag_state *st, const struct attach_req *req, const char *ifdir)
+{
+	char staging[PATH_MAX] = "", path[PATH_MAX];
+	struct ampguard_xdp *skel = NULL;
+	struct ag_ifinfo info = { .ifindex = req->ifindex, .attached_at = time(NULL) };
+	int link_fd = -1, err;
+	bool fresh = false;
+	unsigned int i;
+
+	err = check_foreign(req);
+	if (err)
+		return err;
+	err = load_instance(st, NULL, &skel, &fresh);
+	if (err) {
+		ag_bpf_err(err, "loading the XDP program");
+		goto fail;
+	}
+
+	if (ag_path(path, sizeof(path), "%s/ifaces", st->root) ||
+	    ag_iface_staging(st, req->ifname, staging, sizeof(staging))) {
+		err = -ENAMETOOLONG;
+		goto fail;
+	}
+	if (mkdir(path, 0700) && errno != EEXIST) {
+		err = ag_bpf_err(errno, path);
+		goto fail;
+	}
+	if (mkdir(staging, 0700)) {
+		err = ag_bpf_err(errno, staging);
+		staging[0] = '\0';
+		goto fail;
+	}
+
+	link_fd = link_xdp(bpf_program__fd(skel->progs.ampguard_xdp), req, &info.mode);
+	if (link_fd < 0) {
+		err = link_fd;
+		goto fail;
+	}
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.ifinfo), &(__u32){ 0 }, &info, 0) ||
+	    (err = pin_fd(bpf_map__fd(skel->maps.stats), staging, "stats")) ||
+	    (err = pin_fd(bpf_map__fd(skel->maps.ifinfo), staging, "ifinfo")) ||
+	    (err = pin_fd(link_fd, staging, "link"))) {
+		err = ag_bpf_err(err ?: errno, "pinning interface state");
+		goto fail;
+	}
+	for (i = 0; fresh && i < sizeof(shared_maps) / sizeof(shared_maps[0]); i++) {
+		err = pin_fd(bpf_map__fd(skel_map(skel, shared_maps[i])), st->root, shared_maps[i]);
+		if (err) {
+			ag_bpf_err(err, "pinning shared maps");
+			goto fail;
+		}
+	}
+	if (rename(staging, ifdir)) {
+		err = ag_bpf_err(errno, ifdir);
+		goto fail;
+	}
+	close(link_fd);
+	ampguard_xdp__destroy(skel);
+	printf("%s: protected (%s mode)\n", req->ifname, ag_mode_name(info.mode));
+	return 0;
+
+fail:
+	/* Unpinned and closed, the link detaches the program by itself. */
+	if (staging[0])
+		ag_remove_tree(staging);
+	if (link_fd >= 0)
+		close(link_fd);
+	if (fresh)
+		unpin_shared(st);
+	remove_if_unused(st);
+	ampguard_xdp__destroy(skel);
+	return err;
+}
+
+static void usage_attach(FILE *f)
+{
+	fprintf(f, "usage: ampguard attach IFACE [--mode auto|native|generic] [--force]\n"
+		   "  Attaches the XDP classifier to IFACE; protection stays after ampguard exits.\n"
+		   "  --mode   auto (default): native, or generic with a warning when the driver lacks XDP\n"
+		   "  --force  replace an XDP program that ampguard did not attach\n");
+}
+
+static int parse_attach(int argc, char **argv, struct attach_req *req)
+{
+	static const struct option opts[] = {
+		{ "mode", required_argument, NULL, 'm' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "m:fh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (!strcmp(optarg, "auto"))
+				req->mode = MODE_AUTO;
+			else if (!strcmp(optarg, "native"))
+				req->mode = AG_MODE_NATIVE;
+			else if (!strcmp(optarg, "generic"))
+				req->mode = AG_MODE_GENERIC;
+			else {
+				ag_err("unknown mode '%s': use auto, native or generic", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'f':
+			req->force = true;
+			break;
+		case 'h':
+			usage_attach(stdout);
+			return 1;
+		default:
+			usage_attach(stderr);
+			return -EINVAL;
+		}
+	}
+	if (argc - optind != 1) {
+		usage_attach(stderr);
+		return -EINVAL;
+	}
+	req->ifname = argv[optind];
+	return 0;
+}
+
+/* The interface's pinned link, if ampguard has one for it: fd, or -1. */
+static int open_iface_link(const struct ag_state *st, const char *ifname, __u32 *ifindex)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	*ifindex = 0;
+	if (ag_iface_pin(st, ifname, "link", path, sizeof(path)))
+		return -1;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -1;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		*ifindex = info.xdp.ifindex;
+	return fd;
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	struct attach_req req = { 0 };
+	char ifdir[PATH_MAX];
+	struct ag_state st = { .lock_fd = -1 };
+	__u32 linked_ifindex;
+	int err, link_fd;
+
+	err = parse_attach(argc, argv, &req);
+	if (err)
+		return err < 0 ? err : 0;
+	req.ifindex = if_nametoindex(req.ifname);
+	if (!req.ifindex) {
+		ag_err("no such interface '%s': see 'ip link'", req.ifname);
+		return -ENODEV;
+	}
+	if (ag_path(st.root, sizeof(st.root), "%s", ag_root()) ||
+	    ag_iface_pin(&st, req.ifname, NULL, ifdir, sizeof(ifdir))) {
+		ag_err("state root path too long: %s", ag_root());
+		return -ENAMETOOLONG;
+	}
+	err = ag_ensure_bpffs(st.root);
+	if (err)
+		return err;
+	err = ag_state_lock(&st, true);
+	if (err) {
+		if (err != -EACCES && err != -EPERM)
+			ag_bpf_err(err, st.root);
+		return err;
+	}
+
+	link_fd = open_iface_link(&st, req.ifname, &linked_ifindex);
+	if (link_fd >= 0 && linked_ifindex == (__u32)req.ifindex) {
+		err = reattach(&st, &req, ifdir, link_fd);
+	} else {
+		if (link_fd >= 0 || access(ifdir, F_OK) == 0) {
+			/* The interface this was pinned for is gone (or was recreated). */
+			ag_warn("%s: removing stale state of an earlier attach", req.ifname);
+			ag_remove_tree(ifdir);
+		}
+		err = attach_new(&st, &req, ifdir);
+	}
+	if (link_fd >= 0)
+		close(link_fd);
+	ag_state_close(&st);
+	return err;
+}
+
+static void usage_detach(FILE *f)
+{
+	fprintf(f, "usage: ampguard detach IFACE\n"
+		   "  Removes the program from IFACE and everything pinned for it; the shared\n"
+		   "  policy goes with the last interface.\n");
+}
+
+int cmd_detach(int argc, char **argv)
+{
+	static const struct option opts[] = { { "help", no_argument, NULL, 'h' }, {} };
+	struct ag_state st = { .lock_fd = -1 };
+	char ifdir[PATH_MAX];
+	const char *ifname;
+	__u32 ifindex;
+	int c, err, link_fd;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage_detach(stdout);
+			return 0;
+		}
+		usage_detach(stderr);
+		return -EINVAL;
+	}
+	if (argc - optind != 1) {
+		usage_detach(stderr);
+		return -EINVAL;
+	}
+	ifname = argv[optind];
+	if (ag_path(st.root, sizeof(st.root), "%s", ag_root()) ||
+	    ag_iface_pin(&st, ifname, NULL, ifdir, sizeof(ifdir)))
+		return -ENAMETOOLONG;
+
+	err = ag_state_lock(&st, false);
+	if (err && err != -ENOENT)
+		return ag_bpf_err(err, st.root);
+	if (err || access(ifdir, F_OK)) {
+		ag_err("%s is not protected by ampguard: see 'ampguard status'", ifname);
+		ag_state_close(&st);
+		return -ENOENT;
+	}
+
+	link_fd = open_iface_link(&st, ifname, &ifindex);
+	if (link_fd >= 0) {
+		/* Detach now, even if another process still holds the link open. */
+		if (bpf_link_detach(link_fd) && errno != ENOLINK && errno != EINVAL)
+			ag_warn("%s: detaching the link: %s", ifname, strerror(errno));
+		close(link_fd);
+	}
+	err = ag_remove_tree(ifdir);
+	if (err)
+		ag_bpf_err(err, ifdir);
+	remove_if_unused(&st);
+	ag_state_close(&st);
+	if (!err)
+		printf("%s: detached\n", ifname);
+	return err;
+}

@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The pinned state. Layout under the root (default /sys/fs/bpf/ampguard):
+ *
+ *   config, port_vec, policy      maps shared by every interface
+ *   ifaces/IFNAME/link            the XDP bpf_link
+ *   ifaces/IFNAME/stats, ifinfo   that interface's counters and metadata
+ *
+ * Writers serialise with flock() on the root directory.
+ */
+#include <dirent.h>
+#include <net/if.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+
+#include "ampguard.h"
+
+static const char *root_override;
+
+void ag_set_root(const char *root)
+{
+	root_override = root;
+}
+
+const char *ag_root(void)
+{
+	const char *env = getenv(AG_ROOT_ENV);
+
+	if (root_override)
+		return root_override;
+	if (env && *env)
+		return env;
+	return AG_DEFAULT_ROOT;
+}
+
+/*
+ * The root must live on bpffs. The standard mount point is mounted when
+ * missing, as the kernel does not do it by itself on every distribution.
+ */
+int ag_ensure_bpffs(const char *root)
+{
+	char parent[PATH_MAX], *slash;
+	struct statfs sfs;
+
+	if (ag_path(parent, sizeof(parent), "%s", root))
+		return -ENAMETOOLONG;
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent)
+		*slash = '\0';
+
+	if (statfs(parent, &sfs) == 0 && sfs.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (!strcmp(parent, "/sys/fs/bpf") &&
+	    mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") == 0)
+		return 0;
+	ag_err("%s is not on a bpffs mount: run 'mount -t bpf bpf /sys/fs/bpf' or choose a root under bpffs with --root",
+	       parent);
+	return -ENOTSUP;
+}
+
+/*
+ * Takes the writer lock. The directory may be removed by a detach that
+ * held the lock before us; in that case start over on the new one.
+ */
+int ag_state_lock(struct ag_state *st, bool create)
+{
+	struct stat a, b;
+	int fd, tries;
+
+	for (tries = 0; tries < 10; tries++) {
+		if (create && mkdir(st->root, 0700) && errno != EEXIST)
+			return ag_bpf_err(errno, st->root);
+		fd = open(st->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		if (flock(fd, LOCK_EX)) {
+			close(fd);
+			return -errno;
+		}
+		if (fstat(fd, &a) == 0 && stat(st->root, &b) == 0 &&
+		    a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+			st->lock_fd = fd;
+			return 0;
+		}
+		close(fd);
+	}
+	ag_err("%s keeps changing under us; is another ampguard looping?",
+	       st->root);
+	return -EBUSY;
+}
+
+static int open_pin(const struct ag_state *st, const char *name)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (ag_path(path, sizeof(path), "%s/%s", st->root, name))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
+int ag_check_abi(int config_fd)
+{
+	struct ag_config cfg;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(config_fd, &zero, &cfg))
+		return -errno;
+	if (cfg.abi_version != AG_ABI_VERSION) {
+		ag_err("pinned state has ABI version %u, this ampguard speaks %u: run 'ampguard detach' for every interface with the old binary first",
+		       cfg.abi_version, AG_ABI_VERSION);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* Opens the shared maps; -ENOENT when nothing is attached. */
+int ag_state_open_maps(struct ag_state *st)
+{
+	int err;
+
+	st->config_fd = open_pin(st, "config");
+	if (st->config_fd < 0)
+		return st->config_fd;
+	st->port_vec_fd = open_pin(st, "port_vec");
+	st->policy_fd = open_pin(st, "policy");
+	if (st->port_vec_fd < 0 || st->policy_fd < 0)
+		return st->port_vec_fd < 0 ? st->port_vec_fd : st->policy_fd;
+	err = ag_check_abi(st->config_fd);
+	return err;
+}
+
+static void state_reset(struct ag_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->lock_fd = st->config_fd = st->port_vec_fd = st->policy_fd = -1;
+}
+
+/*
+ * Opens existing state for a verb that needs it, with one line for the
+ * usual reasons it cannot.
+ */
+int ag_state_open(struct ag_state *st, enum ag_lock_mode lock)
+{
+	int err;
+
+	state_reset(st);
+	if (ag_path(st->root, sizeof(st->root), "%s", ag_root())) {
+		ag_err("state root path too long: %s", ag_root());
+		return -ENAMETOOLONG;
+	}
+	if (lock == AG_LOCK_WRITE) {
+		err = ag_state_lock(st, false);
+		if (err == -ENOENT)
+			goto not_attached;
+		if (err)
+			return ag_bpf_err(err, st->root);
+	}
+	err = ag_state_open_maps(st);
+	if (err == -ENOENT)
+		goto not_attached;
+	if (err == -EPROTO)
+		return err;
+	if (err)
+		return ag_bpf_err(err, st->root);
+	return 0;
+
+not_attached:
+	ag_err("ampguard is not attached to any interface (no state in %s): run 'ampguard attach IFACE' first",
+	       st->root);
+	ag_state_close(st);
+	return -ENOENT;
+}
+
+void ag_state_close(struct ag_state *st)
+{
+	int *fds[] = { &st->lock_fd, &st->config_fd, &st->port_vec_fd,
+		       &st->policy_fd };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+int ag_state_init_maps(int config_fd, int port_vec_fd, int policy_fd)
+{
+	struct ag_policy tbl[AG_MAX_VECTORS];
+	struct ag_config cfg = { .abi_version = AG_ABI_VERSION, .gen = 0 };
+	__u32 key, gen, zero = 0;
+	unsigned int slot;
+
+	ag_policy_defaults(tbl);
+	for (gen = 0; gen < AG_NR_GENERATIONS; gen++) {
+		for (slot = 0; slot < AG_MAX_VECTORS; slot++) {
+			key = gen * AG_MAX_VECTORS + slot;
+			if (bpf_map_update_elem(policy_fd, &key, &tbl[slot], 0))
+				return -errno;
+		}
+	}
+	for (slot = 1; slot < AG_MAX_VECTORS; slot++) {
+		__u32 port = tbl[slot].port, val = slot;
+
+		if (tbl[slot].in_use &&
+		    bpf_map_update_elem(port_vec_fd, &port, &val, 0))
+			return -errno;
+	}
+	if (bpf_map_update_elem(config_fd, &zero, &cfg, 0))
+		return -errno;
+	return 0;
+}
+
+/*
+ * bpffs refuses names with a dot, which interface names (eth0.100) may
+ * have: '%' and '.' are written as %25 and %2e in directory names.
+ */
+static void iface_encode(const char *ifname, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	for (; *ifname && o + 4 < len; ifname++) {
+		if (*ifname == '.' || *ifname == '%')
+			o += snprintf(buf + o, len - o, "%%%02x", *ifname);
+		else
+			buf[o++] = *ifname;
+	}
+	buf[o] = '\0';
+}
+
+static void iface_decode(const char *name, char *buf, size_t len)
+{
+	size_t o = 0;
+	unsigned int c;
+
+	for (; *name && o + 1 < len; name++) {
+		if (*name == '%' && sscanf(name + 1, "%2x", &c) == 1) {
+			buf[o++] = c;
+			name += 2;
+		} else {
+			buf[o++] = *name;
+		}
+	}
+	buf[o] = '\0';
+}
+
+int ag_iface_pin(const struct ag_state *st, const char *ifname,
+		 const char *obj, char *buf, size_t len)
+{
+	char enc[IF_NAMESIZE * 3 + 1];
+
+	iface_encode(ifname, enc, sizeof(enc));
+	if (obj)
+		return ag_path(buf, len, "%s/ifaces/%s/%s", st->root, enc, obj);
+	return ag_path(buf, len, "%s/ifaces/%s", st->root, enc);
+}
+
+/* A name no interface can have (':' is invalid in interface names). */
+int ag_iface_staging(const struct ag_state *st, const char *ifname,
+		     char *buf, size_t len)
+{
+	char enc[IF_NAMESIZE * 3 + 1];
+
+	iface_encode(ifname, enc, sizeof(enc));
+	return ag_path(buf, len, "%s/ifaces/staging:%s:%d", st->root, enc,
+		       getpid());
+}
+
+/* Calls fn for every protected interface, in directory order. */
+int ag_for_each_iface(const struct ag_state *st, ag_iface_fn fn, void *arg)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *dir;
+	int err = 0;
+
+	if (ag_path(path, sizeof(path), "%s/ifaces", st->root))
+		return -ENAMETOOLONG;
+	dir = opendir(path);
+	if (!dir)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(dir))) {
+		char ifname[IF_NAMESIZE];
+
+		/* Staging directories of an attach in flight have a ':'. */
+		if (de->d_name[0] == '.' || strchr(de->d_name, ':'))
+			continue;
+		iface_decode(de->d_name, ifname, sizeof(ifname));
+		err = fn(ifname, arg);
+		if (err)
+			break;
+	}
+	closedir(dir);
+	return err;
+}
+
+/* Removes a directory of pins (one level of subdirectories deep). */
+int ag_remove_tree(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int err = 0;
+
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (ag_path(path, sizeof(path), "%s/%s", dir, de->d_name))
+			continue;
+		if (de->d_type == DT_DIR)
+			err = ag_remove_tree(path) ?: err;
+		else if (unlink(path))
+			err = -errno;
+	}
+	closedir(d);
+	if (rmdir(dir) && errno != ENOENT)
+		err = -errno;
+	return err;
+}

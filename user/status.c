@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* `status` (what is protected, how) and `vectors` (the built-in table). */
+#include <errno.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <json-c/json.h>
+
+#include "ampguard.h"
+
+struct iface_status {
+	char name[IF_NAMESIZE];
+	struct ag_ifinfo info;
+	__u32 prog_id;
+	__u32 link_id;
+	__u32 linked_ifindex; /* 0 once the interface is gone */
+};
+
+static int read_iface(const struct ag_state *st, const char *ifname, struct iface_status *s)
+{
+	struct bpf_link_info li = {};
+	__u32 len = sizeof(li);
+	char path[PATH_MAX];
+	int fd;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", ifname);
+	if (!ag_iface_pin(st, ifname, "ifinfo", path, sizeof(path)) &&
+	    (fd = bpf_obj_get(path)) >= 0) {
+		bpf_map_lookup_elem(fd, &(__u32){ 0 }, &s->info);
+		close(fd);
+	}
+	if (!ag_iface_pin(st, ifname, "link", path, sizeof(path)) &&
+	    (fd = bpf_obj_get(path)) >= 0) {
+		if (!bpf_obj_get_info_by_fd(fd, &li, &len)) {
+			s->prog_id = li.prog_id;
+			s->link_id = li.id;
+			s->linked_ifindex = li.xdp.ifindex;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+static const char *iface_state(const struct iface_status *s)
+{
+	if (!s->link_id)
+		return "broken";   /* pins without a link: an interrupted attach */
+	if (!s->linked_ifindex)
+		return "gone";     /* the interface was deleted */
+	return "protected";
+}
+
+struct status_arg {
+	const struct ag_state *st;
+	json_object *arr;
+};
+
+static int status_iface(const char *ifname, void *arg)
+{
+	struct status_arg *a = arg;
+	struct iface_status s;
+	json_object *o;
+
+	read_iface(a->st, ifname, &s);
+	if (!a->arr) {
+		printf("  %-15s %-9s %-8s ifindex %-4u prog %-6u link %u\n", s.name, iface_state(&s),
+		       ag_mode_name(s.info.mode), s.info.ifindex, s.prog_id, s.link_id);
+		return 0;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "interface", json_object_new_string(s.name));
+	json_object_object_add(o, "state", json_object_new_string(iface_state(&s)));
+	json_object_object_add(o, "mode", json_object_new_string(ag_mode_name(s.info.mode)));
+	json_object_object_add(o, "ifindex", json_object_new_int64(s.info.ifindex));
+	json_object_object_add(o, "prog_id", json_object_new_int64(s.prog_id));
+	json_object_object_add(o, "link_id", json_object_new_int64(s.link_id));
+	json_object_object_add(o, "attached_at", json_object_new_int64(s.info.attached_at));
+	json_object_array_add(a->arr, o);
+	return 0;
+}
+
+static json_object *vector_json(const struct ag_policy *pol, unsigned int slot)
+{
+	json_object *o = json_object_new_object();
+	char name[32];
+
+	ag_vector_name(pol, slot, name, sizeof(name));
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "port", json_object_new_int(pol->port));
+	json_object_object_add(o, "action", json_object_new_string(ag_action_name(pol->action)));
+	json_object_object_add(o, "builtin", json_object_new_boolean(slot <= ag_nr_builtins));
+	return o;
+}
+
+static int print_status(const struct ag_state *st, bool json)
+{
+	struct ag_policy tbl[AG_MAX_VECTORS];
+	struct status_arg arg = { .st = st };
+	json_object *root = NULL, *vecs = NULL;
+	unsigned int slot;
+	char name[32];
+	int err;
+
+	err = ag_policy_read(st->config_fd, st->policy_fd, tbl);
+	if (err)
+		return ag_bpf_err(err, "reading policy");
+	if (json) {
+		root = json_object_new_object();
+		arg.arr = json_object_new_array();
+		vecs = json_object_new_array();
+		json_object_object_add(root, "version", json_object_new_int(AG_JSON_VERSION));
+		json_object_object_add(root, "root", json_object_new_string(st->root));
+	} else {
+		printf("state: %s\ninterfaces:\n", st->root);
+	}
+	err = ag_for_each_iface(st, status_iface, &arg);
+	if (!json)
+		printf("vectors:\n  %-15s %6s  %s\n", "NAME", "PORT", "ACTION");
+	for (slot = 1; slot < AG_MAX_VECTORS; slot++) {
+		if (!tbl[slot].in_use)
+			continue;
+		if (json) {
+			json_object_array_add(vecs, vector_json(&tbl[slot], slot));
+			continue;
+		}
+		ag_vector_name(&tbl[slot], slot, name, sizeof(name));
+		printf("  %-15s %6u  %s\n", name, tbl[slot].port, ag_action_name(tbl[slot].action));
+	}
+	if (json) {
+		json_object_object_add(root, "interfaces", arg.arr);
+		json_object_object_add(root, "vectors", vecs);
+		puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
+		json_object_put(root);
+	}
+	return err;
+}
+
+static int parse_json_flag(int argc, char **argv, const char *usage, bool *json)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		if (c == 'j') {
+			*json = true;
+		} else if (c == 'h') {
+			fputs(usage, stdout);
+			return 1;
+		} else {
+			fputs(usage, stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		fputs(usage, stderr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: ampguard status [--json]\n"
+		"  Protected interfaces, attach mode, program ids and the vector table.\n";
+	struct ag_state st;
+	bool json = false;
+	int err;
+
+	err = parse_json_flag(argc, argv, usage, &json);
+	if (err)
+		return err < 0 ? err : 0;
+	err = ag_state_open(&st, AG_LOCK_NONE);
+	if (err)
+		return err;
+	err = print_status(&st, json);
+	ag_state_close(&st);
+	return err;
+}
+
+int cmd_vectors(int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: ampguard vectors [--json]\n"
+		"  The built-in vectors with their ports and default actions.\n";
+	json_object *arr = NULL, *o;
+	bool json = false;
+	unsigned int i;
+	int err;
+
+	err = parse_json_flag(argc, argv, usage, &json);
+	if (err)
+		return err < 0 ? err : 0;
+	if (json)
+		arr = json_object_new_array();
+	else
+		printf("%-15s %6s  %-8s %s\n", "NAME", "PORT", "DEFAULT", "REFLECTORS");
+	for (i = 0; i < ag_nr_builtins; i++) {
+		const struct ag_builtin *b = &ag_builtins[i];
+
+		if (!json) {
+			printf("%-15s %6u  %-8s %s\n", b->name, b->port, ag_action_name(b->action),
+			       b->desc);
+			continue;
+		}
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(b->name));
+		json_object_object_add(o, "port", json_object_new_int(b->port));
+		json_object_object_add(o, "default_action",
+				       json_object_new_string(ag_action_name(b->action)));
+		json_object_object_add(o, "description", json_object_new_string(b->desc));
+		json_object_array_add(arr, o);
+	}
+	if (json) {
+		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY));
+		json_object_put(arr);
+	}
+	return 0;
+}

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Names: built-in vectors, actions, reasons and attach modes. */
+#include <string.h>
+
+#include "ampguard.h"
+#include "ampguard_vectors.h"
+
+#define AG_BUILTIN_ENTRY(n, p, a, d) { .name = n, .port = p, .action = a, .desc = d },
+const struct ag_builtin ag_builtins[] = { AG_BUILTIN_VECTORS(AG_BUILTIN_ENTRY) };
+const unsigned int ag_nr_builtins = sizeof(ag_builtins) / sizeof(ag_builtins[0]);
+
+_Static_assert(sizeof(ag_builtins) / sizeof(ag_builtins[0]) < AG_MAX_VECTORS,
+	       "built-in vectors must leave slot 0 and room for custom ports");
+
+static const char *const action_names[AG_ACT__MAX] = {
+	[AG_ACT_PASS] = "pass",
+	[AG_ACT_MONITOR] = "monitor",
+	[AG_ACT_DROP] = "drop",
+	[AG_ACT_RATELIMIT] = "ratelimit",
+};
+
+static const char *const reason_names[AG_REASON__MAX] = {
+	[AG_R_NOT_IP] = "not_ip",
+	[AG_R_NOT_UDP] = "not_udp",
+	[AG_R_NO_VECTOR] = "no_vector",
+	[AG_R_POLICY_PASS] = "policy_pass",
+	[AG_R_MONITOR] = "monitor",
+	[AG_R_POLICY_DROP] = "policy_drop",
+	[AG_R_FRAGMENT] = "fragment",
+	[AG_R_TRUNCATED] = "truncated",
+	[AG_R_MALFORMED] = "malformed",
+	[AG_R_PARSE_LIMIT] = "parse_limit",
+};
+
+const char *ag_action_name(unsigned int action)
+{
+	return action < AG_ACT__MAX ? action_names[action] : "unknown";
+}
+
+/* Actions an operator can set today. */
+int ag_action_parse(const char *s)
+{
+	if (!strcmp(s, "pass"))
+		return AG_ACT_PASS;
+	if (!strcmp(s, "monitor"))
+		return AG_ACT_MONITOR;
+	if (!strcmp(s, "drop"))
+		return AG_ACT_DROP;
+	return -1;
+}
+
+const char *ag_reason_name(unsigned int reason)
+{
+	return reason < AG_REASON__MAX ? reason_names[reason] : "unknown";
+}
+
+const char *ag_mode_name(unsigned int mode)
+{
+	switch (mode) {
+	case AG_MODE_NATIVE:
+		return "native";
+	case AG_MODE_GENERIC:
+		return "generic";
+	default:
+		return "unknown";
+	}
+}
+
+/* Slot of a built-in vector by name, or -1. */
+int ag_builtin_slot(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < ag_nr_builtins; i++)
+		if (!strcmp(ag_builtins[i].name, name))
+			return i + 1;
+	return -1;
+}
+
+void ag_vector_name(const struct ag_policy *pol, unsigned int slot, char *buf,
+		    size_t len)
+{
+	if (slot == 0)
+		snprintf(buf, len, "other");
+	else if (slot <= ag_nr_builtins)
+		snprintf(buf, len, "%s", ag_builtins[slot - 1].name);
+	else if (pol && pol->in_use)
+		snprintf(buf, len, "port-%u", pol->port);
+	else
+		snprintf(buf, len, "slot-%u", slot);
+}
