@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Runs every suite and sums their "N passed, N failed" lines into one.
+# Exits non-zero when any test fails or a suite dies without its summary.
+set -u
+cd "$(dirname "$0")/.."
+
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+
+suites=(build/tests/test_xdp)
+for s in tests/e2e/test_*.sh; do
+	suites+=("$s")
+done
+if [ $# -gt 0 ]; then
+	suites=("$@")
+fi
+
+total_pass=0
+total_fail=0
+for s in "${suites[@]}"; do
+	echo "=== $s"
+	log=$(mktemp)
+	if [[ "$s" == *.sh ]]; then
+		bash "$s" 2>&1 | tee "$log"
+	else
+		"$s" 2>&1 | tee "$log"
+	fi
+	rc=${PIPESTATUS[0]}
+	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+	rm -f "$log"
+	if [ -z "$summary" ]; then
+		echo "suite $s exited ($rc) without a summary: counted as one failure"
+		total_fail=$((total_fail + 1))
+		continue
+	fi
+	p=${summary%% passed*}
+	f=${summary#*, }
+	f=${f%% failed*}
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "suite $s exited $rc with no failed test: counted as one failure"
+		total_fail=$((total_fail + 1))
+	fi
+done
+
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]

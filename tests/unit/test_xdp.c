@@ -1,0 +1,425 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Drives the real XDP object with BPF_PROG_TEST_RUN on hand-built frames
+ * and asserts the verdict and the exact counter delta of every frame:
+ * one packet and its bytes under the expected vector and reason, nothing
+ * anywhere else.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "ampguard.h"
+#include "ampguard_xdp.skel.h"
+#include "frames.h"
+#include "harness.h"
+
+static struct ampguard_xdp *skel;
+static struct ag_state st;
+static struct ag_counter before[AG_NR_STATS], after[AG_NR_STATS];
+
+static int run_frame(const void *data, size_t len, int *err)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = data, .data_size_in = len,
+		    .repeat = 1);
+
+	*err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.ampguard_xdp), &opts);
+	return opts.retval;
+}
+
+static void read_counters(struct ag_counter *out)
+{
+	int err = ag_stats_read(bpf_map__fd(skel->maps.stats), out);
+
+	CHECK(err == 0, "reading stats: %d", err);
+}
+
+/*
+ * Runs one frame; checks the verdict and that exactly (slot, reason) grew
+ * by one packet of len bytes.
+ */
+static void expect(const void *data, size_t len, int verdict, unsigned int slot,
+		   unsigned int reason, const char *what)
+{
+	unsigned int idx, want = AG_STATS_IDX(slot, reason);
+	int err, ret;
+
+	read_counters(before);
+	ret = run_frame(data, len, &err);
+	read_counters(after);
+	CHECK(err == 0, "%s: test run failed: %s", what, strerror(-err));
+	CHECK(ret == verdict, "%s: verdict %d, want %d", what, ret, verdict);
+	for (idx = 0; idx < AG_NR_STATS; idx++) {
+		__u64 dp = after[idx].packets - before[idx].packets;
+		__u64 db = after[idx].bytes - before[idx].bytes;
+
+		if (idx == want) {
+			CHECK(dp == 1 && db == len,
+			      "%s: %s/%s grew by %llu pkts %llu bytes, want 1 and %zu", what,
+			      ag_builtins[slot ? slot - 1 : 0].name, ag_reason_name(reason),
+			      (unsigned long long)dp, (unsigned long long)db, len);
+		} else {
+			CHECK(dp == 0 && db == 0, "%s: unexpected count at slot %u reason %s", what,
+			      idx / AG_REASON__MAX, ag_reason_name(idx % AG_REASON__MAX));
+		}
+	}
+}
+
+static void expect_frame(const struct frame *f, int verdict, unsigned int slot,
+			 unsigned int reason, const char *what)
+{
+	expect(f->data, f->len, verdict, slot, reason, what);
+}
+
+static void set_action(unsigned int slot, int action)
+{
+	struct ag_policy tbl[AG_MAX_VECTORS];
+	int err;
+
+	err = ag_policy_read(st.config_fd, st.policy_fd, tbl);
+	tbl[slot].action = action;
+	err = err ?: ag_policy_commit(&st, tbl);
+	CHECK(err == 0, "policy commit: %d", err);
+}
+
+static void reset_policy(void)
+{
+	struct ag_policy tbl[AG_MAX_VECTORS];
+
+	ag_policy_defaults(tbl);
+	CHECK(ag_policy_commit(&st, tbl) == 0, "policy reset");
+}
+
+static void test_builtin_vectors_drop_pass_monitor(void)
+{
+	static const struct {
+		int action, verdict;
+		unsigned int reason;
+	} cases[] = {
+		{ AG_ACT_DROP, XDP_DROP, AG_R_POLICY_DROP },
+		{ AG_ACT_PASS, XDP_PASS, AG_R_POLICY_PASS },
+		{ AG_ACT_MONITOR, XDP_PASS, AG_R_MONITOR },
+	};
+	struct frame f;
+	unsigned int i, c;
+	char what[64];
+
+	for (i = 0; i < ag_nr_builtins; i++) {
+		frame_udp4(&f, ag_builtins[i].port, 40000);
+		for (c = 0; c < 3; c++) {
+			set_action(i + 1, cases[c].action);
+			snprintf(what, sizeof(what), "%s %s", ag_builtins[i].name,
+				 ag_action_name(cases[c].action));
+			expect_frame(&f, cases[c].verdict, i + 1, cases[c].reason, what);
+		}
+	}
+	reset_policy();
+}
+
+static void test_default_profile(void)
+{
+	struct frame f;
+	unsigned int i;
+	char what[64];
+
+	reset_policy();
+	for (i = 0; i < ag_nr_builtins; i++) {
+		int drop = ag_builtins[i].action == AG_ACT_DROP;
+
+		frame_udp4(&f, ag_builtins[i].port, 40000);
+		snprintf(what, sizeof(what), "default %s", ag_builtins[i].name);
+		expect_frame(&f, drop ? XDP_DROP : XDP_PASS, i + 1,
+			     drop ? AG_R_POLICY_DROP : AG_R_MONITOR, what);
+	}
+}
+
+static void test_non_vector_and_other_protocols(void)
+{
+	struct frame_spec tcp53 = { .l4 = IPPROTO_TCP, .sport = 53, .dport = 40000 };
+	struct frame_spec icmp = { .l4 = IPPROTO_ICMP, .payload = 16 };
+	struct frame_spec icmp6 = { .ipv6 = 1, .l4 = IPPROTO_ICMP, .payload = 16 };
+	struct frame_spec arp = { .ethertype = 0x0806 };
+	struct frame f;
+
+	frame_udp4(&f, 40000, 53);
+	expect_frame(&f, XDP_PASS, 0, AG_R_NO_VECTOR, "udp to port 53, from 40000");
+	frame_udp4(&f, 5000, 5000);
+	expect_frame(&f, XDP_PASS, 0, AG_R_NO_VECTOR, "udp from 5000");
+	frame_build(&tcp53, &f);
+	expect_frame(&f, XDP_PASS, 0, AG_R_NOT_UDP, "tcp from 53");
+	frame_build(&icmp, &f);
+	expect_frame(&f, XDP_PASS, 0, AG_R_NOT_UDP, "icmp");
+	frame_build(&icmp6, &f);
+	expect_frame(&f, XDP_PASS, 0, AG_R_NOT_UDP, "icmpv6");
+	frame_build(&arp, &f);
+	expect_frame(&f, XDP_PASS, 0, AG_R_NOT_IP, "arp");
+}
+
+static void test_vlan_qinq(void)
+{
+	struct frame_spec s = { .sport = 53, .dport = 40000, .payload = 20 };
+	struct frame f;
+
+	s.vlan_tags = 1;
+	frame_build(&s, &f);
+	expect_frame(&f, XDP_DROP, 1, AG_R_POLICY_DROP, "802.1Q dns");
+	s.vlan_tags = 2;
+	frame_build(&s, &f);
+	expect_frame(&f, XDP_DROP, 1, AG_R_POLICY_DROP, "QinQ dns");
+	s.ipv6 = 1;
+	frame_build(&s, &f);
+	expect_frame(&f, XDP_DROP, 1, AG_R_POLICY_DROP, "QinQ ipv6 dns");
+	s.vlan_tags = 3;
+	frame_build(&s, &f);
+	expect_frame(&f, XDP_PASS, 0, AG_R_PARSE_LIMIT, "three tags");
+}
+
+static void test_ipv6_and_ext_headers(void)
+{
+	struct frame_spec s = { .ipv6 = 1, .sport = 123, .dport = 40000, .payload = 48 };
+	struct frame f;
+	char what[64];
+	int n;
+
+	frame_build(&s, &f);
+	expect_frame(&f, XDP_DROP, 2, AG_R_POLICY_DROP, "ipv6 ntp");
+	for (n = 1; n <= AG_MAX_EXT_HDRS; n++) {
+		s.ext_hdrs = n;
+		frame_build(&s, &f);
+		snprintf(what, sizeof(what), "ipv6 ntp behind %d ext headers", n);
+		expect_frame(&f, XDP_DROP, 2, AG_R_POLICY_DROP, what);
+	}
+	s.ext_hdrs = AG_MAX_EXT_HDRS + 1;
+	frame_build(&s, &f);
+	expect_frame(&f, XDP_PASS, 0, AG_R_PARSE_LIMIT, "ext headers past the limit");
+
+	/* Hop-by-hop and routing headers are walked like destination options. */
+	s.ext_hdrs = 2;
+	frame_build(&s, &f);
+	f.data[f.l3_off + 6] = IPPROTO_HOPOPTS;
+	f.data[f.l3_off + 40] = IPPROTO_ROUTING;
+	expect_frame(&f, XDP_DROP, 2, AG_R_POLICY_DROP, "hop-by-hop + routing");
+}
+
+static void test_ipv4_options(void)
+{
+	struct frame_spec s = { .sport = 3702, .dport = 40000, .payload = 10 };
+	struct frame f;
+	char what[64];
+
+	for (s.ip_opt_words = 1; s.ip_opt_words <= 10; s.ip_opt_words++) {
+		frame_build(&s, &f);
+		snprintf(what, sizeof(what), "ws-discovery with IHL %d", 5 + s.ip_opt_words);
+		expect_frame(&f, XDP_DROP, 3, AG_R_POLICY_DROP, what);
+	}
+}
+
+static void check_truncations(const struct frame *f, const char *name)
+{
+	unsigned int idx;
+	size_t len;
+	int ret, err;
+	char what[80];
+
+	for (len = 14; len < f->len; len++) {
+		snprintf(what, sizeof(what), "%s cut to %zu", name, len);
+		read_counters(before);
+		ret = run_frame(f->data, len, &err);
+		read_counters(after);
+		CHECK(err == 0 && ret == XDP_PASS, "%s: verdict %d (err %d)", what, ret, err);
+		for (idx = 0; idx < AG_NR_STATS; idx++) {
+			__u64 dp = after[idx].packets - before[idx].packets;
+			unsigned int reason = idx % AG_REASON__MAX;
+
+			if (dp)
+				CHECK(dp == 1 && idx / AG_REASON__MAX == 0 &&
+					      ag_reason_unparsed(reason),
+				      "%s: counted as %s", what, ag_reason_name(reason));
+		}
+		/* exactly one counter moved */
+		{
+			__u64 total = 0;
+
+			for (idx = 0; idx < AG_NR_STATS; idx++)
+				total += after[idx].packets - before[idx].packets;
+			CHECK(total == 1, "%s: %llu counters moved", what,
+			      (unsigned long long)total);
+		}
+	}
+	/* The kernel's test runner refuses frames shorter than an Ethernet header. */
+	for (len = 0; len < 14; len++) {
+		ret = run_frame(f->data, len, &err);
+		CHECK(err == -EINVAL, "%s cut to %zu: kernel accepted it (err %d)", name, len, err);
+	}
+	expect_frame(f, XDP_DROP, 1, AG_R_POLICY_DROP, name);
+}
+
+static void test_truncations_never_drop(void)
+{
+	struct frame_spec v4 = { .sport = 53, .dport = 40000, .payload = 40, .ip_opt_words = 2 };
+	struct frame_spec v6 = { .ipv6 = 1, .sport = 53, .dport = 40000, .payload = 40,
+				 .ext_hdrs = 2 };
+	struct frame_spec vlan = { .vlan_tags = 2, .sport = 53, .dport = 40000, .payload = 40 };
+	struct frame f;
+
+	frame_build(&v4, &f);
+	check_truncations(&f, "ipv4 dns");
+	frame_build(&v6, &f);
+	check_truncations(&f, "ipv6 dns");
+	frame_build(&vlan, &f);
+	check_truncations(&f, "qinq dns");
+}
+
+static void test_fragments(void)
+{
+	struct frame_spec s = { .sport = 53, .dport = 40000, .payload = 64 };
+	struct frame f;
+
+	s.frag = FF_FIRST;
+	frame_build(&s, &f);
+	expect_frame(&f, XDP_DROP, 1, AG_R_POLICY_DROP, "ipv4 first fragment");
+	s.frag = FF_LATER;
+	frame_build(&s, &f);
+	expect_frame(&f, XDP_PASS, 0, AG_R_FRAGMENT, "ipv4 later fragment");
+	s.ipv6 = 1;
+	s.frag = FF_FIRST;
+	frame_build(&s, &f);
+	expect_frame(&f, XDP_DROP, 1, AG_R_POLICY_DROP, "ipv6 first fragment");
+	s.frag = FF_LATER;
+	frame_build(&s, &f);
+	expect_frame(&f, XDP_PASS, 0, AG_R_FRAGMENT, "ipv6 later fragment");
+	s.ext_hdrs = 3;
+	frame_build(&s, &f);
+	expect_frame(&f, XDP_PASS, 0, AG_R_FRAGMENT, "ipv6 later fragment behind ext headers");
+}
+
+static void test_malformed_headers(void)
+{
+	struct frame_spec s = { .sport = 53, .dport = 40000, .payload = 40 };
+	struct frame f;
+
+	frame_build(&s, &f);
+	f.data[f.l3_off] = 0x43; /* IHL 3 */
+	expect_frame(&f, XDP_PASS, 0, AG_R_MALFORMED, "ipv4 IHL 3");
+	frame_build(&s, &f);
+	f.data[f.l3_off] = 0x4f; /* IHL 15: 60 bytes, longer than the datagram */
+	expect_frame(&f, XDP_PASS, 0, AG_R_MALFORMED, "ipv4 IHL past total length");
+	frame_build(&s, &f);
+	f.data[f.l3_off] = 0x55;
+	expect_frame(&f, XDP_PASS, 0, AG_R_MALFORMED, "ip version 5");
+	frame_build(&s, &f);
+	f.data[f.l3_off + 2] = 0x7f; /* total length far past the frame */
+	expect_frame(&f, XDP_PASS, 0, AG_R_TRUNCATED, "ipv4 total length past frame");
+	frame_build(&s, &f);
+	f.data[f.l4_off + 4] = 0x02; /* UDP length 512+ in a short datagram */
+	expect_frame(&f, XDP_PASS, 0, AG_R_MALFORMED, "udp length past frame");
+	frame_build(&s, &f);
+	f.data[f.l4_off + 4] = 0;
+	f.data[f.l4_off + 5] = 4;
+	expect_frame(&f, XDP_PASS, 0, AG_R_MALFORMED, "udp length below header");
+	s.ipv6 = 1;
+	frame_build(&s, &f);
+	f.data[f.l3_off + 4] = 0x40; /* payload length past the frame */
+	expect_frame(&f, XDP_PASS, 0, AG_R_TRUNCATED, "ipv6 payload length past frame");
+	frame_build(&s, &f);
+	f.data[f.l4_off + 4] = 0x02;
+	expect_frame(&f, XDP_PASS, 0, AG_R_MALFORMED, "ipv6 udp length past frame");
+}
+
+static void test_padding_is_not_truncation(void)
+{
+	struct frame f;
+
+	/* 14 + 20 + 8 + 0 = 42 bytes of headers, padded to 60 on the wire. */
+	struct frame_spec s = { .sport = 123, .dport = 40000 };
+
+	frame_build(&s, &f);
+	CHECK(f.len == 60, "padded length %zu", f.len);
+	expect_frame(&f, XDP_DROP, 2, AG_R_POLICY_DROP, "padded ntp");
+}
+
+static void test_custom_port_and_slot_reuse(void)
+{
+	struct ag_policy tbl[AG_MAX_VECTORS];
+	unsigned int slot = AG_FIRST_CUSTOM_SLOT;
+	struct frame f;
+
+	reset_policy();
+	ag_policy_read(st.config_fd, st.policy_fd, tbl);
+	tbl[slot] = (struct ag_policy){ .port = 5000, .action = AG_ACT_DROP, .in_use = 1 };
+	CHECK(ag_policy_commit(&st, tbl) == 0, "commit port 5000");
+	frame_udp4(&f, 5000, 40000);
+	expect_frame(&f, XDP_DROP, slot, AG_R_POLICY_DROP, "custom port 5000 drop");
+
+	/* The slot moves to another port: 5000 must stop matching it. */
+	tbl[slot] = (struct ag_policy){ .port = 6000, .action = AG_ACT_MONITOR, .in_use = 1 };
+	CHECK(ag_policy_commit(&st, tbl) == 0, "commit port 6000");
+	expect_frame(&f, XDP_PASS, 0, AG_R_NO_VECTOR, "port 5000 after its slot moved");
+	frame_udp4(&f, 6000, 40000);
+	expect_frame(&f, XDP_PASS, slot, AG_R_MONITOR, "custom port 6000 monitor");
+
+	tbl[slot] = (struct ag_policy){ 0 };
+	CHECK(ag_policy_commit(&st, tbl) == 0, "free slot");
+	expect_frame(&f, XDP_PASS, 0, AG_R_NO_VECTOR, "port 6000 after unset");
+}
+
+static void test_generation_flip(void)
+{
+	struct ag_policy tbl[AG_MAX_VECTORS], back[AG_MAX_VECTORS];
+	struct ag_config a, b;
+	__u32 zero = 0;
+
+	reset_policy();
+	bpf_map_lookup_elem(st.config_fd, &zero, &a);
+	ag_policy_read(st.config_fd, st.policy_fd, tbl);
+	tbl[1].action = AG_ACT_PASS;
+	CHECK(ag_policy_commit(&st, tbl) == 0, "commit");
+	bpf_map_lookup_elem(st.config_fd, &zero, &b);
+	CHECK(a.gen != b.gen, "generation did not flip (%u)", b.gen);
+	CHECK(b.abi_version == AG_ABI_VERSION, "abi version %u", b.abi_version);
+	ag_policy_read(st.config_fd, st.policy_fd, back);
+	CHECK(!memcmp(tbl, back, sizeof(tbl)), "active table differs from what was committed");
+	reset_policy();
+}
+
+int main(void)
+{
+	int err;
+
+	libbpf_set_print(NULL);
+	skel = ampguard_xdp__open_and_load();
+	if (!skel) {
+		fprintf(stderr, "loading the XDP object failed: %s\n", strerror(errno));
+		printf("0 passed, 1 failed\n");
+		return 1;
+	}
+	st = (struct ag_state){ .lock_fd = -1, .config_fd = bpf_map__fd(skel->maps.config),
+				.port_vec_fd = bpf_map__fd(skel->maps.port_vec),
+				.policy_fd = bpf_map__fd(skel->maps.policy) };
+	err = ag_state_init_maps(st.config_fd, st.port_vec_fd, st.policy_fd);
+	if (err) {
+		fprintf(stderr, "initialising maps: %s\n", strerror(-err));
+		printf("0 passed, 1 failed\n");
+		return 1;
+	}
+
+	RUN(test_default_profile);
+	RUN(test_builtin_vectors_drop_pass_monitor);
+	RUN(test_non_vector_and_other_protocols);
+	RUN(test_vlan_qinq);
+	RUN(test_ipv6_and_ext_headers);
+	RUN(test_ipv4_options);
+	RUN(test_truncations_never_drop);
+	RUN(test_fragments);
+	RUN(test_malformed_headers);
+	RUN(test_padding_is_not_truncation);
+	RUN(test_custom_port_and_slot_reuse);
+	RUN(test_generation_flip);
+
+	ampguard_xdp__destroy(skel);
+	return harness_done();
+}
