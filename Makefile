@@ -22,7 +22,7 @@ LDLIBS    += $(shell pkg-config --libs $(PKGS))
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
 
-BPF_PROGS := ampguard_xdp xdp_floor
+BPF_PROGS := ampguard_xdp ampguard_tc xdp_floor
 BPF_OBJS  := $(patsubst %,$(BUILD)/%.bpf.o,$(BPF_PROGS))
 SKELS     := $(patsubst %,$(BUILD)/%.skel.h,$(BPF_PROGS))
 
@@ -31,7 +31,7 @@ LIB_SRCS  := $(filter-out user/main.c,$(wildcard user/*.c))
 LIB_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
 LIB       := $(BUILD)/libampguard.a
 
-TEST_BINS := $(BUILD)/tests/test_xdp $(BUILD)/tests/udpgen $(BUILD)/tests/udpsink
+TEST_BINS := $(BUILD)/tests/test_xdp $(BUILD)/tests/test_track $(BUILD)/tests/udpgen $(BUILD)/tests/udpsink
 BENCH_BINS := $(BUILD)/tests/bench_micro
 
 .PHONY: all deps test test-unit test-e2e bench-micro install clean

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * XDP ingress classifier: parse, find the vector by UDP source port, apply
- * its action, count. One instance is loaded per protected interface; the
- * policy maps are shared, the stats map is the interface's own.
+ * XDP ingress classifier: parse, find the vector by UDP source port, let
+ * through what this host asked for or serves, apply the vector's action to
+ * the unsolicited rest, count. One instance is loaded per protected
+ * interface; the policy maps are shared, the stats map is the interface's.
  */
 #include "parse.h"
 #include "maps.h"
+#include "track.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -35,18 +37,6 @@ static __always_inline int count(__u32 vec, __u32 reason, __u32 len, int verdict
 	return verdict;
 }
 
-static __always_inline const struct ag_policy *lookup_policy(__u32 vec)
-{
-	const struct ag_config *cfg;
-	__u32 zero = 0, idx;
-
-	cfg = bpf_map_lookup_elem(&config, &zero);
-	if (!cfg)
-		return NULL;
-	idx = (cfg->gen & 1) * AG_MAX_VECTORS + vec;
-	return bpf_map_lookup_elem(&policy, &idx);
-}
-
 SEC("xdp")
 int ampguard_xdp(struct xdp_md *ctx)
 {
@@ -56,23 +46,22 @@ int ampguard_xdp(struct xdp_md *ctx)
 	};
 	struct pkt p = { .len = c.end - c.pos };
 	const struct ag_policy *pol;
-	__u32 port, *vecp, vec;
+	__u32 vec;
 	int ret;
 
 	ret = parse_frame(&c, &p);
 	if (ret != PARSE_OK)
 		return count(0, ret, p.len, XDP_PASS);
 
-	port = p.sport;
-	vecp = bpf_map_lookup_elem(&port_vec, &port);
-	vec = vecp ? *vecp : 0;
-	if (vec == 0 || vec >= AG_MAX_VECTORS)
+	pol = vector_of(p.sport, &vec);
+	if (!pol)
 		return count(0, AG_R_NO_VECTOR, p.len, XDP_PASS);
-
-	/* A slot being handed to another port belongs to neither until the flip. */
-	pol = lookup_policy(vec);
-	if (!pol || !pol->in_use || pol->port != p.sport)
-		return count(0, AG_R_NO_VECTOR, p.len, XDP_PASS);
+	if (pol->action == AG_ACT_PASS)
+		return count(vec, AG_R_POLICY_PASS, p.len, XDP_PASS);
+	if (is_served(p.dport))
+		return count(vec, AG_R_SERVED, p.len, XDP_PASS);
+	if (is_solicited(&p, c.end, pol))
+		return count(vec, AG_R_SOLICITED, p.len, XDP_PASS);
 
 	switch (pol->action) {
 	case AG_ACT_DROP:

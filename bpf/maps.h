@@ -33,4 +33,47 @@ struct {
 	__type(value, struct ag_policy);
 } policy SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, AG_TRACK_ENTRIES);
+	__type(key, struct ag_track_key);
+	__type(value, struct ag_track_val);
+} track SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ag_served);
+} served SEC(".maps");
+
+static __always_inline const struct ag_policy *lookup_policy(__u32 vec)
+{
+	const struct ag_config *cfg;
+	__u32 zero = 0, idx;
+
+	cfg = bpf_map_lookup_elem(&config, &zero);
+	if (!cfg)
+		return NULL;
+	idx = (cfg->gen & 1) * AG_MAX_VECTORS + vec;
+	return bpf_map_lookup_elem(&policy, &idx);
+}
+
+/* The policy of the vector a UDP port belongs to, or NULL. */
+static __always_inline const struct ag_policy *vector_of(__u16 port, __u32 *vec)
+{
+	const struct ag_policy *pol;
+	__u32 key = port, *vecp;
+
+	vecp = bpf_map_lookup_elem(&port_vec, &key);
+	*vec = vecp ? *vecp : 0;
+	if (*vec == 0 || *vec >= AG_MAX_VECTORS)
+		return NULL;
+	/* A slot being handed to another port belongs to neither until the flip. */
+	pol = lookup_policy(*vec);
+	if (!pol || !pol->in_use || pol->port != port)
+		return NULL;
+	return pol;
+}
+
 #endif /* AMPGUARD_MAPS_H */

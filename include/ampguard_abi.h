@@ -51,6 +51,8 @@ enum ag_reason {
 	AG_R_TRUNCATED,    /* a header runs past the end of the frame */
 	AG_R_MALFORMED,    /* an impossible header field (IHL, version, lengths) */
 	AG_R_PARSE_LIMIT,  /* more VLAN tags or IPv6 extension headers than parsed */
+	AG_R_SOLICITED,    /* answers a request this host sent (tracked on egress) */
+	AG_R_SERVED,       /* to a port this host serves: a request, not a reply */
 	AG_REASON__MAX,
 };
 
@@ -77,9 +79,37 @@ struct ag_counter {
 /* One entry per vector slot and generation: policy[gen * AG_MAX_VECTORS + vec]. */
 struct ag_policy {
 	__u16 port;   /* UDP source port this vector matches; 0 in free slots */
-	__u8 action;  /* enum ag_action */
+	__u8 action;  /* enum ag_action, for unsolicited traffic */
 	__u8 in_use;  /* slot assigned to a port */
-	__u32 pad;
+	__u32 track_timeout_ms; /* how long a request makes replies solicited; 0: no tracking */
+};
+
+/*
+ * Solicited-response tracking: TC egress records requests to vector ports,
+ * XDP ingress looks the mirror image of a reply up. IPv4 addresses are
+ * stored IPv4-mapped (::ffff:a.b.c.d). Ports in host order.
+ */
+struct ag_track_key {
+	__u8 remote[16];
+	__u8 local[16];
+	__u16 remote_port;
+	__u16 local_port;
+};
+
+struct ag_track_val {
+	__u64 last_request_ns; /* bpf_ktime_get_coarse_ns() of the latest request:
+				* CLOCK_MONOTONIC_COARSE, tick resolution */
+};
+
+#define AG_TRACK_ENTRIES 131072
+
+/* A request refreshes its entry only when the entry is this far into its
+ * timeout, so a busy flow does not write the map for every packet. */
+#define AG_TRACK_REFRESH_DIV 8
+
+/* Ports this host serves, as a bitmap: datagrams to them are requests. */
+struct ag_served {
+	__u32 bits[AG_NR_PORTS / 32];
 };
 
 /* Single entry, key 0. */
@@ -94,10 +124,21 @@ enum ag_attach_mode {
 	AG_MODE_GENERIC = 2,
 };
 
+#define AG_MAX_TRACK_IFACES 8
+
 struct ag_ifinfo {
 	__u32 ifindex;
 	__u32 mode; /* enum ag_attach_mode */
 	__u64 attached_at; /* CLOCK_REALTIME seconds */
+	/* Egress tracking: [0] is the protected interface itself, then
+	 * --track-on interfaces; 0 ends the list. */
+	__u32 track_ifindex[AG_MAX_TRACK_IFACES];
+	__u8 track_made_qdisc[AG_MAX_TRACK_IFACES]; /* clsact created by ampguard */
 };
+
+/* Where the egress tracker sits in a clsact hook; distinctive, so that
+ * detach removes only its own filter. */
+#define AG_TC_HANDLE 0xa9a9
+#define AG_TC_PRIORITY 0xa9
 
 #endif /* AMPGUARD_ABI_H */

@@ -13,6 +13,7 @@
 #define AG_DEFAULT_ROOT "/sys/fs/bpf/ampguard"
 #define AG_ROOT_ENV "AMPGUARD_ROOT"
 #define AG_JSON_VERSION 1
+#define AG_DEFAULT_TRACK_MS 5000 /* for ports an operator adds */
 
 /* util.c */
 void ag_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -23,12 +24,15 @@ int ag_path(char *buf, size_t len, const char *fmt, ...)
 int ag_parse_uint(const char *s, unsigned long max, unsigned long *out);
 void ag_fmt_rate(char *buf, size_t len, double value, const char *unit);
 void ag_fmt_count(char *buf, size_t len, double value);
+int ag_parse_duration_ms(const char *s, unsigned long *ms);
+void ag_fmt_duration(char *buf, size_t len, unsigned long ms);
 
 /* vectors.c: the built-in table and names of actions and reasons */
 struct ag_builtin {
 	const char *name;
 	__u16 port;
 	__u8 action;
+	__u32 track_timeout_ms;
 	const char *desc;
 };
 
@@ -52,6 +56,8 @@ struct ag_state {
 	int config_fd;
 	int port_vec_fd;
 	int policy_fd;
+	int track_fd;
+	int served_fd;
 };
 
 enum ag_lock_mode {
@@ -65,7 +71,9 @@ int ag_state_open(struct ag_state *st, enum ag_lock_mode lock);
 int ag_state_lock(struct ag_state *st, bool create);
 int ag_state_open_maps(struct ag_state *st);
 void ag_state_close(struct ag_state *st);
-int ag_state_init_maps(int config_fd, int port_vec_fd, int policy_fd);
+int ag_state_init_maps(const struct ag_state *maps);
+struct bpf_object;
+void ag_state_from_obj(struct ag_state *st, const struct bpf_object *obj);
 int ag_check_abi(int config_fd);
 int ag_ensure_bpffs(const char *root);
 
@@ -98,5 +106,13 @@ int cmd_stats(int argc, char **argv);
 int cmd_set(int argc, char **argv);
 int cmd_unset(int argc, char **argv);
 int cmd_vectors(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+
+/* tracking.c */
+int ag_served_read(int served_fd, struct ag_served *s);
+int ag_tc_attach(int ifindex, int prog_fd, bool replace, __u8 *made_qdisc);
+void ag_tc_detach(int ifindex, bool made_qdisc);
+__u32 ag_tc_prog_id(int ifindex);
+int ag_track_count(int track_fd, unsigned long *entries);
 
 #endif /* AMPGUARD_H */

@@ -19,17 +19,37 @@
 
 #include "ampguard.h"
 #include "ampguard_xdp.skel.h"
+#include "ampguard_tc.skel.h"
 
 enum { MODE_AUTO = 0 };
 
-static const char *const shared_maps[] = { "config", "port_vec", "policy" };
+static const char *const shared_maps[] = { "config", "port_vec", "policy", "track", "served" };
+#define NR_SHARED (sizeof(shared_maps) / sizeof(shared_maps[0]))
 
 struct attach_req {
 	const char *ifname;
 	int ifindex;
 	int mode; /* MODE_AUTO or enum ag_attach_mode */
 	bool force;
+	/* egress tracking: [0] the interface itself, then --track-on ones */
+	const char *track_names[AG_MAX_TRACK_IFACES];
+	__u32 track_ifindex[AG_MAX_TRACK_IFACES];
+	unsigned int nr_track;
 };
+
+/* The two programs of one protected interface. */
+struct instance {
+	struct ampguard_xdp *xdp;
+	struct ampguard_tc *tc;
+};
+
+static void instance_destroy(struct instance *in)
+{
+	ampguard_tc__destroy(in->tc);
+	ampguard_xdp__destroy(in->xdp);
+	in->tc = NULL;
+	in->xdp = NULL;
+}
 
 /* Points a map of the skeleton at an existing pin; *found says if there was one. */
 static int reuse_pin(struct bpf_map *map, const char *path, bool *found)
@@ -46,39 +66,38 @@ static int reuse_pin(struct bpf_map *map, const char *path, bool *found)
 	return err;
 }
 
-static struct bpf_map *skel_map(struct ampguard_xdp *skel, const char *name)
-{
-	return bpf_object__find_map_by_name(skel->obj, name);
-}
-
 /*
- * Opens and loads a program instance for one interface, sharing the
- * policy maps with the other interfaces. *fresh is set when this load
+ * Opens and loads the programs for one interface, sharing the policy and
+ * tracking maps with the other interfaces. *fresh is set when this load
  * created the shared maps (nothing was attached before).
  */
-static int load_instance(const struct ag_state *st, const char *ifdir, struct ampguard_xdp **out,
+static int load_instance(const struct ag_state *st, const char *ifdir, struct instance *in,
 			 bool *fresh)
 {
-	struct ampguard_xdp *skel;
+	struct ag_state maps;
 	char path[PATH_MAX];
 	unsigned int i, found_n = 0;
 	bool found;
 	int err;
 
-	skel = ampguard_xdp__open();
-	if (!skel)
-		return -errno;
-	for (i = 0; i < sizeof(shared_maps) / sizeof(shared_maps[0]); i++) {
+	in->xdp = ampguard_xdp__open();
+	in->tc = ampguard_tc__open();
+	if (!in->xdp || !in->tc) {
+		err = -errno;
+		goto fail;
+	}
+	for (i = 0; i < NR_SHARED; i++) {
 		if (ag_path(path, sizeof(path), "%s/%s", st->root, shared_maps[i])) {
 			err = -ENAMETOOLONG;
 			goto fail;
 		}
-		err = reuse_pin(skel_map(skel, shared_maps[i]), path, &found);
+		err = reuse_pin(bpf_object__find_map_by_name(in->xdp->obj, shared_maps[i]), path,
+				&found);
 		if (err)
 			goto fail;
 		found_n += found;
 	}
-	if (found_n && found_n != sizeof(shared_maps) / sizeof(shared_maps[0])) {
+	if (found_n && found_n != NR_SHARED) {
 		ag_err("incomplete state in %s (some shared maps are missing): detach every interface, then attach again",
 		       st->root);
 		err = -EUCLEAN;
@@ -87,28 +106,35 @@ static int load_instance(const struct ag_state *st, const char *ifdir, struct am
 	*fresh = found_n == 0;
 	if (ifdir) {
 		if (ag_path(path, sizeof(path), "%s/stats", ifdir) ||
-		    (err = reuse_pin(skel->maps.stats, path, &found)))
+		    (err = reuse_pin(in->xdp->maps.stats, path, &found)))
 			goto fail;
 		if (ag_path(path, sizeof(path), "%s/ifinfo", ifdir) ||
-		    (err = reuse_pin(skel->maps.ifinfo, path, &found)))
+		    (err = reuse_pin(in->xdp->maps.ifinfo, path, &found)))
 			goto fail;
 	}
+	err = ampguard_xdp__load(in->xdp);
+	if (err)
+		goto fail;
 
-	err = ampguard_xdp__load(skel);
+	/* The recorder writes the very maps the classifier reads. */
+	for (i = 0; i < NR_SHARED; i++) {
+		err = bpf_map__reuse_fd(bpf_object__find_map_by_name(in->tc->obj, shared_maps[i]),
+					bpf_map__fd(bpf_object__find_map_by_name(in->xdp->obj,
+										 shared_maps[i])));
+		if (err)
+			goto fail;
+	}
+	err = ampguard_tc__load(in->tc);
 	if (err)
 		goto fail;
-	if (*fresh)
-		err = ag_state_init_maps(bpf_map__fd(skel->maps.config),
-					 bpf_map__fd(skel->maps.port_vec),
-					 bpf_map__fd(skel->maps.policy));
-	else
-		err = ag_check_abi(bpf_map__fd(skel->maps.config));
+
+	ag_state_from_obj(&maps, in->xdp->obj);
+	err = *fresh ? ag_state_init_maps(&maps) : ag_check_abi(maps.config_fd);
 	if (err)
 		goto fail;
-	*out = skel;
 	return 0;
 fail:
-	ampguard_xdp__destroy(skel);
+	instance_destroy(in);
 	return err ? err : -EINVAL;
 }
 
@@ -233,7 +259,7 @@ static void unpin_shared(const struct ag_state *st)
 	char path[PATH_MAX];
 	unsigned int i;
 
-	for (i = 0; i < sizeof(shared_maps) / sizeof(shared_maps[0]); i++)
+	for (i = 0; i < NR_SHARED; i++)
 		if (!ag_path(path, sizeof(path), "%s/%s", st->root, shared_maps[i]))
 			unlink(path);
 }
@@ -251,39 +277,103 @@ static void remove_if_unused(const struct ag_state *st)
 	rmdir(st->root);
 }
 
-/* Same interface, still attached: swap in a freshly loaded program, no gap. */
+static int track_attach_all(const struct attach_req *req, int prog_fd, struct ag_ifinfo *info)
+{
+	unsigned int i;
+	int err;
+
+	for (i = 0; i < req->nr_track; i++) {
+		err = ag_tc_attach(req->track_ifindex[i], prog_fd, false, &info->track_made_qdisc[i]);
+		if (err == -EEXIST) {
+			ag_err("%s already has ampguard's egress tracker: a tracking interface serves one protected interface",
+			       req->track_names[i]);
+		} else if (err) {
+			ag_err("attaching the egress tracker to %s: %s", req->track_names[i],
+			       strerror(-err));
+		}
+		if (err)
+			return err;
+		info->track_ifindex[i] = req->track_ifindex[i];
+	}
+	return 0;
+}
+
+static void track_detach_all(const struct ag_ifinfo *info)
+{
+	unsigned int i;
+
+	for (i = 0; i < AG_MAX_TRACK_IFACES && info->track_ifindex[i]; i++)
+		ag_tc_detach(info->track_ifindex[i], info->track_made_qdisc[i]);
+}
+
+static int repin(int fd, const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (ag_path(path, sizeof(path), "%s/%s", dir, name))
+		return -ENAMETOOLONG;
+	unlink(path);
+	return bpf_obj_pin(fd, path) ? -errno : 0;
+}
+
+/* Same interface, still attached: swap in freshly loaded programs, no gap. */
 static int reattach(const struct ag_state *st, const struct attach_req *req, const char *ifdir,
 		    int link_fd)
 {
-	struct ampguard_xdp *skel;
+	struct instance in = {};
 	struct ag_ifinfo info;
+	unsigned int i;
 	bool fresh;
-	int err;
+	int err, tc_fd;
 
-	err = load_instance(st, ifdir, &skel, &fresh);
+	err = load_instance(st, ifdir, &in, &fresh);
 	if (err)
-		return ag_bpf_err(err, "loading the XDP program");
-	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.ifinfo), &(__u32){ 0 }, &info))
+		return ag_bpf_err(err, "loading the BPF programs");
+	if (bpf_map_lookup_elem(bpf_map__fd(in.xdp->maps.ifinfo), &(__u32){ 0 }, &info))
 		info = (struct ag_ifinfo){ 0 };
 	if (req->mode != MODE_AUTO && info.mode && info.mode != (__u32)req->mode) {
 		ag_err("%s is protected in %s mode: run 'ampguard detach %s' first to change the mode",
 		       req->ifname, ag_mode_name(info.mode), req->ifname);
 		err = -EEXIST;
-	} else if (bpf_link_update(link_fd, bpf_program__fd(skel->progs.ampguard_xdp), NULL)) {
-		err = ag_bpf_err(errno, "replacing the program");
-	} else {
-		printf("%s: already protected (%s mode); program replaced in place\n", req->ifname,
-		       ag_mode_name(info.mode));
+		goto out;
 	}
-	ampguard_xdp__destroy(skel);
+	for (i = 1; i < req->nr_track; i++) {
+		if (info.track_ifindex[i] != req->track_ifindex[i]) {
+			ag_err("%s is protected with other tracking interfaces: run 'ampguard detach %s' first to change them",
+			       req->ifname, req->ifname);
+			err = -EEXIST;
+			goto out;
+		}
+	}
+	tc_fd = bpf_program__fd(in.tc->progs.ampguard_tc_egress);
+	for (i = 0; i < AG_MAX_TRACK_IFACES && info.track_ifindex[i]; i++) {
+		err = ag_tc_attach(info.track_ifindex[i], tc_fd, true, NULL);
+		if (err) {
+			ag_bpf_err(err, "replacing the egress tracker");
+			goto out;
+		}
+	}
+	if (bpf_link_update(link_fd, bpf_program__fd(in.xdp->progs.ampguard_xdp), NULL)) {
+		err = ag_bpf_err(errno, "replacing the program");
+		goto out;
+	}
+	err = repin(tc_fd, ifdir, "tc_prog");
+	if (err) {
+		ag_bpf_err(err, "pinning the egress tracker");
+		goto out;
+	}
+	printf("%s: already protected (%s mode); programs replaced in place\n", req->ifname,
+	       ag_mode_name(info.mode));
+out:
+	instance_destroy(&in);
 	return err;
 }
 
 static int attach_new(const struct ag_state *st, const struct attach_req *req, const char *ifdir)
 {
 	char staging[PATH_MAX] = "", path[PATH_MAX];
-	struct ampguard_xdp *skel = NULL;
 	struct ag_ifinfo info = { .ifindex = req->ifindex, .attached_at = time(NULL) };
+	struct instance in = {};
 	int link_fd = -1, err;
 	bool fresh = false;
 	unsigned int i;
@@ -291,9 +381,9 @@ static int attach_new(const struct ag_state *st, const struct attach_req *req, c
 	err = check_foreign(req);
 	if (err)
 		return err;
-	err = load_instance(st, NULL, &skel, &fresh);
+	err = load_instance(st, NULL, &in, &fresh);
 	if (err) {
-		ag_bpf_err(err, "loading the XDP program");
+		ag_bpf_err(err, "loading the BPF programs");
 		goto fail;
 	}
 
@@ -312,20 +402,26 @@ static int attach_new(const struct ag_state *st, const struct attach_req *req, c
 		goto fail;
 	}
 
-	link_fd = link_xdp(bpf_program__fd(skel->progs.ampguard_xdp), req, &info.mode);
+	/* Record requests before dropping anything, so no reply in flight is lost. */
+	err = track_attach_all(req, bpf_program__fd(in.tc->progs.ampguard_tc_egress), &info);
+	if (err)
+		goto fail;
+	link_fd = link_xdp(bpf_program__fd(in.xdp->progs.ampguard_xdp), req, &info.mode);
 	if (link_fd < 0) {
 		err = link_fd;
 		goto fail;
 	}
-	if (bpf_map_update_elem(bpf_map__fd(skel->maps.ifinfo), &(__u32){ 0 }, &info, 0) ||
-	    (err = pin_fd(bpf_map__fd(skel->maps.stats), staging, "stats")) ||
-	    (err = pin_fd(bpf_map__fd(skel->maps.ifinfo), staging, "ifinfo")) ||
+	if (bpf_map_update_elem(bpf_map__fd(in.xdp->maps.ifinfo), &(__u32){ 0 }, &info, 0) ||
+	    (err = pin_fd(bpf_map__fd(in.xdp->maps.stats), staging, "stats")) ||
+	    (err = pin_fd(bpf_map__fd(in.xdp->maps.ifinfo), staging, "ifinfo")) ||
+	    (err = pin_fd(bpf_program__fd(in.tc->progs.ampguard_tc_egress), staging, "tc_prog")) ||
 	    (err = pin_fd(link_fd, staging, "link"))) {
 		err = ag_bpf_err(err ?: errno, "pinning interface state");
 		goto fail;
 	}
-	for (i = 0; fresh && i < sizeof(shared_maps) / sizeof(shared_maps[0]); i++) {
-		err = pin_fd(bpf_map__fd(skel_map(skel, shared_maps[i])), st->root, shared_maps[i]);
+	for (i = 0; fresh && i < NR_SHARED; i++) {
+		err = pin_fd(bpf_map__fd(bpf_object__find_map_by_name(in.xdp->obj, shared_maps[i])),
+			     st->root, shared_maps[i]);
 		if (err) {
 			ag_bpf_err(err, "pinning shared maps");
 			goto fail;
@@ -336,8 +432,12 @@ static int attach_new(const struct ag_state *st, const struct attach_req *req, c
 		goto fail;
 	}
 	close(link_fd);
-	ampguard_xdp__destroy(skel);
-	printf("%s: protected (%s mode)\n", req->ifname, ag_mode_name(info.mode));
+	instance_destroy(&in);
+	printf("%s: protected (%s mode), tracking requests on", req->ifname,
+	       ag_mode_name(info.mode));
+	for (i = 0; i < req->nr_track; i++)
+		printf(" %s", req->track_names[i]);
+	printf("\n");
 	return 0;
 
 fail:
@@ -346,19 +446,23 @@ fail:
 		ag_remove_tree(staging);
 	if (link_fd >= 0)
 		close(link_fd);
+	track_detach_all(&info);
 	if (fresh)
 		unpin_shared(st);
 	remove_if_unused(st);
-	ampguard_xdp__destroy(skel);
+	instance_destroy(&in);
 	return err;
 }
 
 static void usage_attach(FILE *f)
 {
-	fprintf(f, "usage: ampguard attach IFACE [--mode auto|native|generic] [--force]\n"
-		   "  Attaches the XDP classifier to IFACE; protection stays after ampguard exits.\n"
-		   "  --mode   auto (default): native, or generic with a warning when the driver lacks XDP\n"
-		   "  --force  replace an XDP program that ampguard did not attach\n");
+	fprintf(f, "usage: ampguard attach IFACE [--mode auto|native|generic] [--track-on IFACE]... [--force]\n"
+		   "  Attaches the XDP classifier to IFACE and the request tracker to its egress;\n"
+		   "  protection stays after ampguard exits.\n"
+		   "  --mode      auto (default): native, or generic with a warning when the driver lacks XDP\n"
+		   "  --track-on  also record requests leaving through this interface (gateways whose\n"
+		   "              requests leave elsewhere than the replies arrive); repeatable\n"
+		   "  --force     replace an XDP program that ampguard did not attach\n");
 }
 
 static int parse_attach(int argc, char **argv, struct attach_req *req)
@@ -366,13 +470,22 @@ static int parse_attach(int argc, char **argv, struct attach_req *req)
 	static const struct option opts[] = {
 		{ "mode", required_argument, NULL, 'm' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "track-on", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "m:fh", opts, NULL)) != -1) {
+	req->nr_track = 1;
+	while ((c = getopt_long(argc, argv, "m:ft:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 't':
+			if (req->nr_track == AG_MAX_TRACK_IFACES) {
+				ag_err("--track-on given more than %d times", AG_MAX_TRACK_IFACES - 1);
+				return -EINVAL;
+			}
+			req->track_names[req->nr_track++] = optarg;
+			break;
 		case 'm':
 			if (!strcmp(optarg, "auto"))
 				req->mode = MODE_AUTO;
@@ -401,6 +514,28 @@ static int parse_attach(int argc, char **argv, struct attach_req *req)
 		return -EINVAL;
 	}
 	req->ifname = argv[optind];
+	req->track_names[0] = req->ifname;
+	return 0;
+}
+
+static int resolve_ifaces(struct attach_req *req)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < req->nr_track; i++) {
+		req->track_ifindex[i] = if_nametoindex(req->track_names[i]);
+		if (!req->track_ifindex[i]) {
+			ag_err("no such interface '%s': see 'ip link'", req->track_names[i]);
+			return -ENODEV;
+		}
+		for (j = 0; j < i; j++) {
+			if (req->track_ifindex[j] == req->track_ifindex[i]) {
+				ag_err("%s is named twice for tracking", req->track_names[i]);
+				return -EINVAL;
+			}
+		}
+	}
+	req->ifindex = req->track_ifindex[0];
 	return 0;
 }
 
@@ -434,11 +569,9 @@ int cmd_attach(int argc, char **argv)
 	err = parse_attach(argc, argv, &req);
 	if (err)
 		return err < 0 ? err : 0;
-	req.ifindex = if_nametoindex(req.ifname);
-	if (!req.ifindex) {
-		ag_err("no such interface '%s': see 'ip link'", req.ifname);
-		return -ENODEV;
-	}
+	err = resolve_ifaces(&req);
+	if (err)
+		return err;
 	if (ag_path(st.root, sizeof(st.root), "%s", ag_root()) ||
 	    ag_iface_pin(&st, req.ifname, NULL, ifdir, sizeof(ifdir))) {
 		ag_err("state root path too long: %s", ag_root());
@@ -482,10 +615,11 @@ int cmd_detach(int argc, char **argv)
 {
 	static const struct option opts[] = { { "help", no_argument, NULL, 'h' }, {} };
 	struct ag_state st = { .lock_fd = -1 };
+	struct ag_ifinfo info;
 	char ifdir[PATH_MAX];
 	const char *ifname;
 	__u32 ifindex;
-	int c, err, link_fd;
+	int c, err, link_fd, info_fd;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == 'h') {
@@ -513,6 +647,13 @@ int cmd_detach(int argc, char **argv)
 		return -ENOENT;
 	}
 
+	if (!ag_iface_pin(&st, ifname, "ifinfo", ifdir, sizeof(ifdir)) &&
+	    (info_fd = bpf_obj_get(ifdir)) >= 0) {
+		if (!bpf_map_lookup_elem(info_fd, &(__u32){ 0 }, &info))
+			track_detach_all(&info);
+		close(info_fd);
+	}
+	ag_iface_pin(&st, ifname, NULL, ifdir, sizeof(ifdir));
 	link_fd = open_iface_link(&st, ifname, &ifindex);
 	if (link_fd >= 0) {
 		/* Detach now, even if another process still holds the link open. */

@@ -21,6 +21,7 @@ static const struct verb verbs[] = {
 	{ "stats", cmd_stats, "counters per interface, vector and reason" },
 	{ "set", cmd_set, "set a vector's or port's action, live" },
 	{ "unset", cmd_unset, "return a vector to its default, or drop a port's policy" },
+	{ "serve", cmd_serve, "mark ports this host serves (their requests always pass)" },
 	{ "vectors", cmd_vectors, "list the built-in vectors" },
 };
 
@@ -88,7 +89,8 @@ int main(int argc, char **argv)
 			continue;
 		argc -= optind;
 		argv += optind;
-		optind = 1;
+		/* 0, not 1: glibc then starts afresh, permuting options after operands. */
+		optind = 0;
 		return verbs[i].fn(argc, argv) ? 1 : 0;
 	}
 	ag_err("unknown verb '%s': see 'ampguard --help'", argv[optind]);

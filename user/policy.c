@@ -25,6 +25,7 @@ void ag_policy_defaults(struct ag_policy tbl[AG_MAX_VECTORS])
 	for (i = 0; i < ag_nr_builtins; i++) {
 		tbl[i + 1].port = ag_builtins[i].port;
 		tbl[i + 1].action = ag_builtins[i].action;
+		tbl[i + 1].track_timeout_ms = ag_builtins[i].track_timeout_ms;
 		tbl[i + 1].in_use = 1;
 	}
 }
@@ -159,7 +160,8 @@ static int alloc_slot(const struct ag_state *st, struct ag_policy tbl[AG_MAX_VEC
 		err = ag_for_each_iface(st, zero_iface_slot, &arg);
 		if (err)
 			return err;
-		tbl[slot] = (struct ag_policy){ .port = port, .in_use = 1 };
+		tbl[slot] = (struct ag_policy){ .port = port, .in_use = 1,
+						.track_timeout_ms = AG_DEFAULT_TRACK_MS };
 		return slot;
 	}
 	ag_err("no free vector slot for port %d (%u custom ports at most): free one with 'ampguard unset PORT'",
@@ -169,10 +171,13 @@ static int alloc_slot(const struct ag_state *st, struct ag_policy tbl[AG_MAX_VEC
 
 static void usage_set(FILE *f)
 {
-	fprintf(f, "usage: ampguard set VECTOR|PORT ACTION\n"
-		   "  Sets what happens to UDP from a vector's source port; takes effect on the next packet.\n"
+	fprintf(f, "usage: ampguard set VECTOR|PORT [ACTION] [--track-timeout DURATION]\n"
+		   "  Sets what happens to unsolicited UDP from a vector's source port; takes effect on\n"
+		   "  the next packet, counters are kept.\n"
 		   "  VECTOR  a name from 'ampguard vectors', or any UDP source port 1-65535\n"
-		   "  ACTION  pass | monitor (count as would-drop, pass) | drop\n");
+		   "  ACTION  pass | monitor (count as would-drop, pass) | drop\n"
+		   "  --track-timeout  how long after a request its replies count as solicited:\n"
+		   "                   500ms, 5s, 2m (at most 1 hour), or off\n");
 }
 
 static void usage_unset(FILE *f)
@@ -197,6 +202,58 @@ static int parse_help(int argc, char **argv, void (*usage)(FILE *))
 	return 0;
 }
 
+struct set_req {
+	const char *spec;
+	int action;     /* -1: unchanged */
+	long timeout_ms; /* -1: unchanged */
+};
+
+static int parse_set(int argc, char **argv, struct set_req *req)
+{
+	static const struct option opts[] = {
+		{ "track-timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	unsigned long ms;
+	int c, nargs;
+
+	req->action = -1;
+	req->timeout_ms = -1;
+	while ((c = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if (ag_parse_duration_ms(optarg, &ms)) {
+				ag_err("bad --track-timeout '%s': use e.g. 500ms, 5s, 2m (at most 1 hour) or off",
+				       optarg);
+				return -EINVAL;
+			}
+			req->timeout_ms = ms;
+			break;
+		case 'h':
+			usage_set(stdout);
+			return 1;
+		default:
+			usage_set(stderr);
+			return -EINVAL;
+		}
+	}
+	nargs = argc - optind;
+	if (nargs < 1 || nargs > 2 || (nargs == 1 && req->timeout_ms < 0)) {
+		usage_set(stderr);
+		return -EINVAL;
+	}
+	req->spec = argv[optind];
+	if (nargs == 2) {
+		req->action = ag_action_parse(argv[optind + 1]);
+		if (req->action < 0) {
+			ag_err("unknown action '%s': use pass, monitor or drop", argv[optind + 1]);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int bad_vector(const char *spec)
 {
 	ag_err("unknown vector '%s': use a name from 'ampguard vectors' or a port number 1-65535",
@@ -207,28 +264,18 @@ static int bad_vector(const char *spec)
 int cmd_set(int argc, char **argv)
 {
 	struct ag_policy tbl[AG_MAX_VECTORS];
+	struct set_req req;
 	struct ag_state st;
-	const char *spec;
-	int action, slot, port = 0, err;
-	char name[32];
+	int slot, port = 0, err;
+	char name[32], timeout[16];
 
-	err = parse_help(argc, argv, usage_set);
+	err = parse_set(argc, argv, &req);
 	if (err)
 		return err < 0 ? err : 0;
-	if (argc - optind != 2) {
-		usage_set(stderr);
-		return -EINVAL;
-	}
-	spec = argv[optind];
-	action = ag_action_parse(argv[optind + 1]);
-	if (action < 0) {
-		ag_err("unknown action '%s': use pass, monitor or drop", argv[optind + 1]);
-		return -EINVAL;
-	}
 	/* Validate before touching state, so a typo needs no root. */
 	ag_policy_defaults(tbl);
-	if (ag_policy_find(tbl, spec, &port) == -EINVAL)
-		return bad_vector(spec);
+	if (ag_policy_find(tbl, req.spec, &port) == -EINVAL)
+		return bad_vector(req.spec);
 
 	err = ag_state_open(&st, AG_LOCK_WRITE);
 	if (err)
@@ -238,21 +285,26 @@ int cmd_set(int argc, char **argv)
 		ag_bpf_err(err, "reading policy");
 		goto out;
 	}
-	slot = ag_policy_find(tbl, spec, &port);
+	slot = ag_policy_find(tbl, req.spec, &port);
 	if (slot == -ENOENT)
 		slot = alloc_slot(&st, tbl, port);
 	if (slot < 0) {
 		err = slot;
 		goto out;
 	}
-	tbl[slot].action = action;
+	if (req.action >= 0)
+		tbl[slot].action = req.action;
+	if (req.timeout_ms >= 0)
+		tbl[slot].track_timeout_ms = req.timeout_ms;
 	err = ag_policy_commit(&st, tbl);
 	if (err) {
 		ag_bpf_err(err, "writing policy");
 		goto out;
 	}
 	ag_vector_name(&tbl[slot], slot, name, sizeof(name));
-	printf("%s (udp source port %u): %s\n", name, tbl[slot].port, ag_action_name(action));
+	ag_fmt_duration(timeout, sizeof(timeout), tbl[slot].track_timeout_ms);
+	printf("%s (udp source port %u): %s, tracking timeout %s\n", name, tbl[slot].port,
+	       ag_action_name(tbl[slot].action), timeout);
 out:
 	ag_state_close(&st);
 	return err;

@@ -2,7 +2,8 @@
 /*
  * The pinned state. Layout under the root (default /sys/fs/bpf/ampguard):
  *
- *   config, port_vec, policy      maps shared by every interface
+ *   config, port_vec, policy,     maps shared by every interface
+ *   track, served
  *   ifaces/IFNAME/link            the XDP bpf_link
  *   ifaces/IFNAME/stats, ifinfo   that interface's counters and metadata
  *
@@ -20,6 +21,7 @@
 #include <sys/vfs.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "ampguard.h"
 
@@ -133,8 +135,14 @@ int ag_state_open_maps(struct ag_state *st)
 		return st->config_fd;
 	st->port_vec_fd = open_pin(st, "port_vec");
 	st->policy_fd = open_pin(st, "policy");
-	if (st->port_vec_fd < 0 || st->policy_fd < 0)
-		return st->port_vec_fd < 0 ? st->port_vec_fd : st->policy_fd;
+	st->track_fd = open_pin(st, "track");
+	st->served_fd = open_pin(st, "served");
+	if (st->port_vec_fd < 0 || st->policy_fd < 0 || st->track_fd < 0 ||
+	    st->served_fd < 0) {
+		ag_err("incomplete state in %s (a shared map is missing): detach every interface, then attach again",
+		       st->root);
+		return -EUCLEAN;
+	}
 	err = ag_check_abi(st->config_fd);
 	return err;
 }
@@ -143,6 +151,7 @@ static void state_reset(struct ag_state *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->lock_fd = st->config_fd = st->port_vec_fd = st->policy_fd = -1;
+	st->track_fd = st->served_fd = -1;
 }
 
 /*
@@ -168,8 +177,10 @@ int ag_state_open(struct ag_state *st, enum ag_lock_mode lock)
 	err = ag_state_open_maps(st);
 	if (err == -ENOENT)
 		goto not_attached;
-	if (err == -EPROTO)
+	if (err == -EPROTO || err == -EUCLEAN) {
+		ag_state_close(st);
 		return err;
+	}
 	if (err)
 		return ag_bpf_err(err, st->root);
 	return 0;
@@ -184,7 +195,7 @@ not_attached:
 void ag_state_close(struct ag_state *st)
 {
 	int *fds[] = { &st->lock_fd, &st->config_fd, &st->port_vec_fd,
-		       &st->policy_fd };
+		       &st->policy_fd, &st->track_fd, &st->served_fd };
 	unsigned int i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
@@ -194,8 +205,10 @@ void ag_state_close(struct ag_state *st)
 	}
 }
 
-int ag_state_init_maps(int config_fd, int port_vec_fd, int policy_fd)
+int ag_state_init_maps(const struct ag_state *maps)
 {
+	int config_fd = maps->config_fd, port_vec_fd = maps->port_vec_fd;
+	int policy_fd = maps->policy_fd;
 	struct ag_policy tbl[AG_MAX_VECTORS];
 	struct ag_config cfg = { .abi_version = AG_ABI_VERSION, .gen = 0 };
 	__u32 key, gen, zero = 0;
@@ -252,6 +265,17 @@ static void iface_decode(const char *name, char *buf, size_t len)
 		}
 	}
 	buf[o] = '\0';
+}
+
+/* The shared maps of a loaded object, as a state without pins. */
+void ag_state_from_obj(struct ag_state *st, const struct bpf_object *obj)
+{
+	state_reset(st);
+	st->config_fd = bpf_map__fd(bpf_object__find_map_by_name(obj, "config"));
+	st->port_vec_fd = bpf_map__fd(bpf_object__find_map_by_name(obj, "port_vec"));
+	st->policy_fd = bpf_map__fd(bpf_object__find_map_by_name(obj, "policy"));
+	st->track_fd = bpf_map__fd(bpf_object__find_map_by_name(obj, "track"));
+	st->served_fd = bpf_map__fd(bpf_object__find_map_by_name(obj, "served"));
 }
 
 int ag_iface_pin(const struct ag_state *st, const char *ifname,

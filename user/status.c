@@ -64,10 +64,28 @@ static int status_iface(const char *ifname, void *arg)
 	struct iface_status s;
 	json_object *o;
 
+	json_object *track = NULL;
+	char tname[IF_NAMESIZE];
+	unsigned int i;
+
 	read_iface(a->st, ifname, &s);
 	if (!a->arr) {
-		printf("  %-15s %-9s %-8s ifindex %-4u prog %-6u link %u\n", s.name, iface_state(&s),
-		       ag_mode_name(s.info.mode), s.info.ifindex, s.prog_id, s.link_id);
+		printf("  %-15s %-9s %-8s ifindex %-4u prog %-6u link %-5u tracking on", s.name,
+		       iface_state(&s), ag_mode_name(s.info.mode), s.info.ifindex, s.prog_id,
+		       s.link_id);
+	} else {
+		track = json_object_new_array();
+	}
+	for (i = 0; i < AG_MAX_TRACK_IFACES && s.info.track_ifindex[i]; i++) {
+		if (!if_indextoname(s.info.track_ifindex[i], tname))
+			snprintf(tname, sizeof(tname), "#%u", s.info.track_ifindex[i]);
+		if (track)
+			json_object_array_add(track, json_object_new_string(tname));
+		else
+			printf(" %s", tname);
+	}
+	if (!a->arr) {
+		printf("\n");
 		return 0;
 	}
 	o = json_object_new_object();
@@ -78,6 +96,7 @@ static int status_iface(const char *ifname, void *arg)
 	json_object_object_add(o, "prog_id", json_object_new_int64(s.prog_id));
 	json_object_object_add(o, "link_id", json_object_new_int64(s.link_id));
 	json_object_object_add(o, "attached_at", json_object_new_int64(s.info.attached_at));
+	json_object_object_add(o, "track_on", track);
 	json_object_array_add(a->arr, o);
 	return 0;
 }
@@ -91,22 +110,57 @@ static json_object *vector_json(const struct ag_policy *pol, unsigned int slot)
 	json_object_object_add(o, "name", json_object_new_string(name));
 	json_object_object_add(o, "port", json_object_new_int(pol->port));
 	json_object_object_add(o, "action", json_object_new_string(ag_action_name(pol->action)));
+	json_object_object_add(o, "track_timeout_ms", json_object_new_int64(pol->track_timeout_ms));
 	json_object_object_add(o, "builtin", json_object_new_boolean(slot <= ag_nr_builtins));
 	return o;
+}
+
+static json_object *served_json(const struct ag_served *sv)
+{
+	json_object *arr = json_object_new_array();
+	unsigned int port;
+
+	for (port = 0; port < AG_NR_PORTS; port++)
+		if ((sv->bits[port / 32] >> (port % 32)) & 1)
+			json_object_array_add(arr, json_object_new_int(port));
+	return arr;
+}
+
+static void print_vectors(const struct ag_policy *tbl, json_object *vecs)
+{
+	char name[32], timeout[16];
+	unsigned int slot;
+
+	if (!vecs)
+		printf("vectors:\n  %-15s %6s  %-8s %s\n", "NAME", "PORT", "ACTION", "TRACKING");
+	for (slot = 1; slot < AG_MAX_VECTORS; slot++) {
+		if (!tbl[slot].in_use)
+			continue;
+		if (vecs) {
+			json_object_array_add(vecs, vector_json(&tbl[slot], slot));
+			continue;
+		}
+		ag_vector_name(&tbl[slot], slot, name, sizeof(name));
+		ag_fmt_duration(timeout, sizeof(timeout), tbl[slot].track_timeout_ms);
+		printf("  %-15s %6u  %-8s %s\n", name, tbl[slot].port,
+		       ag_action_name(tbl[slot].action), timeout);
+	}
 }
 
 static int print_status(const struct ag_state *st, bool json)
 {
 	struct ag_policy tbl[AG_MAX_VECTORS];
 	struct status_arg arg = { .st = st };
-	json_object *root = NULL, *vecs = NULL;
-	unsigned int slot;
-	char name[32];
+	json_object *root = NULL, *vecs = NULL, *track, *served;
+	unsigned long entries = 0;
+	struct ag_served sv;
 	int err;
 
 	err = ag_policy_read(st->config_fd, st->policy_fd, tbl);
+	err = err ?: ag_served_read(st->served_fd, &sv);
+	err = err ?: ag_track_count(st->track_fd, &entries);
 	if (err)
-		return ag_bpf_err(err, "reading policy");
+		return ag_bpf_err(err, "reading state");
 	if (json) {
 		root = json_object_new_object();
 		arg.arr = json_object_new_array();
@@ -117,24 +171,24 @@ static int print_status(const struct ag_state *st, bool json)
 		printf("state: %s\ninterfaces:\n", st->root);
 	}
 	err = ag_for_each_iface(st, status_iface, &arg);
-	if (!json)
-		printf("vectors:\n  %-15s %6s  %s\n", "NAME", "PORT", "ACTION");
-	for (slot = 1; slot < AG_MAX_VECTORS; slot++) {
-		if (!tbl[slot].in_use)
-			continue;
-		if (json) {
-			json_object_array_add(vecs, vector_json(&tbl[slot], slot));
-			continue;
-		}
-		ag_vector_name(&tbl[slot], slot, name, sizeof(name));
-		printf("  %-15s %6u  %s\n", name, tbl[slot].port, ag_action_name(tbl[slot].action));
+	print_vectors(tbl, vecs);
+	served = served_json(&sv);
+	if (!json) {
+		printf("served ports: %s\n", json_object_array_length(served) ?
+			json_object_to_json_string_ext(served, JSON_C_TO_STRING_PLAIN) : "none");
+		printf("tracked requests: %lu of %u entries\n", entries, AG_TRACK_ENTRIES);
+		json_object_put(served);
+		return err;
 	}
-	if (json) {
-		json_object_object_add(root, "interfaces", arg.arr);
-		json_object_object_add(root, "vectors", vecs);
-		puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
-		json_object_put(root);
-	}
+	track = json_object_new_object();
+	json_object_object_add(track, "entries", json_object_new_int64(entries));
+	json_object_object_add(track, "capacity", json_object_new_int64(AG_TRACK_ENTRIES));
+	json_object_object_add(root, "interfaces", arg.arr);
+	json_object_object_add(root, "vectors", vecs);
+	json_object_object_add(root, "served_ports", served);
+	json_object_object_add(root, "tracking", track);
+	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
+	json_object_put(root);
 	return err;
 }
 
@@ -201,13 +255,17 @@ int cmd_vectors(int argc, char **argv)
 	if (json)
 		arr = json_object_new_array();
 	else
-		printf("%-15s %6s  %-8s %s\n", "NAME", "PORT", "DEFAULT", "REFLECTORS");
+		printf("%-15s %6s  %-8s %-8s %s\n", "NAME", "PORT", "DEFAULT", "TRACKING",
+		       "REFLECTORS");
 	for (i = 0; i < ag_nr_builtins; i++) {
 		const struct ag_builtin *b = &ag_builtins[i];
 
 		if (!json) {
-			printf("%-15s %6u  %-8s %s\n", b->name, b->port, ag_action_name(b->action),
-			       b->desc);
+			char timeout[16];
+
+			ag_fmt_duration(timeout, sizeof(timeout), b->track_timeout_ms);
+			printf("%-15s %6u  %-8s %-8s %s\n", b->name, b->port,
+			       ag_action_name(b->action), timeout, b->desc);
 			continue;
 		}
 		o = json_object_new_object();
@@ -215,6 +273,7 @@ int cmd_vectors(int argc, char **argv)
 		json_object_object_add(o, "port", json_object_new_int(b->port));
 		json_object_object_add(o, "default_action",
 				       json_object_new_string(ag_action_name(b->action)));
+		json_object_object_add(o, "track_timeout_ms", json_object_new_int64(b->track_timeout_ms));
 		json_object_object_add(o, "description", json_object_new_string(b->desc));
 		json_object_array_add(arr, o);
 	}

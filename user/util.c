@@ -96,3 +96,46 @@ void ag_fmt_count(char *buf, size_t len, double value)
 {
 	fmt_scaled(buf, len, value, "");
 }
+
+/* "500ms", "5s", "2m", or plain seconds; "off" is 0. */
+int ag_parse_duration_ms(const char *s, unsigned long *ms)
+{
+	static const struct {
+		const char *suffix;
+		unsigned long mult;
+	} units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "", 1000 } };
+	unsigned long v;
+	unsigned int i;
+	char *end;
+
+	if (!strcmp(s, "off")) {
+		*ms = 0;
+		return 0;
+	}
+	if (!*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].suffix))
+			continue;
+		/* an hour at most: longer makes every reply "solicited" */
+		if (v > 3600000UL / units[i].mult)
+			return -ERANGE;
+		*ms = v * units[i].mult;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+void ag_fmt_duration(char *buf, size_t len, unsigned long ms)
+{
+	if (!ms)
+		snprintf(buf, len, "off");
+	else if (ms % 1000)
+		snprintf(buf, len, "%lums", ms);
+	else
+		snprintf(buf, len, "%lus", ms / 1000);
+}

@@ -5,7 +5,8 @@
 #include "ampguard.h"
 #include "ampguard_vectors.h"
 
-#define AG_BUILTIN_ENTRY(n, p, a, d) { .name = n, .port = p, .action = a, .desc = d },
+#define AG_BUILTIN_ENTRY(n, p, a, t, d) \
+	{ .name = n, .port = p, .action = a, .track_timeout_ms = t, .desc = d },
 const struct ag_builtin ag_builtins[] = { AG_BUILTIN_VECTORS(AG_BUILTIN_ENTRY) };
 const unsigned int ag_nr_builtins = sizeof(ag_builtins) / sizeof(ag_builtins[0]);
 
@@ -30,6 +31,8 @@ static const char *const reason_names[AG_REASON__MAX] = {
 	[AG_R_TRUNCATED] = "truncated",
 	[AG_R_MALFORMED] = "malformed",
 	[AG_R_PARSE_LIMIT] = "parse_limit",
+	[AG_R_SOLICITED] = "solicited",
+	[AG_R_SERVED] = "served",
 };
 
 const char *ag_action_name(unsigned int action)

@@ -1,46 +1,60 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Per-packet cost of each datapath path, measured with BPF_PROG_TEST_RUN
- * and `repeat`, beside a program that only returns XDP_DROP. Paths and
- * the floor are interleaved within each round so drift hits them alike;
+ * and `repeat`, beside programs that only return XDP_DROP or XDP_PASS.
+ * All paths run interleaved within each round so drift hits them alike;
  * the table shows medians and min-max over the rounds.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "ampguard.h"
 #include "ampguard_xdp.skel.h"
+#include "ampguard_tc.skel.h"
 #include "xdp_floor.skel.h"
 #include "frames.h"
 
 #define ROUNDS 15
 #define REPEAT 2000000
 
+enum prog { FLOOR_DROP, FLOOR_PASS, AMPGUARD };
+
 struct path {
 	const char *name;
+	enum prog prog;
 	struct frame_spec spec;
 	int verdict;
 	double ns[ROUNDS];
 };
 
 static struct path paths[] = {
-	{ "floor: return XDP_DROP", { .sport = 53, .dport = 40000, .payload = 18 }, XDP_DROP },
-	{ "vector drop (ipv4 dns)", { .sport = 53, .dport = 40000, .payload = 18 }, XDP_DROP },
-	{ "non-vector udp pass", { .sport = 40000, .dport = 53, .payload = 18 }, XDP_PASS },
-	{ "tcp pass", { .l4 = 6, .sport = 53, .dport = 40000 }, XDP_PASS },
-	{ "ipv6 ext-header drop", { .ipv6 = 1, .ext_hdrs = 2, .sport = 53, .dport = 40000 },
+	{ "floor: return XDP_DROP", FLOOR_DROP, { .sport = 53, .dport = 40000, .payload = 18 },
 	  XDP_DROP },
+	{ "floor: return XDP_PASS", FLOOR_PASS, { .sport = 53, .dport = 40000, .payload = 18 },
+	  XDP_PASS },
+	{ "vector drop, no tracking", AMPGUARD, { .sport = 3702, .dport = 40000, .payload = 18 },
+	  XDP_DROP },
+	{ "unsolicited drop (miss)", AMPGUARD, { .sport = 53, .dport = 40001, .payload = 18 },
+	  XDP_DROP },
+	{ "solicited pass (hit)", AMPGUARD, { .sport = 53, .dport = 40000, .payload = 18 },
+	  XDP_PASS },
+	{ "non-vector udp pass", AMPGUARD, { .sport = 40000, .dport = 53, .payload = 18 },
+	  XDP_PASS },
+	{ "tcp pass", AMPGUARD, { .l4 = 6, .sport = 53, .dport = 40000 }, XDP_PASS },
+	{ "ipv6 ext-header drop", AMPGUARD,
+	  { .ipv6 = 1, .ext_hdrs = 2, .sport = 53, .dport = 40000 }, XDP_DROP },
 };
 
 #define NR_PATHS (sizeof(paths) / sizeof(paths[0]))
 
-static int run(int prog_fd, const struct frame *f, int verdict, double *ns)
+static int run(int prog_fd, const struct frame *f, int verdict, double *ns, int repeat)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->data, .data_size_in = f->len,
-		    .repeat = REPEAT);
+		    .repeat = repeat);
 	int err;
 
 	err = bpf_prog_test_run_opts(prog_fd, &opts);
@@ -50,7 +64,8 @@ static int run(int prog_fd, const struct frame *f, int verdict, double *ns)
 		fprintf(stderr, "unexpected verdict %u (want %d)\n", opts.retval, verdict);
 		return -EINVAL;
 	}
-	*ns = opts.duration;
+	if (ns)
+		*ns = opts.duration;
 	return 0;
 }
 
@@ -61,68 +76,115 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Sorts v, so v[0] and v[n-1] are min and max afterwards. */
 static double median(double *v, int n)
 {
 	qsort(v, n, sizeof(*v), cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/*
+ * Policy for the run: ws-discovery untracked, dns tracked for an hour (so
+ * the hit path's entry outlives the run), one DNS request recorded.
+ */
+static int setup(struct ampguard_xdp *ag, struct ampguard_tc *tc)
+{
+	struct frame_spec q = { .outgoing = 1, .sport = 40000, .dport = 53, .payload = 18 };
+	struct ag_policy tbl[AG_MAX_VECTORS];
+	struct ag_state st;
+	struct frame f;
+	int err;
+
+	ag_state_from_obj(&st, ag->obj);
+	err = ag_state_init_maps(&st);
+	if (err)
+		return err;
+	ag_policy_defaults(tbl);
+	tbl[ag_builtin_slot("ws-discovery")].track_timeout_ms = 0;
+	tbl[ag_builtin_slot("dns")].track_timeout_ms = 3600000;
+	err = ag_policy_commit(&st, tbl);
+	if (err)
+		return err;
+
+	bpf_map__reuse_fd(tc->maps.config, st.config_fd);
+	bpf_map__reuse_fd(tc->maps.port_vec, st.port_vec_fd);
+	bpf_map__reuse_fd(tc->maps.policy, st.policy_fd);
+	bpf_map__reuse_fd(tc->maps.track, st.track_fd);
+	bpf_map__reuse_fd(tc->maps.served, st.served_fd);
+	err = ampguard_tc__load(tc);
+	if (err)
+		return err;
+	frame_build(&q, &f);
+	return run(bpf_program__fd(tc->progs.ampguard_tc_egress), &f, TC_ACT_OK, NULL, 1);
+}
+
+static void print_table(void)
+{
+	double floor_drop = 0, floor_pass = 0, med[NR_PATHS];
+	unsigned int p;
+
+	for (p = 0; p < NR_PATHS; p++) {
+		med[p] = median(paths[p].ns, ROUNDS);
+		if (paths[p].prog == FLOOR_DROP)
+			floor_drop = med[p];
+		if (paths[p].prog == FLOOR_PASS)
+			floor_pass = med[p];
+	}
+
+	printf("BPF_PROG_TEST_RUN, %d rounds x %d repeats, medians (min-max)\n\n", ROUNDS,
+	       REPEAT);
+	printf("| %-26s | %-18s | %-9s | %-15s |\n", "path", "ns/pkt", "x floor", "- pass floor");
+	printf("|----------------------------|--------------------|-----------|-----------------|\n");
+	for (p = 0; p < NR_PATHS; p++) {
+		char cell[32];
+
+		snprintf(cell, sizeof(cell), "%.1f (%.0f-%.0f)", med[p], paths[p].ns[0],
+			 paths[p].ns[ROUNDS - 1]);
+		printf("| %-26s | %-18s | %9.2f | %+12.1f ns |\n", paths[p].name, cell,
+		       floor_drop > 0 ? med[p] / floor_drop : 0, med[p] - floor_pass);
+	}
+}
+
 int main(void)
 {
 	struct ampguard_xdp *ag;
+	struct ampguard_tc *tc;
 	struct xdp_floor *floor;
 	struct frame f[NR_PATHS];
-	double floor_med;
 	unsigned int p;
-	int r, err;
+	int r, err, fds[3];
 
 	libbpf_set_print(NULL);
 	ag = ampguard_xdp__open_and_load();
+	tc = ampguard_tc__open();
 	floor = xdp_floor__open_and_load();
-	if (!ag || !floor) {
+	if (!ag || !tc || !floor) {
 		fprintf(stderr, "loading programs: %s\n", strerror(errno));
 		return 1;
 	}
-	err = ag_state_init_maps(bpf_map__fd(ag->maps.config), bpf_map__fd(ag->maps.port_vec),
-				 bpf_map__fd(ag->maps.policy));
+	err = setup(ag, tc);
 	if (err) {
-		fprintf(stderr, "initialising maps: %s\n", strerror(-err));
+		fprintf(stderr, "setting up: %s\n", strerror(-err));
 		return 1;
 	}
+	fds[FLOOR_DROP] = bpf_program__fd(floor->progs.xdp_drop_all);
+	fds[FLOOR_PASS] = bpf_program__fd(floor->progs.xdp_pass_all);
+	fds[AMPGUARD] = bpf_program__fd(ag->progs.ampguard_xdp);
 	for (p = 0; p < NR_PATHS; p++)
 		frame_build(&paths[p].spec, &f[p]);
 
 	for (r = 0; r < ROUNDS; r++) {
 		for (p = 0; p < NR_PATHS; p++) {
-			int fd = p == 0 ? bpf_program__fd(floor->progs.xdp_drop_all)
-					: bpf_program__fd(ag->progs.ampguard_xdp);
-
-			err = run(fd, &f[p], paths[p].verdict, &paths[p].ns[r]);
+			err = run(fds[paths[p].prog], &f[p], paths[p].verdict, &paths[p].ns[r],
+				  REPEAT);
 			if (err) {
 				fprintf(stderr, "%s: %s\n", paths[p].name, strerror(-err));
 				return 1;
 			}
 		}
 	}
-
-	printf("BPF_PROG_TEST_RUN, %d rounds x %d repeats, medians (min-max)\n\n", ROUNDS,
-	       REPEAT);
-	printf("| %-26s | %-18s | %-8s |\n", "path", "ns/pkt", "x floor");
-	printf("|----------------------------|--------------------|----------|\n");
-	floor_med = 0;
-	for (p = 0; p < NR_PATHS; p++) {
-		double lo, hi, med;
-		char cell[32];
-
-		med = median(paths[p].ns, ROUNDS); /* sorts, so min/max follow */
-		lo = paths[p].ns[0];
-		hi = paths[p].ns[ROUNDS - 1];
-		if (p == 0)
-			floor_med = med;
-		snprintf(cell, sizeof(cell), "%.1f (%.0f-%.0f)", med, lo, hi);
-		printf("| %-26s | %-18s | %8.2f |\n", paths[p].name, cell,
-		       floor_med > 0 ? med / floor_med : 0);
-	}
+	print_table();
+	ampguard_tc__destroy(tc);
 	ampguard_xdp__destroy(ag);
 	xdp_floor__destroy(floor);
 	return 0;

@@ -95,6 +95,12 @@ static size_t put_ipv4(const struct frame_spec *s, __u8 *p, struct frame *f)
 	ip->id = htons(0x1234);
 	ip->saddr = htonl(0xc0000200 | s->saddr_last);   /* 192.0.2.x */
 	ip->daddr = htonl(0xc6336401);                    /* 198.51.100.1 */
+	if (s->outgoing) {
+		__be32 t = ip->saddr;
+
+		ip->saddr = ip->daddr;
+		ip->daddr = t;
+	}
 	if (s->ip_opt_words)
 		memset(p + 20, 1, hlen - 20);             /* NOP options */
 	if (s->frag == FF_FIRST)
@@ -121,6 +127,12 @@ static size_t put_ipv6(const struct frame_spec *s, __u8 *p, struct frame *f)
 	inet_pton(AF_INET6, "2001:db8::2", &ip6->saddr);
 	inet_pton(AF_INET6, "2001:db8::1", &ip6->daddr);
 	ip6->saddr.s6_addr[15] = s->saddr_last;
+	if (s->outgoing) {
+		struct in6_addr t = ip6->saddr;
+
+		ip6->saddr = ip6->daddr;
+		ip6->daddr = t;
+	}
 	for (i = 0; i < s->ext_hdrs; i++) {
 		*nexthdr = IPPROTO_DSTOPTS;
 		memset(p + off, 0, 8);

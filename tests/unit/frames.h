@@ -25,7 +25,8 @@ struct frame_spec {
 	__u16 sport;
 	__u16 dport;
 	int payload;      /* L4 payload bytes */
-	__u8 saddr_last;  /* last byte of the source address, to vary sources */
+	__u8 saddr_last;  /* last byte of the remote address, to vary sources */
+	int outgoing;     /* from the local host (198.51.100.1, 2001:db8::1) to the remote */
 };
 
 struct frame {

@@ -397,10 +397,8 @@ int main(void)
 		printf("0 passed, 1 failed\n");
 		return 1;
 	}
-	st = (struct ag_state){ .lock_fd = -1, .config_fd = bpf_map__fd(skel->maps.config),
-				.port_vec_fd = bpf_map__fd(skel->maps.port_vec),
-				.policy_fd = bpf_map__fd(skel->maps.policy) };
-	err = ag_state_init_maps(st.config_fd, st.port_vec_fd, st.policy_fd);
+	ag_state_from_obj(&st, skel->obj);
+	err = ag_state_init_maps(&st);
 	if (err) {
 		fprintf(stderr, "initialising maps: %s\n", strerror(-err));
 		printf("0 passed, 1 failed\n");

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Solicited-response tracking, shared by the TC egress recorder and the
+ * XDP ingress check. A request (local -> remote:vector port) and its reply
+ * (remote:vector port -> local) build the same key.
+ */
+#ifndef AMPGUARD_TRACK_H
+#define AMPGUARD_TRACK_H
+
+#include "parse.h"
+#include "maps.h"
+
+enum track_dir {
+	TRACK_REQUEST, /* egress: remote is the destination */
+	TRACK_REPLY,   /* ingress: remote is the source */
+};
+
+static __always_inline int track_key(const struct pkt *p, const void *end, enum track_dir dir,
+				     struct ag_track_key *k)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	if (p->eth_proto == ETH_P_IP) {
+		const struct iphdr *ip = p->l3;
+
+		if ((const void *)(ip + 1) > end)
+			return -1;
+		k->remote[10] = k->remote[11] = 0xff;
+		k->local[10] = k->local[11] = 0xff;
+		__builtin_memcpy(&k->remote[12], dir == TRACK_REPLY ? &ip->saddr : &ip->daddr, 4);
+		__builtin_memcpy(&k->local[12], dir == TRACK_REPLY ? &ip->daddr : &ip->saddr, 4);
+	} else {
+		const struct ipv6hdr *ip6 = p->l3;
+
+		if ((const void *)(ip6 + 1) > end)
+			return -1;
+		__builtin_memcpy(k->remote, dir == TRACK_REPLY ? &ip6->saddr : &ip6->daddr, 16);
+		__builtin_memcpy(k->local, dir == TRACK_REPLY ? &ip6->daddr : &ip6->saddr, 16);
+	}
+	k->remote_port = dir == TRACK_REPLY ? p->sport : p->dport;
+	k->local_port = dir == TRACK_REPLY ? p->dport : p->sport;
+	return 0;
+}
+
+static __always_inline __u64 timeout_ns(const struct ag_policy *pol)
+{
+	return (__u64)pol->track_timeout_ms * 1000000ULL;
+}
+
+/* Does this reply answer a request recorded within the vector's timeout? */
+static __always_inline int is_solicited(const struct pkt *p, const void *end,
+					const struct ag_policy *pol)
+{
+	const struct ag_track_val *val;
+	struct ag_track_key key;
+
+	if (!pol->track_timeout_ms || track_key(p, end, TRACK_REPLY, &key))
+		return 0;
+	val = bpf_map_lookup_elem(&track, &key);
+	return val && bpf_ktime_get_coarse_ns() - val->last_request_ns <= timeout_ns(pol);
+}
+
+/* Records a request, unless a recent write already covers it. */
+static __always_inline void record_request(const struct pkt *p, const void *end,
+					   const struct ag_policy *pol)
+{
+	struct ag_track_val *val, fresh;
+	struct ag_track_key key;
+	__u64 now;
+
+	if (!pol->track_timeout_ms || track_key(p, end, TRACK_REQUEST, &key))
+		return;
+	now = bpf_ktime_get_coarse_ns();
+	val = bpf_map_lookup_elem(&track, &key);
+	if (val && now - val->last_request_ns < timeout_ns(pol) / AG_TRACK_REFRESH_DIV)
+		return;
+	fresh.last_request_ns = now;
+	bpf_map_update_elem(&track, &key, &fresh, BPF_ANY);
+}
+
+static __always_inline int is_served(__u16 port)
+{
+	const struct ag_served *s;
+	__u32 zero = 0, word = port / 32;
+
+	s = bpf_map_lookup_elem(&served, &zero);
+	if (!s || word >= AG_NR_PORTS / 32)
+		return 0;
+	return (s->bits[word] >> (port % 32)) & 1;
+}
+
+#endif /* AMPGUARD_TRACK_H */

@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Solicited-response tracking, driven through both programs with
+ * BPF_PROG_TEST_RUN: a request through the TC egress recorder, then its
+ * reply (or a forgery of it) through the XDP classifier.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "ampguard.h"
+#include "ampguard_xdp.skel.h"
+#include "ampguard_tc.skel.h"
+#include "frames.h"
+#include "harness.h"
+
+static struct ampguard_xdp *xdp;
+static struct ampguard_tc *tc;
+static struct ag_state st;
+
+#define DNS_SLOT 1
+#define NTP_SLOT 2
+
+static int run(int prog_fd, const struct frame *f)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->data, .data_size_in = f->len,
+		    .repeat = 1);
+	int err = bpf_prog_test_run_opts(prog_fd, &opts);
+
+	CHECK(err == 0, "test run: %s", strerror(-err));
+	return opts.retval;
+}
+
+static __u64 counter(unsigned int slot, unsigned int reason)
+{
+	struct ag_counter c[AG_NR_STATS];
+
+	CHECK(ag_stats_read(bpf_map__fd(xdp->maps.stats), c) == 0, "stats");
+	return c[AG_STATS_IDX(slot, reason)].packets;
+}
+
+/* Sends a request out through the recorder. */
+static void request(struct frame_spec s)
+{
+	struct frame f;
+
+	s.outgoing = 1;
+	frame_build(&s, &f);
+	CHECK(run(bpf_program__fd(tc->progs.ampguard_tc_egress), &f) == TC_ACT_OK,
+	      "the recorder must never drop");
+}
+
+/* Runs a reply through the classifier; checks verdict and reason counter. */
+static void reply(struct frame_spec s, int verdict, unsigned int slot, unsigned int reason,
+		  const char *what)
+{
+	__u64 before = counter(slot, reason);
+	struct frame f;
+	int ret;
+
+	s.outgoing = 0;
+	frame_build(&s, &f);
+	ret = run(bpf_program__fd(xdp->progs.ampguard_xdp), &f);
+	CHECK(ret == verdict, "%s: verdict %d, want %d", what, ret, verdict);
+	CHECK(counter(slot, reason) == before + 1, "%s: not counted as %s", what,
+	      ag_reason_name(reason));
+}
+
+static unsigned long entries(void)
+{
+	unsigned long n;
+
+	CHECK(ag_track_count(st.track_fd, &n) == 0, "counting entries");
+	return n;
+}
+
+static void clear_state(void)
+{
+	struct ag_policy tbl[AG_MAX_VECTORS];
+	struct ag_track_key key;
+	struct ag_served none = { 0 };
+
+	while (!bpf_map_get_next_key(st.track_fd, NULL, &key))
+		bpf_map_delete_elem(st.track_fd, &key);
+	bpf_map_update_elem(st.served_fd, &(__u32){ 0 }, &none, 0);
+	ag_policy_defaults(tbl);
+	CHECK(ag_policy_commit(&st, tbl) == 0, "policy reset");
+}
+
+static void set_timeout(unsigned int slot, __u32 ms, int action)
+{
+	struct ag_policy tbl[AG_MAX_VECTORS];
+
+	CHECK(ag_policy_read(st.config_fd, st.policy_fd, tbl) == 0, "read policy");
+	tbl[slot].track_timeout_ms = ms;
+	tbl[slot].action = action;
+	CHECK(ag_policy_commit(&st, tbl) == 0, "commit");
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* The one entry in the table (tests record one request at a time). */
+static int only_entry(struct ag_track_key *key, struct ag_track_val *val)
+{
+	if (bpf_map_get_next_key(st.track_fd, NULL, key))
+		return -ENOENT;
+	return bpf_map_lookup_elem(st.track_fd, key, val) ? -errno : 0;
+}
+
+static const struct frame_spec dns = { .sport = 53, .dport = 40000, .payload = 40 };
+
+static void test_reply_to_request_passes(void)
+{
+	struct frame_spec q = { .sport = 40000, .dport = 53, .payload = 30 };
+
+	clear_state();
+	reply(dns, XDP_DROP, DNS_SLOT, AG_R_POLICY_DROP, "reply before any request");
+	/* A request goes out from local 40000 to remote 53; its reply comes back mirrored. */
+	q.outgoing = 1;
+	request(q);
+	CHECK(entries() == 1, "%lu entries after one request", entries());
+	reply(dns, XDP_PASS, DNS_SLOT, AG_R_SOLICITED, "reply to the request");
+	reply(dns, XDP_PASS, DNS_SLOT, AG_R_SOLICITED, "second reply within the timeout");
+}
+
+static void test_forged_replies_drop(void)
+{
+	struct frame_spec q = { .sport = 40000, .dport = 53, .payload = 30 }, r;
+
+	clear_state();
+	request(q);
+	r = dns;
+	r.dport = 40001;
+	reply(r, XDP_DROP, DNS_SLOT, AG_R_POLICY_DROP, "reply to another local port");
+	r = dns;
+	r.saddr_last = 9;
+	reply(r, XDP_DROP, DNS_SLOT, AG_R_POLICY_DROP, "reply from another server");
+	r = dns;
+	r.sport = 123;
+	reply(r, XDP_DROP, NTP_SLOT, AG_R_POLICY_DROP, "same server, other port (ntp)");
+	r = dns;
+	r.ipv6 = 1;
+	reply(r, XDP_DROP, DNS_SLOT, AG_R_POLICY_DROP, "same ports over ipv6");
+}
+
+static void test_expired_entry_drops(void)
+{
+	struct frame_spec q = { .sport = 40000, .dport = 53, .payload = 30 };
+	struct ag_track_key key;
+	struct ag_track_val val;
+
+	clear_state();
+	request(q);
+	CHECK(only_entry(&key, &val) == 0, "entry recorded");
+	/* Age the entry to one millisecond past the 5 s DNS timeout. */
+	val.last_request_ns = mono_ns() - 5001000000ULL;
+	bpf_map_update_elem(st.track_fd, &key, &val, BPF_EXIST);
+	reply(dns, XDP_DROP, DNS_SLOT, AG_R_POLICY_DROP, "reply after expiry");
+
+	/* A longer timeout, set live, revives it: expiry is judged at lookup. */
+	set_timeout(DNS_SLOT, 10000, AG_ACT_DROP);
+	reply(dns, XDP_PASS, DNS_SLOT, AG_R_SOLICITED, "same entry under a 10 s timeout");
+	set_timeout(DNS_SLOT, 0, AG_ACT_DROP);
+	reply(dns, XDP_DROP, DNS_SLOT, AG_R_POLICY_DROP, "tracking off for the vector");
+}
+
+static void test_refresh_only_when_needed(void)
+{
+	struct frame_spec q = { .sport = 40000, .dport = 53, .payload = 30 };
+	struct ag_track_key key;
+	struct ag_track_val val, now;
+	__u64 recent;
+
+	clear_state();
+	request(q);
+	CHECK(only_entry(&key, &val) == 0, "entry recorded");
+	/* Within the first eighth of the timeout: no write. */
+	recent = mono_ns() - 100000000ULL; /* 100 ms ago, of 5 s */
+	val.last_request_ns = recent;
+	bpf_map_update_elem(st.track_fd, &key, &val, BPF_EXIST);
+	request(q);
+	only_entry(&key, &now);
+	CHECK(now.last_request_ns == recent, "entry rewritten within the refresh interval");
+	/* Later than timeout/8 (625 ms): refreshed. */
+	val.last_request_ns = mono_ns() - 700000000ULL;
+	bpf_map_update_elem(st.track_fd, &key, &val, BPF_EXIST);
+	request(q);
+	only_entry(&key, &now);
+	CHECK(now.last_request_ns > val.last_request_ns, "entry not refreshed");
+	CHECK(entries() == 1, "%lu entries", entries());
+}
+
+static void test_only_vector_requests_recorded(void)
+{
+	struct frame_spec web = { .sport = 40000, .dport = 8080, .payload = 30 };
+	struct frame_spec tcp = { .l4 = 6, .sport = 40000, .dport = 53 };
+	struct frame_spec frag = { .sport = 40000, .dport = 53, .frag = FF_LATER, .payload = 30 };
+
+	clear_state();
+	request(web);
+	request(tcp);
+	request(frag);
+	CHECK(entries() == 0, "%lu entries for non-vector requests", entries());
+	set_timeout(DNS_SLOT, 0, AG_ACT_DROP);
+	request((struct frame_spec){ .sport = 40000, .dport = 53, .payload = 30 });
+	CHECK(entries() == 0, "recorded with tracking off");
+}
+
+static void test_ipv6_and_vlan(void)
+{
+	struct frame_spec q = { .ipv6 = 1, .ext_hdrs = 1, .sport = 40000, .dport = 53,
+				.payload = 30 };
+	struct frame_spec r = dns;
+
+	clear_state();
+	request(q);
+	r.ipv6 = 1;
+	reply(r, XDP_PASS, DNS_SLOT, AG_R_SOLICITED, "ipv6 reply");
+	r.ipv6 = 0;
+	reply(r, XDP_DROP, DNS_SLOT, AG_R_POLICY_DROP, "ipv4 reply to an ipv6 request");
+
+	q = (struct frame_spec){ .vlan_tags = 1, .sport = 40001, .dport = 53, .payload = 30 };
+	request(q);
+	r = dns;
+	r.dport = 40001;
+	reply(r, XDP_PASS, DNS_SLOT, AG_R_SOLICITED, "reply to a tagged request, untagged");
+}
+
+static void test_served_ports(void)
+{
+	struct frame_spec peer = { .sport = 123, .dport = 123, .payload = 48 };
+	struct ag_served s = { 0 };
+
+	clear_state();
+	reply(peer, XDP_DROP, NTP_SLOT, AG_R_POLICY_DROP, "ntp to 123, not served");
+	s.bits[123 / 32] |= 1U << (123 % 32);
+	bpf_map_update_elem(st.served_fd, &(__u32){ 0 }, &s, 0);
+	reply(peer, XDP_PASS, NTP_SLOT, AG_R_SERVED, "ntp to 123, served");
+	peer.dport = 40000;
+	reply(peer, XDP_DROP, NTP_SLOT, AG_R_POLICY_DROP, "ntp to another port");
+}
+
+static void test_pass_and_monitor_actions(void)
+{
+	struct frame_spec q = { .sport = 40000, .dport = 53, .payload = 30 };
+
+	clear_state();
+	request(q);
+	set_timeout(DNS_SLOT, 5000, AG_ACT_MONITOR);
+	reply(dns, XDP_PASS, DNS_SLOT, AG_R_SOLICITED, "solicited under monitor");
+	reply((struct frame_spec){ .sport = 53, .dport = 40002, .payload = 40 }, XDP_PASS,
+	      DNS_SLOT, AG_R_MONITOR, "unsolicited under monitor");
+	set_timeout(DNS_SLOT, 5000, AG_ACT_PASS);
+	reply(dns, XDP_PASS, DNS_SLOT, AG_R_POLICY_PASS, "pass skips the lookup");
+}
+
+int main(void)
+{
+	int err;
+
+	libbpf_set_print(NULL);
+	xdp = ampguard_xdp__open_and_load();
+	tc = ampguard_tc__open();
+	if (!xdp || !tc) {
+		fprintf(stderr, "opening programs: %s\n", strerror(errno));
+		printf("0 passed, 1 failed\n");
+		return 1;
+	}
+	ag_state_from_obj(&st, xdp->obj);
+	bpf_map__reuse_fd(tc->maps.config, st.config_fd);
+	bpf_map__reuse_fd(tc->maps.port_vec, st.port_vec_fd);
+	bpf_map__reuse_fd(tc->maps.policy, st.policy_fd);
+	bpf_map__reuse_fd(tc->maps.track, st.track_fd);
+	bpf_map__reuse_fd(tc->maps.served, st.served_fd);
+	err = ampguard_tc__load(tc) ?: ag_state_init_maps(&st);
+	if (err) {
+		fprintf(stderr, "loading the recorder: %s\n", strerror(-err));
+		printf("0 passed, 1 failed\n");
+		return 1;
+	}
+
+	RUN(test_reply_to_request_passes);
+	RUN(test_forged_replies_drop);
+	RUN(test_expired_entry_drops);
+	RUN(test_refresh_only_when_needed);
+	RUN(test_only_vector_requests_recorded);
+	RUN(test_ipv6_and_vlan);
+	RUN(test_served_ports);
+	RUN(test_pass_and_monitor_actions);
+
+	ampguard_tc__destroy(tc);
+	ampguard_xdp__destroy(xdp);
+	return harness_done();
+}

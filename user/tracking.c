@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Solicited-response tracking from userspace: attaching the TC egress
+ * recorder to clsact hooks, counting tracked requests, and the `serve`
+ * verb for ports this host offers.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <json-c/json.h>
+
+#include "ampguard.h"
+
+static void tc_opts_init(struct bpf_tc_hook *hook, struct bpf_tc_opts *opts, int ifindex)
+{
+	memset(hook, 0, sizeof(*hook));
+	hook->sz = sizeof(*hook);
+	hook->ifindex = ifindex;
+	hook->attach_point = BPF_TC_EGRESS;
+	memset(opts, 0, sizeof(*opts));
+	opts->sz = sizeof(*opts);
+	opts->handle = AG_TC_HANDLE;
+	opts->priority = AG_TC_PRIORITY;
+}
+
+/*
+ * Puts the recorder on an interface's egress. replace swaps the program of
+ * an existing ampguard filter in place.
+ */
+int ag_tc_attach(int ifindex, int prog_fd, bool replace, __u8 *made_qdisc)
+{
+	struct bpf_tc_hook hook;
+	struct bpf_tc_opts opts;
+	int err;
+
+	tc_opts_init(&hook, &opts, ifindex);
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST)
+		return err;
+	if (made_qdisc && !replace)
+		*made_qdisc = !err;
+	opts.prog_fd = prog_fd;
+	opts.flags = replace ? BPF_TC_F_REPLACE : 0;
+	err = bpf_tc_attach(&hook, &opts);
+	if (err && made_qdisc && *made_qdisc && !replace) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&hook);
+		*made_qdisc = 0;
+	}
+	return err;
+}
+
+/* Removes ampguard's filter, and the clsact qdisc when ampguard made it. */
+void ag_tc_detach(int ifindex, bool made_qdisc)
+{
+	struct bpf_tc_hook hook;
+	struct bpf_tc_opts opts;
+
+	tc_opts_init(&hook, &opts, ifindex);
+	bpf_tc_detach(&hook, &opts);
+	if (made_qdisc) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&hook);
+	}
+}
+
+/* Program id of ampguard's filter on an interface's egress, 0 if none. */
+__u32 ag_tc_prog_id(int ifindex)
+{
+	struct bpf_tc_hook hook;
+	struct bpf_tc_opts opts;
+
+	tc_opts_init(&hook, &opts, ifindex);
+	return bpf_tc_query(&hook, &opts) ? 0 : opts.prog_id;
+}
+
+int ag_served_read(int served_fd, struct ag_served *s)
+{
+	return bpf_map_lookup_elem(served_fd, &(__u32){ 0 }, s) ? -errno : 0;
+}
+
+/* Entries in the tracking table; walks the keys (at most AG_TRACK_ENTRIES). */
+int ag_track_count(int track_fd, unsigned long *entries)
+{
+	struct ag_track_key key, next;
+	void *prev = NULL;
+
+	*entries = 0;
+	while (!bpf_map_get_next_key(track_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		(*entries)++;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+static void usage_serve(FILE *f)
+{
+	fprintf(f, "usage: ampguard serve [PORT... [--delete]] [--json]\n"
+		   "  Marks UDP ports this host offers as a service (an NTP server on 123, symmetric\n"
+		   "  NTP peers, a DNS server on 53): datagrams to them are requests, never dropped as\n"
+		   "  reflected replies. Without PORT, lists the served ports.\n");
+}
+
+static void print_served(const struct ag_served *s, bool json)
+{
+	json_object *arr = json ? json_object_new_array() : NULL;
+	unsigned int port, n = 0;
+
+	for (port = 0; port < AG_NR_PORTS; port++) {
+		if (!((s->bits[port / 32] >> (port % 32)) & 1))
+			continue;
+		n++;
+		if (json)
+			json_object_array_add(arr, json_object_new_int(port));
+		else
+			printf("%u\n", port);
+	}
+	if (json) {
+		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
+		json_object_put(arr);
+	} else if (!n) {
+		printf("(no served ports)\n");
+	}
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "delete", no_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	bool del = false, json = false;
+	unsigned long port;
+	struct ag_served s;
+	struct ag_state st;
+	int c, i, err;
+
+	while ((c = getopt_long(argc, argv, "djh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			del = true;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usage_serve(stdout);
+			return 0;
+		default:
+			usage_serve(stderr);
+			return -EINVAL;
+		}
+	}
+	for (i = optind; i < argc; i++) {
+		if (ag_parse_uint(argv[i], 65535, &port) || !port) {
+			ag_err("bad port '%s': use a number from 1 to 65535", argv[i]);
+			return -EINVAL;
+		}
+	}
+	err = ag_state_open(&st, optind < argc ? AG_LOCK_WRITE : AG_LOCK_NONE);
+	if (err)
+		return err;
+	err = ag_served_read(st.served_fd, &s);
+	if (err) {
+		ag_bpf_err(err, "reading served ports");
+		goto out;
+	}
+	if (optind == argc) {
+		print_served(&s, json);
+		goto out;
+	}
+	for (i = optind; i < argc; i++) {
+		ag_parse_uint(argv[i], 65535, &port);
+		if (del)
+			s.bits[port / 32] &= ~(1U << (port % 32));
+		else
+			s.bits[port / 32] |= 1U << (port % 32);
+	}
+	/* One update: every listed port changes at once or none does. */
+	if (bpf_map_update_elem(st.served_fd, &(__u32){ 0 }, &s, 0)) {
+		err = ag_bpf_err(errno, "writing served ports");
+		goto out;
+	}
+	for (i = optind; i < argc; i++)
+		printf("udp port %s: %s\n", argv[i], del ? "no longer served" : "served");
+out:
+	ag_state_close(&st);
+	return err;
+}
