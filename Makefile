@@ -19,7 +19,7 @@ CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
 	     -DAG_VERSION=\"$(VERSION)\"
 LDLIBS    += $(shell pkg-config --libs $(PKGS))
 
-BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
 
 BPF_PROGS := ampguard_xdp ampguard_tc xdp_floor

@@ -8,6 +8,7 @@
 #include "parse.h"
 #include "maps.h"
 #include "track.h"
+#include "ratelimit.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -68,6 +69,9 @@ int ampguard_xdp(struct xdp_md *ctx)
 		return count(vec, AG_R_POLICY_DROP, p.len, XDP_DROP);
 	case AG_ACT_MONITOR:
 		return count(vec, AG_R_MONITOR, p.len, XDP_PASS);
+	case AG_ACT_RATELIMIT:
+		ret = ratelimit(&p, c.end, vec, pol);
+		return count(vec, ret, p.len, ret == AG_R_RL_PASS ? XDP_PASS : XDP_DROP);
 	default:
 		return count(vec, AG_R_POLICY_PASS, p.len, XDP_PASS);
 	}

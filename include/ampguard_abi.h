@@ -31,7 +31,7 @@ enum ag_action {
 	AG_ACT_PASS = 0,
 	AG_ACT_MONITOR, /* count as would-drop, then pass */
 	AG_ACT_DROP,
-	AG_ACT_RATELIMIT, /* reserved: admitted as pass until rate limiting exists */
+	AG_ACT_RATELIMIT, /* admit up to the vector's budgets, drop the excess */
 	AG_ACT__MAX,
 };
 
@@ -53,12 +53,16 @@ enum ag_reason {
 	AG_R_PARSE_LIMIT,  /* more VLAN tags or IPv6 extension headers than parsed */
 	AG_R_SOLICITED,    /* answers a request this host sent (tracked on egress) */
 	AG_R_SERVED,       /* to a port this host serves: a request, not a reply */
+	AG_R_RL_PASS,      /* unsolicited, within the vector's rate limits */
+	AG_R_RL_AGGREGATE, /* over the vector's aggregate budget */
+	AG_R_RL_SOURCE,    /* over its source's budget, or no room to track the source */
 	AG_REASON__MAX,
 };
 
 static inline int ag_reason_drops(unsigned int reason)
 {
-	return reason == AG_R_POLICY_DROP;
+	return reason == AG_R_POLICY_DROP || reason == AG_R_RL_AGGREGATE ||
+	       reason == AG_R_RL_SOURCE;
 }
 
 static inline int ag_reason_unparsed(unsigned int reason)
@@ -76,12 +80,68 @@ struct ag_counter {
 	__u64 bytes;
 };
 
+/*
+ * A rate budget, enforced as GCRA (virtual scheduling): one "theoretical
+ * arrival time" per bucket, advanced by the cost of each admitted packet.
+ * rate and burst are what the operator set; inc_fp and tol_ns are derived
+ * from them by userspace so the datapath needs no division.
+ */
+struct ag_rate {
+	__u64 rate;   /* packets/s, or bits/s; 0: no limit */
+	__u64 burst;  /* packets, or bits */
+	__u64 inc_fp; /* ns of budget per packet (or per byte), << AG_RATE_SHIFT */
+	__u64 tol_ns; /* how far ahead of now the arrival time may run */
+};
+
+#define AG_RATE_SHIFT 16
+
+/* What a new source gets once the per-source table is full. */
+enum ag_src_full {
+	AG_SRC_FULL_EVICT = 0, /* evict the least recently seen source */
+	AG_SRC_FULL_AGGREGATE, /* not tracked: judged by the aggregate budget only */
+	AG_SRC_FULL_DROP,      /* dropped, so known sources keep their state */
+	AG_SRC_FULL__MAX,
+};
+
 /* One entry per vector slot and generation: policy[gen * AG_MAX_VECTORS + vec]. */
 struct ag_policy {
 	__u16 port;   /* UDP source port this vector matches; 0 in free slots */
 	__u8 action;  /* enum ag_action, for unsolicited traffic */
 	__u8 in_use;  /* slot assigned to a port */
 	__u32 track_timeout_ms; /* how long a request makes replies solicited; 0: no tracking */
+	__u8 src_full; /* enum ag_src_full */
+	__u8 pad[7];
+	struct ag_rate agg_pps;
+	struct ag_rate agg_bps;
+	struct ag_rate src_pps;
+	struct ag_rate src_bps;
+};
+
+/* Aggregate bucket state, one cache line per vector. */
+struct ag_rl_agg {
+	__u64 tat_pkt; /* ns */
+	__u64 tat_byte;
+	__u64 pad[6];
+};
+
+struct ag_src_key {
+	__u32 vec;
+	__u8 addr[16]; /* IPv4-mapped for IPv4 */
+};
+
+struct ag_src_state {
+	__u64 tat_pkt;
+	__u64 tat_byte;
+	__u64 admitted; /* packets */
+	__u64 dropped;
+};
+
+#define AG_SRC_ENTRIES 131072
+
+/* Single entry: how many sources were ever inserted since the table was
+ * last emptied; at AG_SRC_ENTRIES the LRU is full and every insert evicts. */
+struct ag_src_meta {
+	__u64 inserted;
 };
 
 /*

@@ -58,7 +58,19 @@ struct ag_state {
 	int policy_fd;
 	int track_fd;
 	int served_fd;
+	int rl_agg_fd;
+	int rl_src_fd;
+	int rl_src_meta_fd;
 };
+
+/* The maps every interface shares, pinned at the root under these names. */
+struct ag_shared_map {
+	const char *name;
+	size_t fd_offset; /* of the fd in struct ag_state */
+};
+
+extern const struct ag_shared_map ag_shared_maps[];
+extern const unsigned int ag_nr_shared_maps;
 
 enum ag_lock_mode {
 	AG_LOCK_NONE,   /* readers: stats, status */
@@ -74,6 +86,7 @@ void ag_state_close(struct ag_state *st);
 int ag_state_init_maps(const struct ag_state *maps);
 struct bpf_object;
 void ag_state_from_obj(struct ag_state *st, const struct bpf_object *obj);
+int ag_state_share(const struct ag_state *st, struct bpf_object *obj);
 int ag_check_abi(int config_fd);
 int ag_ensure_bpffs(const char *root);
 
@@ -98,6 +111,17 @@ int ag_policy_find(const struct ag_policy tbl[AG_MAX_VECTORS], const char *spec,
 int ag_stats_read(int stats_fd, struct ag_counter out[AG_NR_STATS]);
 int ag_stats_zero_slot(int stats_fd, unsigned int slot);
 
+/* ratelimit.c */
+int ag_parse_rate(const char *s, unsigned long long max, unsigned long long *out);
+void ag_rate_set(struct ag_rate *r, unsigned long long rate, unsigned long long burst, bool bits);
+unsigned long long ag_rate_default_burst(unsigned long long rate, bool bits);
+bool ag_policy_src_active(const struct ag_policy *p);
+const char *ag_src_full_name(unsigned int v);
+int ag_src_full_parse(const char *s);
+int ag_src_free(const struct ag_state *st, unsigned int slot);
+int ag_rl_reset(const struct ag_state *st, unsigned int slot);
+void ag_fmt_limits(const struct ag_policy *p, char *buf, size_t len);
+
 /* verbs */
 int cmd_attach(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
@@ -107,6 +131,7 @@ int cmd_set(int argc, char **argv);
 int cmd_unset(int argc, char **argv);
 int cmd_vectors(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 /* tracking.c */
 int ag_served_read(int served_fd, struct ag_served *s);

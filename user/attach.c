@@ -23,8 +23,7 @@
 
 enum { MODE_AUTO = 0 };
 
-static const char *const shared_maps[] = { "config", "port_vec", "policy", "track", "served" };
-#define NR_SHARED (sizeof(shared_maps) / sizeof(shared_maps[0]))
+
 
 struct attach_req {
 	const char *ifname;
@@ -86,18 +85,18 @@ static int load_instance(const struct ag_state *st, const char *ifdir, struct in
 		err = -errno;
 		goto fail;
 	}
-	for (i = 0; i < NR_SHARED; i++) {
-		if (ag_path(path, sizeof(path), "%s/%s", st->root, shared_maps[i])) {
+	for (i = 0; i < ag_nr_shared_maps; i++) {
+		if (ag_path(path, sizeof(path), "%s/%s", st->root, ag_shared_maps[i].name)) {
 			err = -ENAMETOOLONG;
 			goto fail;
 		}
-		err = reuse_pin(bpf_object__find_map_by_name(in->xdp->obj, shared_maps[i]), path,
+		err = reuse_pin(bpf_object__find_map_by_name(in->xdp->obj, ag_shared_maps[i].name), path,
 				&found);
 		if (err)
 			goto fail;
 		found_n += found;
 	}
-	if (found_n && found_n != NR_SHARED) {
+	if (found_n && found_n != ag_nr_shared_maps) {
 		ag_err("incomplete state in %s (some shared maps are missing): detach every interface, then attach again",
 		       st->root);
 		err = -EUCLEAN;
@@ -117,18 +116,10 @@ static int load_instance(const struct ag_state *st, const char *ifdir, struct in
 		goto fail;
 
 	/* The recorder writes the very maps the classifier reads. */
-	for (i = 0; i < NR_SHARED; i++) {
-		err = bpf_map__reuse_fd(bpf_object__find_map_by_name(in->tc->obj, shared_maps[i]),
-					bpf_map__fd(bpf_object__find_map_by_name(in->xdp->obj,
-										 shared_maps[i])));
-		if (err)
-			goto fail;
-	}
-	err = ampguard_tc__load(in->tc);
+	ag_state_from_obj(&maps, in->xdp->obj);
+	err = ag_state_share(&maps, in->tc->obj) ?: ampguard_tc__load(in->tc);
 	if (err)
 		goto fail;
-
-	ag_state_from_obj(&maps, in->xdp->obj);
 	err = *fresh ? ag_state_init_maps(&maps) : ag_check_abi(maps.config_fd);
 	if (err)
 		goto fail;
@@ -259,8 +250,8 @@ static void unpin_shared(const struct ag_state *st)
 	char path[PATH_MAX];
 	unsigned int i;
 
-	for (i = 0; i < NR_SHARED; i++)
-		if (!ag_path(path, sizeof(path), "%s/%s", st->root, shared_maps[i]))
+	for (i = 0; i < ag_nr_shared_maps; i++)
+		if (!ag_path(path, sizeof(path), "%s/%s", st->root, ag_shared_maps[i].name))
 			unlink(path);
 }
 
@@ -379,8 +370,10 @@ static int attach_new(const struct ag_state *st, const struct attach_req *req, c
 	unsigned int i;
 
 	err = check_foreign(req);
-	if (err)
+	if (err) {
+		remove_if_unused(st);
 		return err;
+	}
 	err = load_instance(st, NULL, &in, &fresh);
 	if (err) {
 		ag_bpf_err(err, "loading the BPF programs");
@@ -419,9 +412,9 @@ static int attach_new(const struct ag_state *st, const struct attach_req *req, c
 		err = ag_bpf_err(err ?: errno, "pinning interface state");
 		goto fail;
 	}
-	for (i = 0; fresh && i < NR_SHARED; i++) {
-		err = pin_fd(bpf_map__fd(bpf_object__find_map_by_name(in.xdp->obj, shared_maps[i])),
-			     st->root, shared_maps[i]);
+	for (i = 0; fresh && i < ag_nr_shared_maps; i++) {
+		err = pin_fd(bpf_map__fd(bpf_object__find_map_by_name(in.xdp->obj, ag_shared_maps[i].name)),
+			     st->root, ag_shared_maps[i].name);
 		if (err) {
 			ag_bpf_err(err, "pinning shared maps");
 			goto fail;

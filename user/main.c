@@ -22,6 +22,7 @@ static const struct verb verbs[] = {
 	{ "set", cmd_set, "set a vector's or port's action, live" },
 	{ "unset", cmd_unset, "return a vector to its default, or drop a port's policy" },
 	{ "serve", cmd_serve, "mark ports this host serves (their requests always pass)" },
+	{ "top", cmd_top, "sources with the most dropped and admitted packets" },
 	{ "vectors", cmd_vectors, "list the built-in vectors" },
 };
 

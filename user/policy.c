@@ -17,6 +17,9 @@
 
 #include "ampguard.h"
 
+#define MAX_PKTS 1000000000ULL      /* 1 G packets/s */
+#define MAX_BITS 10000000000000ULL  /* 10 Tbit/s */
+
 void ag_policy_defaults(struct ag_policy tbl[AG_MAX_VECTORS])
 {
 	unsigned int i;
@@ -153,9 +156,15 @@ static int alloc_slot(const struct ag_state *st, struct ag_policy tbl[AG_MAX_VEC
 	unsigned int slot;
 	int err;
 
-	for (slot = AG_FIRST_CUSTOM_SLOT; slot < AG_MAX_VECTORS; slot++) {
-		if (tbl[slot].in_use)
-			continue;
+	/* Slots never used first: a freed one still names its old port's counts. */
+	for (slot = AG_FIRST_CUSTOM_SLOT; slot < AG_MAX_VECTORS; slot++)
+		if (!tbl[slot].in_use && !tbl[slot].port)
+			break;
+	if (slot == AG_MAX_VECTORS)
+		for (slot = AG_FIRST_CUSTOM_SLOT; slot < AG_MAX_VECTORS; slot++)
+			if (!tbl[slot].in_use)
+				break;
+	if (slot < AG_MAX_VECTORS) {
 		arg.slot = slot;
 		err = ag_for_each_iface(st, zero_iface_slot, &arg);
 		if (err)
@@ -171,13 +180,22 @@ static int alloc_slot(const struct ag_state *st, struct ag_policy tbl[AG_MAX_VEC
 
 static void usage_set(FILE *f)
 {
-	fprintf(f, "usage: ampguard set VECTOR|PORT [ACTION] [--track-timeout DURATION]\n"
+	fprintf(f, "usage: ampguard set VECTOR|PORT [ACTION] [OPTIONS]\n"
 		   "  Sets what happens to unsolicited UDP from a vector's source port; takes effect on\n"
 		   "  the next packet, counters are kept.\n"
 		   "  VECTOR  a name from 'ampguard vectors', or any UDP source port 1-65535\n"
-		   "  ACTION  pass | monitor (count as would-drop, pass) | drop\n"
-		   "  --track-timeout  how long after a request its replies count as solicited:\n"
-		   "                   500ms, 5s, 2m (at most 1 hour), or off\n");
+		   "  ACTION  pass | monitor (count as would-drop, pass) | drop |\n"
+		   "          ratelimit (admit up to the budgets below, drop the excess)\n"
+		   "  --track-timeout D         how long after a request its replies count as\n"
+		   "                            solicited: 500ms, 5s, 2m (at most 1 hour), or off\n"
+		   "  --pps N, --burst N        aggregate budget in packets/s and packets\n"
+		   "  --bps N, --bps-burst N    aggregate budget in bits/s and bits\n"
+		   "  --per-source-pps N, --per-source-burst N, --per-source-bps N,\n"
+		   "  --per-source-bps-burst N  the same for each source address\n"
+		   "  --source-table-full P     a new source when the per-source table is full:\n"
+		   "                            evict (default) | aggregate | drop\n"
+		   "  Numbers take k, M, G (x1000); a rate of 0 removes that budget; a burst defaults\n"
+		   "  to a tenth of a second's worth.\n");
 }
 
 static void usage_unset(FILE *f)
@@ -202,25 +220,73 @@ static int parse_help(int argc, char **argv, void (*usage)(FILE *))
 	return 0;
 }
 
+enum budget {
+	B_PPS, B_PPS_BURST, B_BPS, B_BPS_BURST,
+	B_SRC_PPS, B_SRC_PPS_BURST, B_SRC_BPS, B_SRC_BPS_BURST,
+	B__MAX,
+};
+
 struct set_req {
 	const char *spec;
-	int action;     /* -1: unchanged */
+	int action;      /* -1: unchanged */
 	long timeout_ms; /* -1: unchanged */
+	int src_full;    /* -1: unchanged */
+	long long budget[B__MAX]; /* -1: unchanged */
 };
+
+static const struct option set_opts[] = {
+	{ "track-timeout", required_argument, NULL, 't' },
+	{ "source-table-full", required_argument, NULL, 'f' },
+	{ "pps", required_argument, NULL, 0x100 + B_PPS },
+	{ "burst", required_argument, NULL, 0x100 + B_PPS_BURST },
+	{ "bps", required_argument, NULL, 0x100 + B_BPS },
+	{ "bps-burst", required_argument, NULL, 0x100 + B_BPS_BURST },
+	{ "per-source-pps", required_argument, NULL, 0x100 + B_SRC_PPS },
+	{ "per-source-burst", required_argument, NULL, 0x100 + B_SRC_PPS_BURST },
+	{ "per-source-bps", required_argument, NULL, 0x100 + B_SRC_BPS },
+	{ "per-source-bps-burst", required_argument, NULL, 0x100 + B_SRC_BPS_BURST },
+	{ "help", no_argument, NULL, 'h' },
+	{},
+};
+
+static int parse_budget(int c, const char *arg, struct set_req *req)
+{
+	unsigned int b = c - 0x100;
+	bool bits = b == B_BPS || b == B_BPS_BURST || b == B_SRC_BPS || b == B_SRC_BPS_BURST;
+	unsigned long long v;
+	const char *name = set_opts[b + 2].name;
+
+	if (ag_parse_rate(arg, bits ? MAX_BITS : MAX_PKTS, &v)) {
+		ag_err("bad --%s '%s': use a whole number with an optional k, M or G suffix (e.g. 20k, 50M), at most %s",
+		       name, arg, bits ? "10T" : "1G");
+		return -EINVAL;
+	}
+	req->budget[b] = v;
+	return 0;
+}
+
+static bool has_budget(const struct set_req *req)
+{
+	unsigned int b;
+
+	for (b = 0; b < B__MAX; b++)
+		if (req->budget[b] >= 0)
+			return true;
+	return false;
+}
 
 static int parse_set(int argc, char **argv, struct set_req *req)
 {
-	static const struct option opts[] = {
-		{ "track-timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
 	unsigned long ms;
+	unsigned int b;
 	int c, nargs;
 
 	req->action = -1;
 	req->timeout_ms = -1;
-	while ((c = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
+	req->src_full = -1;
+	for (b = 0; b < B__MAX; b++)
+		req->budget[b] = -1;
+	while ((c = getopt_long(argc, argv, "t:h", set_opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (ag_parse_duration_ms(optarg, &ms)) {
@@ -230,16 +296,30 @@ static int parse_set(int argc, char **argv, struct set_req *req)
 			}
 			req->timeout_ms = ms;
 			break;
+		case 'f':
+			req->src_full = ag_src_full_parse(optarg);
+			if (req->src_full < 0) {
+				ag_err("bad --source-table-full '%s': use evict, aggregate or drop",
+				       optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'h':
 			usage_set(stdout);
 			return 1;
 		default:
+			if (c >= 0x100 && c < 0x100 + B__MAX) {
+				if (parse_budget(c, optarg, req))
+					return -EINVAL;
+				break;
+			}
 			usage_set(stderr);
 			return -EINVAL;
 		}
 	}
 	nargs = argc - optind;
-	if (nargs < 1 || nargs > 2 || (nargs == 1 && req->timeout_ms < 0)) {
+	if (nargs < 1 || nargs > 2 ||
+	    (nargs == 1 && req->timeout_ms < 0 && req->src_full < 0 && !has_budget(req))) {
 		usage_set(stderr);
 		return -EINVAL;
 	}
@@ -247,9 +327,60 @@ static int parse_set(int argc, char **argv, struct set_req *req)
 	if (nargs == 2) {
 		req->action = ag_action_parse(argv[optind + 1]);
 		if (req->action < 0) {
-			ag_err("unknown action '%s': use pass, monitor or drop", argv[optind + 1]);
+			ag_err("unknown action '%s': use pass, monitor, drop or ratelimit",
+			       argv[optind + 1]);
 			return -EINVAL;
 		}
+	}
+	return 0;
+}
+
+/* Applies one rate/burst option pair to a budget; -EINVAL for a burst without a rate. */
+static int apply_budget(struct ag_rate *r, long long rate, long long burst, bool bits,
+			const char *burst_opt)
+{
+	unsigned long long new_rate = rate >= 0 ? (unsigned long long)rate : r->rate;
+	unsigned long long new_burst;
+
+	if (rate < 0 && burst < 0)
+		return 0;
+	/* A new rate without a burst gets the default burst for that rate. */
+	new_burst = burst >= 0 ? (unsigned long long)burst : rate >= 0 ? 0 : r->burst;
+	if (!new_rate && burst > 0) {
+		ag_err("--%s needs a rate for the same budget", burst_opt);
+		return -EINVAL;
+	}
+	if (new_rate && burst == 0) {
+		ag_err("--%s must be at least 1", burst_opt);
+		return -EINVAL;
+	}
+	ag_rate_set(r, new_rate, new_burst, bits);
+	return 0;
+}
+
+static int apply_set(struct ag_policy *p, const struct set_req *req)
+{
+	const long long *b = req->budget;
+	int err;
+
+	if (req->action >= 0)
+		p->action = req->action;
+	if (req->timeout_ms >= 0)
+		p->track_timeout_ms = req->timeout_ms;
+	if (req->src_full >= 0)
+		p->src_full = req->src_full;
+	err = apply_budget(&p->agg_pps, b[B_PPS], b[B_PPS_BURST], false, "burst");
+	err = err ?: apply_budget(&p->agg_bps, b[B_BPS], b[B_BPS_BURST], true, "bps-burst");
+	err = err ?: apply_budget(&p->src_pps, b[B_SRC_PPS], b[B_SRC_PPS_BURST], false,
+				  "per-source-burst");
+	err = err ?: apply_budget(&p->src_bps, b[B_SRC_BPS], b[B_SRC_BPS_BURST], true,
+				  "per-source-bps-burst");
+	if (err)
+		return err;
+	if (p->action == AG_ACT_RATELIMIT && !p->agg_pps.rate && !p->agg_bps.rate &&
+	    !p->src_pps.rate && !p->src_bps.rate) {
+		ag_err("ratelimit needs a budget: give --pps, --bps, --per-source-pps or --per-source-bps");
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -261,13 +392,35 @@ static int bad_vector(const char *spec)
 	return -EINVAL;
 }
 
+static void print_vector(const struct ag_policy *p, unsigned int slot)
+{
+	char name[32], timeout[16], limits[256];
+
+	ag_vector_name(p, slot, name, sizeof(name));
+	ag_fmt_duration(timeout, sizeof(timeout), p->track_timeout_ms);
+	ag_fmt_limits(p, limits, sizeof(limits));
+	printf("%s (udp source port %u): %s%s%s, tracking timeout %s\n", name, p->port,
+	       ag_action_name(p->action), *limits ? " " : "", limits, timeout);
+}
+
+/* Per-source state of a vector that no longer limits per source is freed. */
+static int settle_rate_state(const struct ag_state *st, const struct ag_policy *old,
+			     const struct ag_policy *now, unsigned int slot)
+{
+	if (ag_policy_src_active(old) && !ag_policy_src_active(now))
+		ag_src_free(st, slot);
+	if (memcmp(&old->agg_pps, &now->agg_pps, sizeof(old->agg_pps)) ||
+	    memcmp(&old->agg_bps, &now->agg_bps, sizeof(old->agg_bps)))
+		return ag_rl_reset(st, slot);
+	return 0;
+}
+
 int cmd_set(int argc, char **argv)
 {
-	struct ag_policy tbl[AG_MAX_VECTORS];
+	struct ag_policy tbl[AG_MAX_VECTORS], old;
 	struct set_req req;
 	struct ag_state st;
 	int slot, port = 0, err;
-	char name[32], timeout[16];
 
 	err = parse_set(argc, argv, &req);
 	if (err)
@@ -292,19 +445,17 @@ int cmd_set(int argc, char **argv)
 		err = slot;
 		goto out;
 	}
-	if (req.action >= 0)
-		tbl[slot].action = req.action;
-	if (req.timeout_ms >= 0)
-		tbl[slot].track_timeout_ms = req.timeout_ms;
+	old = tbl[slot];
+	err = apply_set(&tbl[slot], &req);
+	if (err)
+		goto out;
 	err = ag_policy_commit(&st, tbl);
+	err = err ?: settle_rate_state(&st, &old, &tbl[slot], slot);
 	if (err) {
 		ag_bpf_err(err, "writing policy");
 		goto out;
 	}
-	ag_vector_name(&tbl[slot], slot, name, sizeof(name));
-	ag_fmt_duration(timeout, sizeof(timeout), tbl[slot].track_timeout_ms);
-	printf("%s (udp source port %u): %s, tracking timeout %s\n", name, tbl[slot].port,
-	       ag_action_name(tbl[slot].action), timeout);
+	print_vector(&tbl[slot], slot);
 out:
 	ag_state_close(&st);
 	return err;
@@ -312,7 +463,7 @@ out:
 
 int cmd_unset(int argc, char **argv)
 {
-	struct ag_policy tbl[AG_MAX_VECTORS], defaults[AG_MAX_VECTORS];
+	struct ag_policy tbl[AG_MAX_VECTORS], defaults[AG_MAX_VECTORS], old;
 	struct ag_state st;
 	const char *spec;
 	int slot, port = 0, err;
@@ -345,8 +496,13 @@ int cmd_unset(int argc, char **argv)
 		goto out;
 	}
 	ag_vector_name(&tbl[slot], slot, name, sizeof(name));
+	old = tbl[slot];
 	tbl[slot] = defaults[slot];
+	/* A freed slot keeps its port, so its earlier counts keep their name. */
+	if (!tbl[slot].in_use)
+		tbl[slot].port = old.port;
 	err = ag_policy_commit(&st, tbl);
+	err = err ?: settle_rate_state(&st, &old, &tbl[slot], slot);
 	if (err) {
 		ag_bpf_err(err, "writing policy");
 		goto out;

@@ -3,13 +3,14 @@
  * The pinned state. Layout under the root (default /sys/fs/bpf/ampguard):
  *
  *   config, port_vec, policy,     maps shared by every interface
- *   track, served
+ *   track, served, rl_*
  *   ifaces/IFNAME/link            the XDP bpf_link
  *   ifaces/IFNAME/stats, ifinfo   that interface's counters and metadata
  *
  * Writers serialise with flock() on the root directory.
  */
 #include <dirent.h>
+#include <stddef.h>
 #include <net/if.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -26,6 +27,18 @@
 #include "ampguard.h"
 
 static const char *root_override;
+
+#define SHARED(name) { #name, offsetof(struct ag_state, name##_fd) }
+const struct ag_shared_map ag_shared_maps[] = {
+	SHARED(config), SHARED(port_vec), SHARED(policy), SHARED(track),
+	SHARED(served), SHARED(rl_agg), SHARED(rl_src), SHARED(rl_src_meta),
+};
+const unsigned int ag_nr_shared_maps = sizeof(ag_shared_maps) / sizeof(ag_shared_maps[0]);
+
+static int *shared_fd(struct ag_state *st, unsigned int i)
+{
+	return (int *)((char *)st + ag_shared_maps[i].fd_offset);
+}
 
 void ag_set_root(const char *root)
 {
@@ -128,30 +141,30 @@ int ag_check_abi(int config_fd)
 /* Opens the shared maps; -ENOENT when nothing is attached. */
 int ag_state_open_maps(struct ag_state *st)
 {
-	int err;
+	unsigned int i;
 
 	st->config_fd = open_pin(st, "config");
 	if (st->config_fd < 0)
 		return st->config_fd;
-	st->port_vec_fd = open_pin(st, "port_vec");
-	st->policy_fd = open_pin(st, "policy");
-	st->track_fd = open_pin(st, "track");
-	st->served_fd = open_pin(st, "served");
-	if (st->port_vec_fd < 0 || st->policy_fd < 0 || st->track_fd < 0 ||
-	    st->served_fd < 0) {
-		ag_err("incomplete state in %s (a shared map is missing): detach every interface, then attach again",
-		       st->root);
-		return -EUCLEAN;
+	for (i = 1; i < ag_nr_shared_maps; i++) {
+		*shared_fd(st, i) = open_pin(st, ag_shared_maps[i].name);
+		if (*shared_fd(st, i) < 0) {
+			ag_err("incomplete state in %s (shared map %s is missing): detach every interface, then attach again",
+			       st->root, ag_shared_maps[i].name);
+			return -EUCLEAN;
+		}
 	}
-	err = ag_check_abi(st->config_fd);
-	return err;
+	return ag_check_abi(st->config_fd);
 }
 
 static void state_reset(struct ag_state *st)
 {
+	unsigned int i;
+
 	memset(st, 0, sizeof(*st));
-	st->lock_fd = st->config_fd = st->port_vec_fd = st->policy_fd = -1;
-	st->track_fd = st->served_fd = -1;
+	st->lock_fd = -1;
+	for (i = 0; i < ag_nr_shared_maps; i++)
+		*shared_fd(st, i) = -1;
 }
 
 /*
@@ -194,14 +207,15 @@ not_attached:
 
 void ag_state_close(struct ag_state *st)
 {
-	int *fds[] = { &st->lock_fd, &st->config_fd, &st->port_vec_fd,
-		       &st->policy_fd, &st->track_fd, &st->served_fd };
 	unsigned int i;
 
-	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-		*fds[i] = -1;
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);
+	st->lock_fd = -1;
+	for (i = 0; i < ag_nr_shared_maps; i++) {
+		if (*shared_fd(st, i) >= 0)
+			close(*shared_fd(st, i));
+		*shared_fd(st, i) = -1;
 	}
 }
 
@@ -270,12 +284,27 @@ static void iface_decode(const char *name, char *buf, size_t len)
 /* The shared maps of a loaded object, as a state without pins. */
 void ag_state_from_obj(struct ag_state *st, const struct bpf_object *obj)
 {
+	unsigned int i;
+
 	state_reset(st);
-	st->config_fd = bpf_map__fd(bpf_object__find_map_by_name(obj, "config"));
-	st->port_vec_fd = bpf_map__fd(bpf_object__find_map_by_name(obj, "port_vec"));
-	st->policy_fd = bpf_map__fd(bpf_object__find_map_by_name(obj, "policy"));
-	st->track_fd = bpf_map__fd(bpf_object__find_map_by_name(obj, "track"));
-	st->served_fd = bpf_map__fd(bpf_object__find_map_by_name(obj, "served"));
+	for (i = 0; i < ag_nr_shared_maps; i++)
+		*shared_fd(st, i) = bpf_map__fd(
+			bpf_object__find_map_by_name(obj, ag_shared_maps[i].name));
+}
+
+/* Points an unloaded object's shared maps at those of st. */
+int ag_state_share(const struct ag_state *st, struct bpf_object *obj)
+{
+	unsigned int i;
+	int err;
+
+	for (i = 0; i < ag_nr_shared_maps; i++) {
+		err = bpf_map__reuse_fd(bpf_object__find_map_by_name(obj, ag_shared_maps[i].name),
+					*shared_fd((struct ag_state *)st, i));
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 int ag_iface_pin(const struct ag_state *st, const char *ifname,

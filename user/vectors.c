@@ -33,6 +33,9 @@ static const char *const reason_names[AG_REASON__MAX] = {
 	[AG_R_PARSE_LIMIT] = "parse_limit",
 	[AG_R_SOLICITED] = "solicited",
 	[AG_R_SERVED] = "served",
+	[AG_R_RL_PASS] = "ratelimit_pass",
+	[AG_R_RL_AGGREGATE] = "ratelimit_aggregate",
+	[AG_R_RL_SOURCE] = "ratelimit_source",
 };
 
 const char *ag_action_name(unsigned int action)
@@ -40,7 +43,7 @@ const char *ag_action_name(unsigned int action)
 	return action < AG_ACT__MAX ? action_names[action] : "unknown";
 }
 
-/* Actions an operator can set today. */
+/* Actions an operator can set. */
 int ag_action_parse(const char *s)
 {
 	if (!strcmp(s, "pass"))
@@ -49,6 +52,8 @@ int ag_action_parse(const char *s)
 		return AG_ACT_MONITOR;
 	if (!strcmp(s, "drop"))
 		return AG_ACT_DROP;
+	if (!strcmp(s, "ratelimit"))
+		return AG_ACT_RATELIMIT;
 	return -1;
 }
 
@@ -87,7 +92,7 @@ void ag_vector_name(const struct ag_policy *pol, unsigned int slot, char *buf,
 		snprintf(buf, len, "other");
 	else if (slot <= ag_nr_builtins)
 		snprintf(buf, len, "%s", ag_builtins[slot - 1].name);
-	else if (pol && pol->in_use)
+	else if (pol && pol->port)
 		snprintf(buf, len, "port-%u", pol->port);
 	else
 		snprintf(buf, len, "slot-%u", slot);

@@ -106,12 +106,7 @@ static int setup(struct ampguard_xdp *ag, struct ampguard_tc *tc)
 	if (err)
 		return err;
 
-	bpf_map__reuse_fd(tc->maps.config, st.config_fd);
-	bpf_map__reuse_fd(tc->maps.port_vec, st.port_vec_fd);
-	bpf_map__reuse_fd(tc->maps.policy, st.policy_fd);
-	bpf_map__reuse_fd(tc->maps.track, st.track_fd);
-	bpf_map__reuse_fd(tc->maps.served, st.served_fd);
-	err = ampguard_tc__load(tc);
+	err = ag_state_share(&st, tc->obj) ?: ampguard_tc__load(tc);
 	if (err)
 		return err;
 	frame_build(&q, &f);

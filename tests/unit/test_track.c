@@ -276,12 +276,7 @@ int main(void)
 		return 1;
 	}
 	ag_state_from_obj(&st, xdp->obj);
-	bpf_map__reuse_fd(tc->maps.config, st.config_fd);
-	bpf_map__reuse_fd(tc->maps.port_vec, st.port_vec_fd);
-	bpf_map__reuse_fd(tc->maps.policy, st.policy_fd);
-	bpf_map__reuse_fd(tc->maps.track, st.track_fd);
-	bpf_map__reuse_fd(tc->maps.served, st.served_fd);
-	err = ampguard_tc__load(tc) ?: ag_state_init_maps(&st);
+	err = ag_state_share(&st, tc->obj) ?: ampguard_tc__load(tc) ?: ag_state_init_maps(&st);
 	if (err) {
 		fprintf(stderr, "loading the recorder: %s\n", strerror(-err));
 		printf("0 passed, 1 failed\n");

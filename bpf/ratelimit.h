@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Rate limiting for the `ratelimit` action: an optional per-source budget,
+ * then the vector's aggregate budget, each for packets and/or bytes.
+ *
+ * Every bucket is a single 64-bit theoretical arrival time (GCRA) shared
+ * by all CPUs and advanced with compare-and-swap, so the admitted rate is
+ * exact whichever CPUs the traffic lands on, and no update is lost.
+ */
+#ifndef AMPGUARD_RATELIMIT_H
+#define AMPGUARD_RATELIMIT_H
+
+#include "parse.h"
+#include "maps.h"
+
+/* Contention on one bucket from more CPUs than this is treated as excess. */
+#define GCRA_TRIES 4
+
+/* Set by tests to drive the buckets with a clock they control; 0 in use. */
+volatile __u64 clock_override_ns;
+
+static __always_inline __u64 rl_now(void)
+{
+	__u64 t = clock_override_ns;
+
+	return t ? t : bpf_ktime_get_ns();
+}
+
+static __always_inline __u64 rate_cost(const struct ag_rate *r, __u32 units)
+{
+	return (units * r->inc_fp) >> AG_RATE_SHIFT;
+}
+
+/* Takes cost from the bucket if the burst allows it. */
+static __always_inline int gcra_take(__u64 *tat, __u64 now, __u64 cost, __u64 tol)
+{
+	__u64 old, base;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < GCRA_TRIES; i++) {
+		old = *(volatile __u64 *)tat;
+		base = old > now ? old : now;
+		if (base - now > tol)
+			return 0;
+		if (__sync_val_compare_and_swap(tat, old, base + cost) == old)
+			return 1;
+	}
+	return 0;
+}
+
+static __always_inline void gcra_refund(__u64 *tat, __u64 cost)
+{
+	__sync_fetch_and_add(tat, -cost);
+}
+
+/* Both budgets of a pair (packets, bytes) admit the packet, or neither is charged. */
+static __always_inline int take_pair(__u64 *tat_pkt, __u64 *tat_byte, const struct ag_rate *pps,
+				     const struct ag_rate *bps, __u64 now, __u32 len)
+{
+	__u64 pkt_cost = rate_cost(pps, 1), byte_cost = rate_cost(bps, len);
+
+	if (pps->rate && !gcra_take(tat_pkt, now, pkt_cost, pps->tol_ns))
+		return 0;
+	if (bps->rate && !gcra_take(tat_byte, now, byte_cost, bps->tol_ns)) {
+		if (pps->rate)
+			gcra_refund(tat_pkt, pkt_cost);
+		return 0;
+	}
+	return 1;
+}
+
+static __always_inline void refund_pair(__u64 *tat_pkt, __u64 *tat_byte,
+					const struct ag_rate *pps, const struct ag_rate *bps,
+					__u32 len)
+{
+	if (pps->rate)
+		gcra_refund(tat_pkt, rate_cost(pps, 1));
+	if (bps->rate)
+		gcra_refund(tat_byte, rate_cost(bps, len));
+}
+
+static __always_inline int src_key(const struct pkt *p, const void *end, __u32 vec,
+				   struct ag_src_key *k)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->vec = vec;
+	if (p->eth_proto == ETH_P_IP) {
+		const struct iphdr *ip = p->l3;
+
+		if ((const void *)(ip + 1) > end)
+			return -1;
+		k->addr[10] = k->addr[11] = 0xff;
+		__builtin_memcpy(&k->addr[12], &ip->saddr, 4);
+	} else {
+		const struct ipv6hdr *ip6 = p->l3;
+
+		if ((const void *)(ip6 + 1) > end)
+			return -1;
+		__builtin_memcpy(k->addr, &ip6->saddr, 16);
+	}
+	return 0;
+}
+
+/*
+ * The source's state, inserting it when new. NULL with *full_drop set
+ * when the table is full and the policy drops newcomers; NULL alone when
+ * the source is left to the aggregate budget.
+ */
+static __always_inline struct ag_src_state *src_state(const struct ag_src_key *key,
+						      const struct ag_policy *pol, int *full_drop)
+{
+	struct ag_src_state *st, fresh = {};
+	struct ag_src_meta *meta;
+	__u32 zero = 0;
+
+	st = bpf_map_lookup_elem(&rl_src, key);
+	if (st)
+		return st;
+	meta = bpf_map_lookup_elem(&rl_src_meta, &zero);
+	if (!meta)
+		return NULL;
+	if (meta->inserted >= AG_SRC_ENTRIES && pol->src_full != AG_SRC_FULL_EVICT) {
+		*full_drop = pol->src_full == AG_SRC_FULL_DROP;
+		return NULL;
+	}
+	if (bpf_map_update_elem(&rl_src, key, &fresh, BPF_NOEXIST) == 0)
+		__sync_fetch_and_add(&meta->inserted, 1);
+	return bpf_map_lookup_elem(&rl_src, key);
+}
+
+/* Returns the reason: AG_R_RL_PASS, AG_R_RL_SOURCE or AG_R_RL_AGGREGATE. */
+static __always_inline int ratelimit(const struct pkt *p, const void *end, __u32 vec,
+				     const struct ag_policy *pol)
+{
+	struct ag_src_state *src = NULL;
+	struct ag_src_key key;
+	struct ag_rl_agg *agg;
+	int full_drop = 0;
+	__u64 now = rl_now();
+
+	if (pol->src_pps.rate || pol->src_bps.rate) {
+		if (src_key(p, end, vec, &key))
+			return AG_R_RL_PASS;
+		src = src_state(&key, pol, &full_drop);
+		if (full_drop)
+			return AG_R_RL_SOURCE;
+		if (src && !take_pair(&src->tat_pkt, &src->tat_byte, &pol->src_pps,
+				      &pol->src_bps, now, p->len)) {
+			__sync_fetch_and_add(&src->dropped, 1);
+			return AG_R_RL_SOURCE;
+		}
+	}
+
+	agg = bpf_map_lookup_elem(&rl_agg, &vec);
+	if (agg && !take_pair(&agg->tat_pkt, &agg->tat_byte, &pol->agg_pps, &pol->agg_bps, now,
+			      p->len)) {
+		if (src) {
+			/* The source's budget was not used: give it back. */
+			refund_pair(&src->tat_pkt, &src->tat_byte, &pol->src_pps, &pol->src_bps,
+				    p->len);
+			__sync_fetch_and_add(&src->dropped, 1);
+		}
+		return AG_R_RL_AGGREGATE;
+	}
+	if (src)
+		__sync_fetch_and_add(&src->admitted, 1);
+	return AG_R_RL_PASS;
+}
+
+#endif /* AMPGUARD_RATELIMIT_H */

@@ -1,0 +1,515 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
+# Helpers shared by the end-to-end tests; a test sources this file first:
+#
+#   . "$(dirname "$0")/lib.sh"
+#
+# Each run builds its own namespaces (ag-PID-*) and its own ampguard state
+# root (/sys/fs/bpf/ampguard-test-PID). Both go away when the test exits,
+# whether it passes, fails or is interrupted.
+#
+# The CLI runs with 'nsenter --net' (see ag): 'ip netns exec' mounts a fresh
+# /sys, which would hide the pins in the host's bpffs. Servers and senders
+# do not care and run under 'ip netns exec'.
+
+set -u
+
+E2E_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+AG_BIN=$E2E_TOP/ampguard
+UDPSINK=$E2E_TOP/build/tests/udpsink
+UDPGEN=$E2E_TOP/build/tests/udpgen
+AGJSON=$E2E_TOP/tests/tools/agjson.py
+# shellcheck disable=SC2034 # for the tests that source this file
+TCPECHO=$E2E_TOP/tests/tools/tcpecho.py
+FLOOR_OBJ=$E2E_TOP/build/xdp_floor.bpf.o
+
+export AMPGUARD_ROOT=/sys/fs/bpf/ampguard-test-$$
+NS_PREFIX=ag-$$-
+
+# Traffic: every flow is paced well below what a busy two-core machine
+# loses, and ends with a few end markers from a port without a vector.
+PKT_SIZE=32
+RATE=2000
+SINK_TIMEOUT=30
+MARKER_SPORT=40999
+MARKER_DPORT=9999
+MARKER_N=5
+# Where nothing can pass, not even markers (a foreign drop-all program),
+# set MARKERS=0: the sink then just listens for BLIND_SECONDS.
+MARKERS=1
+BLIND_SECONDS=2
+
+ADDR_A4=192.0.2.1
+ADDR_P4=192.0.2.2
+ADDR_A6=2001:db8::1
+ADDR_P6=2001:db8::2
+MAC_A=02:00:00:00:00:01
+MAC_P=02:00:00:00:00:02
+
+E2E_PASSED=0
+E2E_FAILED=0
+E2E_NAMESPACES=()
+E2E_PIDS=()
+E2E_TMP=$(mktemp -d "/tmp/ag-e2e-$$.XXXXXX")
+
+declare -A RECV      # destination port -> datagrams the last traffic run delivered
+declare -A EXP_PKTS  # "VECTOR PORT REASON" -> packets the XDP counters should hold
+declare -A EXP_BYTES # same key -> bytes
+MODEL_ON=0           # set once attached: traffic then books its end markers
+
+# ---- results -----------------------------------------------------------
+
+oneline()
+{
+	printf '%s' "$1" | tr '\n' '|' | cut -c1-400
+}
+
+ok()
+{
+	E2E_PASSED=$((E2E_PASSED + 1))
+	echo "ok - $1"
+}
+
+not_ok()
+{
+	E2E_FAILED=$((E2E_FAILED + 1))
+	echo "not ok - $1 ($(oneline "$2"))"
+}
+
+# check NAME CMD...: passes when CMD exits 0.
+check()
+{
+	local name=$1 out rc
+
+	shift
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
+		ok "$name"
+	else
+		not_ok "$name" "'$*' exited $rc: $out"
+	fi
+}
+
+# assert_eq NAME EXPECTED ACTUAL
+assert_eq()
+{
+	if [ "$2" == "$3" ]; then
+		ok "$1"
+	else
+		not_ok "$1" "expected '$2', got '$3'"
+	fi
+}
+
+# assert_match NAME ERE ACTUAL
+assert_match()
+{
+	if printf '%s' "$3" | grep -qE -- "$2"; then
+		ok "$1"
+	else
+		not_ok "$1" "'$3' does not match /$2/"
+	fi
+}
+
+# assert_lines NAME EXPECTED ACTUAL: multi-line values; the difference on failure.
+assert_lines()
+{
+	local diff
+
+	if [ "$2" == "$3" ]; then
+		ok "$1"
+		return
+	fi
+	diff=$(diff <(printf '%s\n' "$2") <(printf '%s\n' "$3") | grep '^[<>]' |
+	       sed 's/^</missing:/; s/^>/unexpected:/')
+	not_ok "$1" "$diff"
+}
+
+# bail REASON: the rest cannot run; report what ran so far.
+bail()
+{
+	not_ok "setup" "$1"
+	finish
+}
+
+# finish: cleans up, checks nothing was left behind, prints the summary
+# as the last line and exits non-zero if anything failed.
+finish()
+{
+	local left
+
+	e2e_cleanup >/dev/null 2>&1
+	left=$(ip netns list | awk '{ print $1 }' | grep -- "^$NS_PREFIX")
+	assert_eq "no namespace of this run is left" "" "$left"
+	check "no ampguard state of this run is left" test ! -e "$AMPGUARD_ROOT"
+	echo "$E2E_PASSED passed, $E2E_FAILED failed"
+	[ "$E2E_FAILED" -eq 0 ]
+	exit
+}
+
+# ---- cleanup -----------------------------------------------------------
+
+e2e_cleanup()
+{
+	local pid dir ns
+
+	for pid in "${E2E_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${E2E_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	E2E_PIDS=()
+	if [ -d "$AMPGUARD_ROOT/ifaces" ]; then
+		for dir in "$AMPGUARD_ROOT"/ifaces/*; do
+			[ -e "$dir" ] || continue
+			case $dir in *:*) continue ;; esac
+			"$AG_BIN" detach "$(basename "$dir")"
+		done
+	fi
+	case $AMPGUARD_ROOT in
+	/sys/fs/bpf/ampguard-test-*) rm -rf "$AMPGUARD_ROOT" ;;
+	esac
+	for ns in "${E2E_NAMESPACES[@]}"; do
+		ip netns del "$ns"
+	done
+	E2E_NAMESPACES=()
+	[ -d "$E2E_TMP" ] && rm -rf "$E2E_TMP"
+}
+
+trap 'e2e_cleanup >/dev/null 2>&1' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- prerequisites and topology ----------------------------------------
+
+# require: root, bpffs and everything 'make' and 'make build/tests/...' build.
+require()
+{
+	local f
+
+	[ "$(id -u)" -eq 0 ] || bail "run as root"
+	for f in "$AG_BIN" "$UDPSINK" "$UDPGEN"; do
+		[ -x "$f" ] || bail "$f is missing: run 'make ampguard build/tests/udpsink build/tests/udpgen'"
+	done
+	[ -f "$FLOOR_OBJ" ] || bail "$FLOOR_OBJ is missing: run 'make'"
+	command -v python3 >/dev/null || bail "python3 is missing"
+	command -v nsenter >/dev/null || bail "nsenter is missing (util-linux)"
+	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf || bail "cannot mount bpffs"
+}
+
+# new_ns VAR SUFFIX: creates namespace ag-PID-SUFFIX and names it in VAR.
+new_ns()
+{
+	local name=$NS_PREFIX$2
+
+	ip netns add "$name" || return 1
+	E2E_NAMESPACES+=("$name")
+	ip -n "$name" link set lo up || return 1
+	printf -v "$1" '%s' "$name"
+}
+
+# nsctl NS SYSCTL=VALUE...
+nsctl()
+{
+	local ns=$1
+
+	shift
+	ip netns exec "$ns" sysctl -qw "$@"
+}
+
+# setup_pair: two namespaces joined by a veth.
+#   NS_P, IF_P: the protected host, ADDR_P4 and ADDR_P6
+#   NS_A, IF_A: the peer that floods it, ADDR_A4 and ADDR_A6
+# Static neighbour entries keep ARP and ND out of the way, and reverse path
+# filtering is off so that spoofed sources of the peer's subnet get in.
+setup_pair()
+{
+	new_ns NS_P prot && new_ns NS_A peer || return 1
+	IF_P=prot0
+	IF_A=peer0
+	ip -n "$NS_A" link add "$IF_A" address $MAC_A type veth \
+		peer name "$IF_P" address $MAC_P netns "$NS_P" || return 1
+	nsctl "$NS_P" net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+		"net.ipv4.conf.$IF_P.rp_filter=0" "net.ipv6.conf.$IF_P.router_solicitations=0" ||
+		return 1
+	nsctl "$NS_A" net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.$IF_A.rp_filter=0" \
+		"net.ipv6.conf.$IF_A.router_solicitations=0" || return 1
+	ip -n "$NS_P" link set "$IF_P" up && ip -n "$NS_A" link set "$IF_A" up || return 1
+	ip -n "$NS_P" addr add $ADDR_P4/24 dev "$IF_P" &&
+		ip -n "$NS_P" addr add $ADDR_P6/64 dev "$IF_P" nodad &&
+		ip -n "$NS_A" addr add $ADDR_A4/24 dev "$IF_A" &&
+		ip -n "$NS_A" addr add $ADDR_A6/64 dev "$IF_A" nodad || return 1
+	ip -n "$NS_A" neigh replace $ADDR_P4 lladdr $MAC_P dev "$IF_A" nud permanent &&
+		ip -n "$NS_A" neigh replace $ADDR_P6 lladdr $MAC_P dev "$IF_A" nud permanent &&
+		ip -n "$NS_P" neigh replace $ADDR_A4 lladdr $MAC_A dev "$IF_P" nud permanent &&
+		ip -n "$NS_P" neigh replace $ADDR_A6 lladdr $MAC_A dev "$IF_P" nud permanent
+}
+
+# wait_file FILE: up to 10 s for FILE to appear.
+wait_file()
+{
+	local i
+
+	for ((i = 0; i < 200; i++)); do
+		[ -e "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# forget_pid PID: a background process that has been reaped.
+forget_pid()
+{
+	local p keep=()
+
+	for p in "${E2E_PIDS[@]}"; do
+		[ "$p" != "$1" ] && keep+=("$p")
+	done
+	E2E_PIDS=("${keep[@]}")
+}
+
+# ---- the CLI -----------------------------------------------------------
+
+# ag NS ARGS...: the ampguard CLI in namespace NS, on the host's bpffs.
+ag()
+{
+	local ns=$1
+
+	shift
+	nsenter --net="/run/netns/$ns" "$AG_BIN" "$@"
+}
+
+# agrun NS ARGS...: ag, with its stdout, stderr and exit code in AG_OUT, AG_ERR, AG_RC.
+agrun()
+{
+	ag "$@" >"$E2E_TMP/ag.out" 2>"$E2E_TMP/ag.err"
+	AG_RC=$?
+	AG_OUT=$(<"$E2E_TMP/ag.out")
+	AG_ERR=$(<"$E2E_TMP/ag.err")
+}
+
+nlines()
+{
+	printf '%s' "$1" | grep -c ''
+}
+
+# assert_error NAME [ERE]: the last agrun failed with exactly one line on
+# stderr (matching ERE) and printed nothing on stdout.
+assert_error()
+{
+	local name=$1 re=${2:-.}
+
+	if [ "$AG_RC" -ne 0 ] && [ "$(nlines "$AG_ERR")" -eq 1 ] && [ -z "$AG_OUT" ] &&
+	   printf '%s' "$AG_ERR" | grep -qE -- "$re"; then
+		ok "$name"
+	else
+		not_ok "$name" "exit $AG_RC, stderr '$AG_ERR', stdout '$AG_OUT', wanted one error line matching /$re/"
+	fi
+}
+
+# assert_success NAME ERE: the last agrun exited 0, printed one line
+# matching ERE and nothing on stderr.
+assert_success()
+{
+	if [ "$AG_RC" -eq 0 ] && [ "$(nlines "$AG_OUT")" -eq 1 ] && [ -z "$AG_ERR" ] &&
+	   printf '%s' "$AG_OUT" | grep -qE -- "$2"; then
+		ok "$1"
+	else
+		not_ok "$1" "exit $AG_RC, stdout '$AG_OUT', stderr '$AG_ERR', wanted exit 0 and one line matching /$2/"
+	fi
+}
+
+# assert_no_state NAME: the state root does not exist.
+assert_no_state()
+{
+	if [ ! -e "$AMPGUARD_ROOT" ]; then
+		ok "$1"
+	else
+		not_ok "$1" "$AMPGUARD_ROOT exists, holding: '$(cd "$AMPGUARD_ROOT" && find . -mindepth 1 | paste -sd' ')'"
+	fi
+}
+
+# status_vectors NS: "NAME PORT ACTION BUILTIN" per vector of 'status --json'.
+status_vectors()
+{
+	ag "$1" status --json | python3 "$AGJSON" vectors
+}
+
+# status_ifaces NS: "IFACE STATE MODE PROG_ID" per protected interface.
+status_ifaces()
+{
+	ag "$1" status --json | python3 "$AGJSON" interfaces
+}
+
+# xdp_prog NS IFACE: "MODE ID NAME" of the XDP program on IFACE, or "none".
+xdp_prog()
+{
+	ip -n "$1" -j link show dev "$2" | python3 "$AGJSON" xdp
+}
+
+# ---- traffic -----------------------------------------------------------
+
+# frame_len FAMILY: bytes of one udpgen frame with a PKT_SIZE payload,
+# Ethernet header included, as XDP counts them.
+frame_len()
+{
+	if [ "$1" = 6 ]; then
+		echo $((14 + 40 + 8 + PKT_SIZE))
+	else
+		echo $((14 + 20 + 8 + PKT_SIZE))
+	fi
+}
+
+# sink_start FAMILY DPORT...: a udpsink in NS_P on DPORTs and the marker port.
+sink_start()
+{
+	local fam=$1 ports=$MARKER_DPORT p opts=(-t "$SINK_TIMEOUT" -e "$MARKER_DPORT")
+
+	shift
+	for p in "$@"; do
+		case ",$ports," in *",$p,"*) ;; *) ports=$p,$ports ;; esac
+	done
+	[ "$fam" = 6 ] && opts+=(-6)
+	[ "$MARKERS" -eq 0 ] && opts=(-t "$BLIND_SECONDS")
+	rm -f "$E2E_TMP/sink.ready"
+	SINK_FAMILY=$fam
+	SINK_ERR=""
+	ip netns exec "$NS_P" "$UDPSINK" "${opts[@]}" -p "$ports" -r "$E2E_TMP/sink.ready" \
+		>"$E2E_TMP/sink.out" 2>&1 &
+	SINK_PID=$!
+	E2E_PIDS+=("$SINK_PID")
+	wait_file "$E2E_TMP/sink.ready" || SINK_ERR="udpsink did not get ready: $(cat "$E2E_TMP/sink.out")"
+}
+
+# send_flow FAMILY SPORT DPORT COUNT [UDPGEN OPTIONS...]: from NS_A to NS_P.
+send_flow()
+{
+	local fam=$1 sport=$2 dport=$3 n=$4 out src=$ADDR_A4 dst=$ADDR_P4 v6=()
+
+	shift 4
+	if [ "$fam" = 6 ]; then
+		src=$ADDR_A6
+		dst=$ADDR_P6
+		v6=(-6)
+	fi
+	out=$(ip netns exec "$NS_A" "$UDPGEN" "${v6[@]}" -s $src -d $dst --sport "$sport" \
+		--dport "$dport" -n "$n" --size $PKT_SIZE --rate $RATE "$@" 2>&1)
+	if [ "$out" != "sent $n" ]; then
+		SINK_ERR+="udpgen $sport->$dport: $out; "
+		return 1
+	fi
+}
+
+# sink_end: sends the end markers, waits for the sink and fills RECV.
+# Reports a failure when the harness itself broke.
+sink_end()
+{
+	local port count
+
+	if [ "$MARKERS" -eq 1 ]; then
+		send_flow "$SINK_FAMILY" $MARKER_SPORT $MARKER_DPORT $MARKER_N
+		[ "$MODEL_ON" -eq 1 ] && expect other 0 no_vector $MARKER_N "$SINK_FAMILY"
+	fi
+	wait "$SINK_PID"
+	forget_pid "$SINK_PID"
+	RECV=()
+	while read -r port count; do
+		RECV[$port]=$count
+	done <"$E2E_TMP/sink.out"
+	if [ "$MARKERS" -eq 1 ] && [ "${RECV[$MARKER_DPORT]:-}" != "$MARKER_N" ]; then
+		SINK_ERR+="end markers: ${RECV[$MARKER_DPORT]:-none} of $MARKER_N arrived; sink said '$(cat "$E2E_TMP/sink.out")'"
+	fi
+	if [ -n "$SINK_ERR" ]; then
+		not_ok "traffic harness" "$SINK_ERR"
+		return 1
+	fi
+}
+
+# traffic FAMILY FLOW...: one burst from NS_A to a sink in NS_P. A FLOW is
+# SPORT:DPORT:COUNT[:UDPGEN OPTIONS]; flows go one after the other, then the
+# end markers. RECV[DPORT] holds what each destination port received.
+traffic()
+{
+	local fam=$1 flow dports=() sport dport n extra
+
+	shift
+	for flow in "$@"; do
+		IFS=: read -r sport dport n extra <<<"$flow"
+		dports+=("$dport")
+	done
+	sink_start "$fam" "${dports[@]}"
+	for flow in "$@"; do
+		IFS=: read -r sport dport n extra <<<"$flow"
+		# shellcheck disable=SC2086 # extra holds options
+		send_flow "$fam" "$sport" "$dport" "$n" $extra
+	done
+	sink_end
+}
+
+# ---- the counter model -------------------------------------------------
+
+# expect VECTOR PORT REASON PACKETS FAMILY: the XDP counters of IF_P grew so.
+expect()
+{
+	local key="$1 $2 $3"
+
+	EXP_PKTS[$key]=$((${EXP_PKTS[$key]:-0} + $4))
+	EXP_BYTES[$key]=$((${EXP_BYTES[$key]:-0} + $4 * $(frame_len "$5")))
+}
+
+verdict_of()
+{
+	if [ "$1" = policy_drop ]; then echo drop; else echo pass; fi
+}
+
+# expected_counters: the model as "VECTOR PORT REASON VERDICT PACKETS BYTES" lines.
+expected_counters()
+{
+	local key
+
+	for key in "${!EXP_PKTS[@]}"; do
+		echo "$key $(verdict_of "${key##* }") ${EXP_PKTS[$key]} ${EXP_BYTES[$key]}"
+	done | sort
+}
+
+# snapshot: reads 'stats --json' of NS_P into STATS_JSON and STATS (all
+# counters of IF_P, lines as in expected_counters).
+snapshot()
+{
+	STATS_JSON=$(ag "$NS_P" stats --json)
+	STATS=$(printf '%s\n' "$STATS_JSON" | python3 "$AGJSON" counters |
+		awk -v ifc="$IF_P" '$1 == ifc { print $2, $3, $4, $5, $6, $7 }' | sort)
+}
+
+# udp_counters: the UDP part of STATS; frames that are not UDP (ARP,
+# ICMPv6, TCP) are counted too but their number is not the tests' to decide.
+udp_counters()
+{
+	printf '%s\n' "$STATS" | awk '$3 != "not_ip" && $3 != "not_udp" && NF'
+}
+
+# counter_line VECTOR REASON: that counter in STATS, or nothing.
+counter_line()
+{
+	printf '%s\n' "$STATS" | awk -v v="$1" -v r="$2" '$1 == v && $3 == r'
+}
+
+# counter_packets VECTOR REASON: its packets in STATS, 0 when not counted.
+counter_packets()
+{
+	counter_line "$1" "$2" | awk '{ n = $5 } END { print n + 0 }'
+}
+
+# assert_counter NAME VECTOR REASON: STATS holds what the model says.
+assert_counter()
+{
+	assert_eq "$1" "$(expected_counters | awk -v v="$2" -v r="$3" '$1 == v && $3 == r')" \
+		"$(counter_line "$2" "$3")"
+}
+
+# assert_model NAME: every UDP counter of STATS is what the model says, no more.
+assert_model()
+{
+	assert_lines "$1" "$(expected_counters)" "$(udp_counters)"
+}

@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Rate limits from userspace: parsing budgets in human units, deriving
+ * the GCRA parameters the datapath uses, freeing per-source state, and
+ * the `top` verb over the per-source table.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <json-c/json.h>
+
+#include "ampguard.h"
+
+#define NS_PER_S 1000000000ULL
+
+/* "20000", "20k", "1.5M", "50M", "1G": whole units after scaling. */
+int ag_parse_rate(const char *s, unsigned long long max, unsigned long long *out)
+{
+	double v, mult = 1;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || !isfinite(v))
+		return -EINVAL;
+	if (*end == 'k' || *end == 'K')
+		mult = 1e3;
+	else if (*end == 'M')
+		mult = 1e6;
+	else if (*end == 'G')
+		mult = 1e9;
+	else if (*end)
+		return -EINVAL;
+	if (*end && end[1])
+		return -EINVAL;
+	v *= mult;
+	if (v > (double)max || v != floor(v))
+		return -ERANGE;
+	*out = (unsigned long long)v;
+	return 0;
+}
+
+/*
+ * Sets a budget and derives its GCRA parameters. Packets: one packet costs
+ * 1/rate s, and burst packets fit at once. Bits: a byte costs 8/rate s,
+ * and burst bits fit at once (to within one packet).
+ */
+void ag_rate_set(struct ag_rate *r, unsigned long long rate, unsigned long long burst, bool bits)
+{
+	unsigned __int128 inc, tol;
+
+	memset(r, 0, sizeof(*r));
+	if (!rate)
+		return;
+	if (!burst)
+		burst = ag_rate_default_burst(rate, bits);
+	r->rate = rate;
+	r->burst = burst;
+	if (bits) {
+		inc = ((unsigned __int128)8 * NS_PER_S << AG_RATE_SHIFT) / rate;
+		tol = (inc * (burst / 8)) >> AG_RATE_SHIFT;
+	} else {
+		inc = ((unsigned __int128)NS_PER_S << AG_RATE_SHIFT) / rate;
+		tol = (inc * (burst - 1)) >> AG_RATE_SHIFT;
+	}
+	r->inc_fp = inc ? inc : 1;
+	r->tol_ns = tol > (1ULL << 62) ? (1ULL << 62) : (__u64)tol;
+}
+
+/* A tenth of a second's worth, at least one full-size packet. */
+unsigned long long ag_rate_default_burst(unsigned long long rate, bool bits)
+{
+	unsigned long long b = rate / 10;
+
+	if (bits)
+		return b < 1500 * 8 ? 1500 * 8 : b;
+	return b ? b : 1;
+}
+
+bool ag_policy_src_active(const struct ag_policy *p)
+{
+	return p->in_use && p->action == AG_ACT_RATELIMIT && (p->src_pps.rate || p->src_bps.rate);
+}
+
+static const char *const src_full_names[AG_SRC_FULL__MAX] = {
+	[AG_SRC_FULL_EVICT] = "evict",
+	[AG_SRC_FULL_AGGREGATE] = "aggregate",
+	[AG_SRC_FULL_DROP] = "drop",
+};
+
+const char *ag_src_full_name(unsigned int v)
+{
+	return v < AG_SRC_FULL__MAX ? src_full_names[v] : "unknown";
+}
+
+int ag_src_full_parse(const char *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < AG_SRC_FULL__MAX; i++)
+		if (!strcmp(s, src_full_names[i]))
+			return i;
+	return -1;
+}
+
+/* Deletes a vector's per-source entries; keeps the insert count honest. */
+int ag_src_free(const struct ag_state *st, unsigned int slot)
+{
+	struct ag_src_key *doomed, key, next;
+	unsigned long n = 0, freed = 0, i;
+	struct ag_src_meta meta;
+	void *prev = NULL;
+
+	doomed = calloc(AG_SRC_ENTRIES, sizeof(*doomed));
+	if (!doomed)
+		return -ENOMEM;
+	while (n < AG_SRC_ENTRIES && !bpf_map_get_next_key(st->rl_src_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (key.vec == slot)
+			doomed[n++] = key;
+	}
+	for (i = 0; i < n; i++)
+		freed += !bpf_map_delete_elem(st->rl_src_fd, &doomed[i]);
+	free(doomed);
+	if (freed && !bpf_map_lookup_elem(st->rl_src_meta_fd, &(__u32){ 0 }, &meta)) {
+		meta.inserted = meta.inserted > freed ? meta.inserted - freed : 0;
+		bpf_map_update_elem(st->rl_src_meta_fd, &(__u32){ 0 }, &meta, 0);
+	}
+	return 0;
+}
+
+static int fmt_budget(char *buf, size_t len, const char *label, const struct ag_rate *r,
+		      const char *unit, const char *burst_unit)
+{
+	char rate[24], burst[24];
+
+	if (!r->rate)
+		return 0;
+	ag_fmt_rate(rate, sizeof(rate), r->rate, unit);
+	ag_fmt_rate(burst, sizeof(burst), r->burst, burst_unit);
+	return snprintf(buf, len, "%s%s (burst %s)", label, rate, burst);
+}
+
+/* "20.00 kpps (burst 40.00 k), per source 200 pps (burst 20)", or "" with no budget. */
+void ag_fmt_limits(const struct ag_policy *p, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	o += fmt_budget(buf + o, len - o, "", &p->agg_pps, "pps", "pkts");
+	if (o && p->agg_bps.rate && o < len)
+		o += snprintf(buf + o, len - o, ", ");
+	if (o < len)
+		o += fmt_budget(buf + o, len - o, "", &p->agg_bps, "bit/s", "bit");
+	if (o && (p->src_pps.rate || p->src_bps.rate) && o < len)
+		o += snprintf(buf + o, len - o, ", ");
+	if (o < len)
+		o += fmt_budget(buf + o, len - o, "per source ", &p->src_pps, "pps", "pkts");
+	if (p->src_pps.rate && p->src_bps.rate && o < len)
+		o += snprintf(buf + o, len - o, ", ");
+	if (o < len)
+		o += fmt_budget(buf + o, len - o, "per source ", &p->src_bps, "bit/s", "bit");
+	if ((p->src_pps.rate || p->src_bps.rate) && o < len)
+		snprintf(buf + o, len - o, ", table full: %s", ag_src_full_name(p->src_full));
+}
+
+/* A changed budget starts from a full burst instead of the old arrival time. */
+int ag_rl_reset(const struct ag_state *st, unsigned int slot)
+{
+	struct ag_rl_agg zero = { 0 };
+	__u32 key = slot;
+
+	return bpf_map_update_elem(st->rl_agg_fd, &key, &zero, 0) ? -errno : 0;
+}
+
+/* ---- top ------------------------------------------------------------ */
+
+struct src_row {
+	struct ag_src_key key;
+	struct ag_src_state val;
+	double admitted_pps;
+	double dropped_pps;
+};
+
+struct src_table {
+	struct src_row *rows;
+	unsigned int n;
+};
+
+static int read_sources(int fd, int vec, struct src_table *t)
+{
+	struct ag_src_key key, next;
+	void *prev = NULL;
+	struct src_row *r;
+
+	t->n = 0;
+	t->rows = calloc(AG_SRC_ENTRIES, sizeof(*t->rows));
+	if (!t->rows)
+		return -ENOMEM;
+	while (t->n < AG_SRC_ENTRIES && !bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (vec >= 0 && key.vec != (__u32)vec)
+			continue;
+		r = &t->rows[t->n];
+		if (bpf_map_lookup_elem(fd, &key, &r->val))
+			continue; /* evicted meanwhile */
+		r->key = key;
+		t->n++;
+	}
+	return 0;
+}
+
+static const struct src_row *find_row(const struct src_table *t, const struct ag_src_key *k)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->n; i++)
+		if (!memcmp(&t->rows[i].key, k, sizeof(*k)))
+			return &t->rows[i];
+	return NULL;
+}
+
+static int by_dropped(const void *a, const void *b)
+{
+	const struct src_row *x = a, *y = b;
+
+	if (x->val.dropped != y->val.dropped)
+		return x->val.dropped < y->val.dropped ? 1 : -1;
+	return x->val.admitted < y->val.admitted ? 1 : x->val.admitted > y->val.admitted ? -1 : 0;
+}
+
+static int by_admitted(const void *a, const void *b)
+{
+	const struct src_row *x = a, *y = b;
+
+	if (x->val.admitted != y->val.admitted)
+		return x->val.admitted < y->val.admitted ? 1 : -1;
+	return x->val.dropped < y->val.dropped ? 1 : x->val.dropped > y->val.dropped ? -1 : 0;
+}
+
+static void addr_str(const __u8 *a, char *buf, size_t len)
+{
+	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (!memcmp(a, mapped, 12))
+		inet_ntop(AF_INET, a + 12, buf, len);
+	else
+		inet_ntop(AF_INET6, a, buf, len);
+}
+
+static void print_rows(const char *title, struct src_row *rows, unsigned int n, unsigned int limit,
+		       const struct ag_policy *tbl, json_object *arr)
+{
+	char src[INET6_ADDRSTRLEN], vec[32], a[24], d[24];
+	unsigned int i;
+
+	if (!arr)
+		printf("%s\n  %-40s %-14s %14s %14s %12s %12s\n", title, "SOURCE", "VECTOR",
+		       "DROPPED", "ADMITTED", "DROP RATE", "ADMIT RATE");
+	for (i = 0; i < n && i < limit; i++) {
+		const struct src_row *r = &rows[i];
+
+		addr_str(r->key.addr, src, sizeof(src));
+		ag_vector_name(&tbl[r->key.vec % AG_MAX_VECTORS], r->key.vec, vec, sizeof(vec));
+		if (arr) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "source", json_object_new_string(src));
+			json_object_object_add(o, "vector", json_object_new_string(vec));
+			json_object_object_add(o, "dropped", json_object_new_uint64(r->val.dropped));
+			json_object_object_add(o, "admitted", json_object_new_uint64(r->val.admitted));
+			json_object_object_add(o, "dropped_pps", json_object_new_double(r->dropped_pps));
+			json_object_object_add(o, "admitted_pps",
+					       json_object_new_double(r->admitted_pps));
+			json_object_array_add(arr, o);
+			continue;
+		}
+		ag_fmt_rate(d, sizeof(d), r->dropped_pps, "pps");
+		ag_fmt_rate(a, sizeof(a), r->admitted_pps, "pps");
+		printf("  %-40s %-14s %14llu %14llu %12s %12s\n", src, vec,
+		       (unsigned long long)r->val.dropped, (unsigned long long)r->val.admitted, d, a);
+	}
+	if (!arr && !n)
+		printf("  (no tracked sources)\n");
+}
+
+static void usage_top(FILE *f)
+{
+	fprintf(f, "usage: ampguard top [VECTOR] [-n N] [--interval SECONDS] [--json]\n"
+		   "  The sources with the most dropped and the most admitted packets, with their\n"
+		   "  rates over the interval (default 1 s). Sources are tracked for vectors under\n"
+		   "  'ratelimit' with a per-source budget.\n");
+}
+
+int cmd_top(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct ag_policy tbl[AG_MAX_VECTORS];
+	struct src_table before = { 0 }, now = { 0 };
+	unsigned long limit = 10, interval = 1;
+	json_object *root = NULL, *bd = NULL, *ba = NULL;
+	struct ag_state st;
+	int c, vec = -1, port, err;
+	bool json = false;
+	unsigned int i;
+
+	while ((c = getopt_long(argc, argv, "jn:i:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'n':
+			if (ag_parse_uint(optarg, 100000, &limit) || !limit) {
+				ag_err("-n takes a count from 1 to 100000, not '%s'", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'i':
+			if (ag_parse_uint(optarg, 3600, &interval) || !interval) {
+				ag_err("--interval takes whole seconds from 1 to 3600, not '%s'", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'h':
+			usage_top(stdout);
+			return 0;
+		default:
+			usage_top(stderr);
+			return -EINVAL;
+		}
+	}
+	if (argc - optind > 1) {
+		usage_top(stderr);
+		return -EINVAL;
+	}
+	err = ag_state_open(&st, AG_LOCK_NONE);
+	if (err)
+		return err;
+	err = ag_policy_read(st.config_fd, st.policy_fd, tbl);
+	if (err) {
+		ag_bpf_err(err, "reading policy");
+		goto out;
+	}
+	if (optind < argc) {
+		vec = ag_policy_find(tbl, argv[optind], &port);
+		if (vec < 0) {
+			ag_err("unknown vector '%s': see 'ampguard status'", argv[optind]);
+			err = -EINVAL;
+			goto out;
+		}
+	}
+
+	err = read_sources(st.rl_src_fd, vec, &before);
+	if (!err) {
+		sleep(interval);
+		err = read_sources(st.rl_src_fd, vec, &now);
+	}
+	if (err) {
+		ag_bpf_err(err, "reading sources");
+		goto out;
+	}
+	for (i = 0; i < now.n; i++) {
+		struct src_row *r = &now.rows[i];
+		const struct src_row *p = find_row(&before, &r->key);
+		__u64 a0 = p ? p->val.admitted : 0, d0 = p ? p->val.dropped : 0;
+
+		r->admitted_pps = r->val.admitted >= a0 ? (r->val.admitted - a0) / (double)interval : 0;
+		r->dropped_pps = r->val.dropped >= d0 ? (r->val.dropped - d0) / (double)interval : 0;
+	}
+	if (json) {
+		root = json_object_new_object();
+		bd = json_object_new_array();
+		ba = json_object_new_array();
+		json_object_object_add(root, "version", json_object_new_int(AG_JSON_VERSION));
+		json_object_object_add(root, "interval_s", json_object_new_int64(interval));
+		json_object_object_add(root, "sources", json_object_new_int64(now.n));
+	}
+	qsort(now.rows, now.n, sizeof(*now.rows), by_dropped);
+	print_rows("top sources by dropped packets:", now.rows, now.n, limit, tbl, bd);
+	qsort(now.rows, now.n, sizeof(*now.rows), by_admitted);
+	print_rows("top sources by admitted packets:", now.rows, now.n, limit, tbl, ba);
+	if (json) {
+		json_object_object_add(root, "by_dropped", bd);
+		json_object_object_add(root, "by_admitted", ba);
+		puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
+		json_object_put(root);
+	}
+out:
+	free(before.rows);
+	free(now.rows);
+	ag_state_close(&st);
+	return err;
+}
