@@ -398,7 +398,9 @@ static void print_vector(const struct ag_policy *p, unsigned int slot)
 
 	ag_vector_name(p, slot, name, sizeof(name));
 	ag_fmt_duration(timeout, sizeof(timeout), p->track_timeout_ms);
-	ag_fmt_limits(p, limits, sizeof(limits));
+	limits[0] = '\0';
+	if (p->action == AG_ACT_RATELIMIT)
+		ag_fmt_limits(p, limits, sizeof(limits));
 	printf("%s (udp source port %u): %s%s%s, tracking timeout %s\n", name, p->port,
 	       ag_action_name(p->action), *limits ? " " : "", limits, timeout);
 }

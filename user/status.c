@@ -101,6 +101,27 @@ static int status_iface(const char *ifname, void *arg)
 	return 0;
 }
 
+static void add_budget(json_object *o, const char *rate_key, const char *burst_key,
+		       const struct ag_rate *r)
+{
+	json_object_object_add(o, rate_key, json_object_new_uint64(r->rate));
+	json_object_object_add(o, burst_key, json_object_new_uint64(r->burst));
+}
+
+/* Configured budgets; a rate of 0 is no limit. Kept while another action is set. */
+static json_object *limits_json(const struct ag_policy *pol)
+{
+	json_object *o = json_object_new_object();
+
+	add_budget(o, "pps", "burst", &pol->agg_pps);
+	add_budget(o, "bps", "bps_burst", &pol->agg_bps);
+	add_budget(o, "per_source_pps", "per_source_burst", &pol->src_pps);
+	add_budget(o, "per_source_bps", "per_source_bps_burst", &pol->src_bps);
+	json_object_object_add(o, "source_table_full",
+			       json_object_new_string(ag_src_full_name(pol->src_full)));
+	return o;
+}
+
 static json_object *vector_json(const struct ag_policy *pol, unsigned int slot)
 {
 	json_object *o = json_object_new_object();
@@ -112,6 +133,7 @@ static json_object *vector_json(const struct ag_policy *pol, unsigned int slot)
 	json_object_object_add(o, "action", json_object_new_string(ag_action_name(pol->action)));
 	json_object_object_add(o, "track_timeout_ms", json_object_new_int64(pol->track_timeout_ms));
 	json_object_object_add(o, "builtin", json_object_new_boolean(slot <= ag_nr_builtins));
+	json_object_object_add(o, "limits", limits_json(pol));
 	return o;
 }
 
@@ -128,11 +150,12 @@ static json_object *served_json(const struct ag_served *sv)
 
 static void print_vectors(const struct ag_policy *tbl, json_object *vecs)
 {
-	char name[32], timeout[16];
+	char name[32], timeout[16], limits[256];
 	unsigned int slot;
 
 	if (!vecs)
-		printf("vectors:\n  %-15s %6s  %-8s %s\n", "NAME", "PORT", "ACTION", "TRACKING");
+		printf("vectors:\n  %-15s %6s  %-9s %-8s %s\n", "NAME", "PORT", "ACTION", "TRACKING",
+		       "LIMITS");
 	for (slot = 1; slot < AG_MAX_VECTORS; slot++) {
 		if (!tbl[slot].in_use)
 			continue;
@@ -142,8 +165,11 @@ static void print_vectors(const struct ag_policy *tbl, json_object *vecs)
 		}
 		ag_vector_name(&tbl[slot], slot, name, sizeof(name));
 		ag_fmt_duration(timeout, sizeof(timeout), tbl[slot].track_timeout_ms);
-		printf("  %-15s %6u  %-8s %s\n", name, tbl[slot].port,
-		       ag_action_name(tbl[slot].action), timeout);
+		limits[0] = '\0';
+		if (tbl[slot].action == AG_ACT_RATELIMIT)
+			ag_fmt_limits(&tbl[slot], limits, sizeof(limits));
+		printf("  %-15s %6u  %-9s %-8s %s\n", name, tbl[slot].port,
+		       ag_action_name(tbl[slot].action), timeout, limits);
 	}
 }
 
@@ -151,14 +177,20 @@ static int print_status(const struct ag_state *st, bool json)
 {
 	struct ag_policy tbl[AG_MAX_VECTORS];
 	struct status_arg arg = { .st = st };
-	json_object *root = NULL, *vecs = NULL, *track, *served;
+	json_object *root = NULL, *vecs = NULL, *track, *served, *sources;
 	unsigned long entries = 0;
+	struct ag_src_meta meta = { 0 };
 	struct ag_served sv;
 	int err;
 
 	err = ag_policy_read(st->config_fd, st->policy_fd, tbl);
 	err = err ?: ag_served_read(st->served_fd, &sv);
 	err = err ?: ag_track_count(st->track_fd, &entries);
+	if (!err && bpf_map_lookup_elem(st->rl_src_meta_fd, &(__u32){ 0 }, &meta))
+		err = -errno;
+	/* Past capacity the LRU evicts: it holds exactly capacity entries. */
+	if (meta.inserted > AG_SRC_ENTRIES)
+		meta.inserted = AG_SRC_ENTRIES;
 	if (err)
 		return ag_bpf_err(err, "reading state");
 	if (json) {
@@ -177,6 +209,8 @@ static int print_status(const struct ag_state *st, bool json)
 		printf("served ports: %s\n", json_object_array_length(served) ?
 			json_object_to_json_string_ext(served, JSON_C_TO_STRING_PLAIN) : "none");
 		printf("tracked requests: %lu of %u entries\n", entries, AG_TRACK_ENTRIES);
+		printf("rate-limited sources: %llu of %u entries\n",
+		       (unsigned long long)meta.inserted, AG_SRC_ENTRIES);
 		json_object_put(served);
 		return err;
 	}
@@ -187,6 +221,10 @@ static int print_status(const struct ag_state *st, bool json)
 	json_object_object_add(root, "vectors", vecs);
 	json_object_object_add(root, "served_ports", served);
 	json_object_object_add(root, "tracking", track);
+	sources = json_object_new_object();
+	json_object_object_add(sources, "entries", json_object_new_uint64(meta.inserted));
+	json_object_object_add(sources, "capacity", json_object_new_int64(AG_SRC_ENTRIES));
+	json_object_object_add(root, "sources", sources);
 	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
 	json_object_put(root);
 	return err;
