@@ -22,7 +22,7 @@ LDLIBS    += $(shell pkg-config --libs $(PKGS))
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
 
-BPF_PROGS := ampguard_xdp ampguard_tc xdp_floor
+BPF_PROGS := ampguard_xdp ampguard_tc xdp_floor bench_gen
 BPF_OBJS  := $(patsubst %,$(BUILD)/%.bpf.o,$(BPF_PROGS))
 SKELS     := $(patsubst %,$(BUILD)/%.skel.h,$(BPF_PROGS))
 

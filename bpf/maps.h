@@ -55,18 +55,11 @@ struct {
 } rl_agg SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, AG_SRC_ENTRIES);
-	__type(key, struct ag_src_key);
-	__type(value, struct ag_src_state);
-} rl_src SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, AG_SRC_ENTRIES);
 	__type(key, __u32);
-	__type(value, struct ag_src_meta);
-} rl_src_meta SEC(".maps");
+	__type(value, struct ag_src_entry);
+} rl_src SEC(".maps");
 
 static __always_inline const struct ag_policy *lookup_policy(__u32 vec)
 {

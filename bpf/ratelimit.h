@@ -80,69 +80,98 @@ static __always_inline void refund_pair(__u64 *tat_pkt, __u64 *tat_byte,
 		gcra_refund(tat_byte, rate_cost(bps, len));
 }
 
-static __always_inline int src_key(const struct pkt *p, const void *end, __u32 vec,
-				   struct ag_src_key *k)
+static __always_inline int src_addr(const struct pkt *p, const void *end, __u8 addr[16])
 {
-	__builtin_memset(k, 0, sizeof(*k));
-	k->vec = vec;
 	if (p->eth_proto == ETH_P_IP) {
 		const struct iphdr *ip = p->l3;
 
 		if ((const void *)(ip + 1) > end)
 			return -1;
-		k->addr[10] = k->addr[11] = 0xff;
-		__builtin_memcpy(&k->addr[12], &ip->saddr, 4);
+		__builtin_memset(addr, 0, 10);
+		addr[10] = addr[11] = 0xff;
+		__builtin_memcpy(&addr[12], &ip->saddr, 4);
 	} else {
 		const struct ipv6hdr *ip6 = p->l3;
 
 		if ((const void *)(ip6 + 1) > end)
 			return -1;
-		__builtin_memcpy(k->addr, &ip6->saddr, 16);
+		__builtin_memcpy(addr, &ip6->saddr, 16);
 	}
 	return 0;
 }
 
+static __always_inline int src_owns(const struct ag_src_entry *e, const __u8 addr[16], __u32 vec)
+{
+	const __u64 *a = (const __u64 *)addr, *b = (const __u64 *)e->addr;
+
+	return e->vec == vec && a[0] == b[0] && a[1] == b[1];
+}
+
+/* Latest arrival time of a slot's buckets; not after now means both are full. */
+static __always_inline __u64 src_busy_until(const struct ag_src_entry *e)
+{
+	return e->tat_pkt > e->tat_byte ? e->tat_pkt : e->tat_byte;
+}
+
+static __always_inline int src_free(const struct ag_src_entry *e, __u64 now)
+{
+	return !e->vec || src_busy_until(e) <= now;
+}
+
 /*
- * The source's state, inserting it when new. NULL with *full_drop set
- * when the table is full and the policy drops newcomers; NULL alone when
+ * The source's slot, claiming one when it has none. NULL with *full_drop
+ * set when the set is full and the policy drops newcomers; NULL alone when
  * the source is left to the aggregate budget.
  */
-static __always_inline struct ag_src_state *src_state(const struct ag_src_key *key,
-						      const struct ag_policy *pol, int *full_drop)
+static __always_inline struct ag_src_entry *src_entry(const __u8 addr[16], __u32 vec,
+						      const struct ag_policy *pol, __u64 now,
+						      int *full_drop)
 {
-	struct ag_src_state *st, fresh = {};
-	struct ag_src_meta *meta;
-	__u32 zero = 0;
+	struct ag_src_entry *a, *b, *victim;
+	__u32 set = ag_src_set(addr, vec), next = set + 1;
 
-	st = bpf_map_lookup_elem(&rl_src, key);
-	if (st)
-		return st;
-	meta = bpf_map_lookup_elem(&rl_src_meta, &zero);
-	if (!meta)
+	a = bpf_map_lookup_elem(&rl_src, &set);
+	b = bpf_map_lookup_elem(&rl_src, &next);
+	if (!a || !b)
 		return NULL;
-	if (meta->inserted >= AG_SRC_ENTRIES && pol->src_full != AG_SRC_FULL_EVICT) {
+	if (src_owns(a, addr, vec))
+		return a;
+	if (src_owns(b, addr, vec))
+		return b;
+
+	if (src_free(a, now))
+		victim = a;
+	else if (src_free(b, now))
+		victim = b;
+	else if (pol->src_full == AG_SRC_FULL_EVICT)
+		victim = src_busy_until(a) <= src_busy_until(b) ? a : b;
+	else {
 		*full_drop = pol->src_full == AG_SRC_FULL_DROP;
 		return NULL;
 	}
-	if (bpf_map_update_elem(&rl_src, key, &fresh, BPF_NOEXIST) == 0)
-		__sync_fetch_and_add(&meta->inserted, 1);
-	return bpf_map_lookup_elem(&rl_src, key);
+	__builtin_memcpy(victim->addr, addr, 16);
+	victim->vec = vec;
+	victim->tat_pkt = 0;
+	victim->tat_byte = 0;
+	victim->admitted = 0;
+	victim->dropped = 0;
+	return victim;
 }
 
 /* Returns the reason: AG_R_RL_PASS, AG_R_RL_SOURCE or AG_R_RL_AGGREGATE. */
 static __always_inline int ratelimit(const struct pkt *p, const void *end, __u32 vec,
 				     const struct ag_policy *pol)
 {
-	struct ag_src_state *src = NULL;
-	struct ag_src_key key;
+	struct ag_src_entry *src = NULL;
 	struct ag_rl_agg *agg;
 	int full_drop = 0;
 	__u64 now = rl_now();
+	__u8 addr[16];
 
 	if (pol->src_pps.rate || pol->src_bps.rate) {
-		if (src_key(p, end, vec, &key))
+		if (src_addr(p, end, addr))
 			return AG_R_RL_PASS;
-		src = src_state(&key, pol, &full_drop);
+		src = src_entry(addr, vec, pol, now, &full_drop);
 		if (full_drop)
 			return AG_R_RL_SOURCE;
 		if (src && !take_pair(&src->tat_pkt, &src->tat_byte, &pol->src_pps,

@@ -95,11 +95,14 @@ struct ag_rate {
 
 #define AG_RATE_SHIFT 16
 
-/* What a new source gets once the per-source table is full. */
+/*
+ * What a new source gets when both slots it may use in the per-source table
+ * belong to sources that are still active (see struct ag_src_entry).
+ */
 enum ag_src_full {
-	AG_SRC_FULL_EVICT = 0, /* evict the least recently seen source */
+	AG_SRC_FULL_EVICT = 0, /* it takes the slot of the less recently active source */
 	AG_SRC_FULL_AGGREGATE, /* not tracked: judged by the aggregate budget only */
-	AG_SRC_FULL_DROP,      /* dropped, so known sources keep their state */
+	AG_SRC_FULL_DROP,      /* dropped, so active sources keep their state */
 	AG_SRC_FULL__MAX,
 };
 
@@ -124,25 +127,41 @@ struct ag_rl_agg {
 	__u64 pad[6];
 };
 
-struct ag_src_key {
-	__u32 vec;
+/*
+ * Per-source state lives in a 2-way set-associative table: a source (vector,
+ * address) may occupy one of the two slots of its set. A slot whose source
+ * has a full bucket again (arrival times not ahead of now) can be reused
+ * without losing anything; only a set held by two active sources is "full".
+ * One cache line per slot.
+ */
+struct ag_src_entry {
 	__u8 addr[16]; /* IPv4-mapped for IPv4 */
-};
-
-struct ag_src_state {
-	__u64 tat_pkt;
+	__u32 vec;     /* 0: slot empty */
+	__u32 pad;
+	__u64 tat_pkt; /* ns */
 	__u64 tat_byte;
-	__u64 admitted; /* packets */
+	__u64 admitted; /* packets, since the source took the slot */
 	__u64 dropped;
+	__u64 pad2;
 };
 
-#define AG_SRC_ENTRIES 131072
+#define AG_SRC_ENTRIES 131072 /* a power of two */
 
-/* Single entry: how many sources were ever inserted since the table was
- * last emptied; at AG_SRC_ENTRIES the LRU is full and every insert evicts. */
-struct ag_src_meta {
-	__u64 inserted;
-};
+/* First slot of the set a source belongs to; shared so userspace can tell
+ * which sources compete. */
+static inline __u32 ag_src_set(const __u8 addr[16], __u32 vec)
+{
+	__u32 h = vec * 0x9e3779b1U, w, i;
+
+	for (i = 0; i < 16; i += 4) {
+		w = (__u32)addr[i] | (__u32)addr[i + 1] << 8 | (__u32)addr[i + 2] << 16 |
+		    (__u32)addr[i + 3] << 24;
+		h ^= w;
+		h *= 0x85ebca6bU;
+		h ^= h >> 13;
+	}
+	return h & (AG_SRC_ENTRIES - 2);
+}
 
 /*
  * Solicited-response tracking: TC egress records requests to vector ports,

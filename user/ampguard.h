@@ -60,7 +60,6 @@ struct ag_state {
 	int served_fd;
 	int rl_agg_fd;
 	int rl_src_fd;
-	int rl_src_meta_fd;
 };
 
 /* The maps every interface shares, pinned at the root under these names. */
@@ -119,6 +118,8 @@ bool ag_policy_src_active(const struct ag_policy *p);
 const char *ag_src_full_name(unsigned int v);
 int ag_src_full_parse(const char *s);
 int ag_src_free(const struct ag_state *st, unsigned int slot);
+struct ag_src_entry *ag_src_read(int rl_src_fd);
+unsigned long ag_src_in_use(const struct ag_src_entry *all);
 int ag_rl_reset(const struct ag_state *st, unsigned int slot);
 void ag_fmt_limits(const struct ag_policy *p, char *buf, size_t len);
 

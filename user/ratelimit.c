@@ -110,31 +110,58 @@ int ag_src_full_parse(const char *s)
 	return -1;
 }
 
-/* Deletes a vector's per-source entries; keeps the insert count honest. */
+/* The whole per-source table, read in batches; NULL with errno set on failure. */
+struct ag_src_entry *ag_src_read(int rl_src_fd)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct ag_src_entry *all;
+	__u32 *keys, out = 0, n, done = 0;
+	int err = 0;
+
+	all = calloc(AG_SRC_ENTRIES, sizeof(*all));
+	keys = calloc(AG_SRC_ENTRIES, sizeof(*keys));
+	while (all && keys && done < AG_SRC_ENTRIES) {
+		n = AG_SRC_ENTRIES - done;
+		err = bpf_map_lookup_batch(rl_src_fd, done ? &out : NULL, &out, keys + done,
+					   all + done, &n, &opts);
+		done += n;
+		if (err)
+			break;
+	}
+	free(keys);
+	/* ENOENT ends a batch walk that reached the last element. */
+	if (!all || (err && errno != ENOENT) || done != AG_SRC_ENTRIES) {
+		free(all);
+		errno = errno ?: EIO;
+		return NULL;
+	}
+	return all;
+}
+
+unsigned long ag_src_in_use(const struct ag_src_entry *all)
+{
+	unsigned long n = 0;
+	__u32 i;
+
+	for (i = 0; i < AG_SRC_ENTRIES; i++)
+		n += all[i].vec != 0;
+	return n;
+}
+
+/* Empties a vector's per-source slots. */
 int ag_src_free(const struct ag_state *st, unsigned int slot)
 {
-	struct ag_src_key *doomed, key, next;
-	unsigned long n = 0, freed = 0, i;
-	struct ag_src_meta meta;
-	void *prev = NULL;
+	struct ag_src_entry *all = ag_src_read(st->rl_src_fd), empty = { 0 };
+	__u32 i;
+	int err = 0;
 
-	doomed = calloc(AG_SRC_ENTRIES, sizeof(*doomed));
-	if (!doomed)
-		return -ENOMEM;
-	while (n < AG_SRC_ENTRIES && !bpf_map_get_next_key(st->rl_src_fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (key.vec == slot)
-			doomed[n++] = key;
-	}
-	for (i = 0; i < n; i++)
-		freed += !bpf_map_delete_elem(st->rl_src_fd, &doomed[i]);
-	free(doomed);
-	if (freed && !bpf_map_lookup_elem(st->rl_src_meta_fd, &(__u32){ 0 }, &meta)) {
-		meta.inserted = meta.inserted > freed ? meta.inserted - freed : 0;
-		bpf_map_update_elem(st->rl_src_meta_fd, &(__u32){ 0 }, &meta, 0);
-	}
-	return 0;
+	if (!all)
+		return -errno;
+	for (i = 0; i < AG_SRC_ENTRIES && !err; i++)
+		if (all[i].vec == slot && bpf_map_update_elem(st->rl_src_fd, &i, &empty, 0))
+			err = -errno;
+	free(all);
+	return err;
 }
 
 static int fmt_budget(char *buf, size_t len, const char *label, const struct ag_rate *r,
@@ -184,67 +211,53 @@ int ag_rl_reset(const struct ag_state *st, unsigned int slot)
 /* ---- top ------------------------------------------------------------ */
 
 struct src_row {
-	struct ag_src_key key;
-	struct ag_src_state val;
+	struct ag_src_entry e;
 	double admitted_pps;
 	double dropped_pps;
 };
 
-struct src_table {
-	struct src_row *rows;
-	unsigned int n;
-};
-
-static int read_sources(int fd, int vec, struct src_table *t)
+/* Held slots of now (of one vector, or all when vec < 0), with rates against before. */
+static struct src_row *src_rows(const struct ag_src_entry *before, const struct ag_src_entry *now,
+				int vec, double interval, unsigned int *n)
 {
-	struct ag_src_key key, next;
-	void *prev = NULL;
-	struct src_row *r;
+	struct src_row *rows = calloc(AG_SRC_ENTRIES, sizeof(*rows));
+	__u32 i;
 
-	t->n = 0;
-	t->rows = calloc(AG_SRC_ENTRIES, sizeof(*t->rows));
-	if (!t->rows)
-		return -ENOMEM;
-	while (t->n < AG_SRC_ENTRIES && !bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (vec >= 0 && key.vec != (__u32)vec)
+	*n = 0;
+	for (i = 0; rows && i < AG_SRC_ENTRIES; i++) {
+		const struct ag_src_entry *e = &now[i], *b = &before[i];
+		struct src_row *r;
+		bool same;
+
+		if (!e->vec || (vec >= 0 && e->vec != (__u32)vec))
 			continue;
-		r = &t->rows[t->n];
-		if (bpf_map_lookup_elem(fd, &key, &r->val))
-			continue; /* evicted meanwhile */
-		r->key = key;
-		t->n++;
+		/* The slot may have changed hands between the samples. */
+		same = b->vec == e->vec && !memcmp(b->addr, e->addr, 16) &&
+		       b->admitted <= e->admitted && b->dropped <= e->dropped;
+		r = &rows[(*n)++];
+		r->e = *e;
+		r->admitted_pps = (e->admitted - (same ? b->admitted : 0)) / interval;
+		r->dropped_pps = (e->dropped - (same ? b->dropped : 0)) / interval;
 	}
-	return 0;
-}
-
-static const struct src_row *find_row(const struct src_table *t, const struct ag_src_key *k)
-{
-	unsigned int i;
-
-	for (i = 0; i < t->n; i++)
-		if (!memcmp(&t->rows[i].key, k, sizeof(*k)))
-			return &t->rows[i];
-	return NULL;
+	return rows;
 }
 
 static int by_dropped(const void *a, const void *b)
 {
 	const struct src_row *x = a, *y = b;
 
-	if (x->val.dropped != y->val.dropped)
-		return x->val.dropped < y->val.dropped ? 1 : -1;
-	return x->val.admitted < y->val.admitted ? 1 : x->val.admitted > y->val.admitted ? -1 : 0;
+	if (x->e.dropped != y->e.dropped)
+		return x->e.dropped < y->e.dropped ? 1 : -1;
+	return x->e.admitted < y->e.admitted ? 1 : x->e.admitted > y->e.admitted ? -1 : 0;
 }
 
 static int by_admitted(const void *a, const void *b)
 {
 	const struct src_row *x = a, *y = b;
 
-	if (x->val.admitted != y->val.admitted)
-		return x->val.admitted < y->val.admitted ? 1 : -1;
-	return x->val.dropped < y->val.dropped ? 1 : x->val.dropped > y->val.dropped ? -1 : 0;
+	if (x->e.admitted != y->e.admitted)
+		return x->e.admitted < y->e.admitted ? 1 : -1;
+	return x->e.dropped < y->e.dropped ? 1 : x->e.dropped > y->e.dropped ? -1 : 0;
 }
 
 static void addr_str(const __u8 *a, char *buf, size_t len)
@@ -269,15 +282,15 @@ static void print_rows(const char *title, struct src_row *rows, unsigned int n, 
 	for (i = 0; i < n && i < limit; i++) {
 		const struct src_row *r = &rows[i];
 
-		addr_str(r->key.addr, src, sizeof(src));
-		ag_vector_name(&tbl[r->key.vec % AG_MAX_VECTORS], r->key.vec, vec, sizeof(vec));
+		addr_str(r->e.addr, src, sizeof(src));
+		ag_vector_name(&tbl[r->e.vec % AG_MAX_VECTORS], r->e.vec, vec, sizeof(vec));
 		if (arr) {
 			json_object *o = json_object_new_object();
 
 			json_object_object_add(o, "source", json_object_new_string(src));
 			json_object_object_add(o, "vector", json_object_new_string(vec));
-			json_object_object_add(o, "dropped", json_object_new_uint64(r->val.dropped));
-			json_object_object_add(o, "admitted", json_object_new_uint64(r->val.admitted));
+			json_object_object_add(o, "dropped", json_object_new_uint64(r->e.dropped));
+			json_object_object_add(o, "admitted", json_object_new_uint64(r->e.admitted));
 			json_object_object_add(o, "dropped_pps", json_object_new_double(r->dropped_pps));
 			json_object_object_add(o, "admitted_pps",
 					       json_object_new_double(r->admitted_pps));
@@ -287,7 +300,7 @@ static void print_rows(const char *title, struct src_row *rows, unsigned int n, 
 		ag_fmt_rate(d, sizeof(d), r->dropped_pps, "pps");
 		ag_fmt_rate(a, sizeof(a), r->admitted_pps, "pps");
 		printf("  %-40s %-14s %14llu %14llu %12s %12s\n", src, vec,
-		       (unsigned long long)r->val.dropped, (unsigned long long)r->val.admitted, d, a);
+		       (unsigned long long)r->e.dropped, (unsigned long long)r->e.admitted, d, a);
 	}
 	if (!arr && !n)
 		printf("  (no tracked sources)\n");
@@ -310,13 +323,14 @@ int cmd_top(int argc, char **argv)
 		{},
 	};
 	struct ag_policy tbl[AG_MAX_VECTORS];
-	struct src_table before = { 0 }, now = { 0 };
+	struct ag_src_entry *before = NULL, *now = NULL;
+	struct src_row *rows = NULL;
 	unsigned long limit = 10, interval = 1;
 	json_object *root = NULL, *bd = NULL, *ba = NULL;
 	struct ag_state st;
 	int c, vec = -1, port, err;
+	unsigned int n;
 	bool json = false;
-	unsigned int i;
 
 	while ((c = getopt_long(argc, argv, "jn:i:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -364,22 +378,15 @@ int cmd_top(int argc, char **argv)
 		}
 	}
 
-	err = read_sources(st.rl_src_fd, vec, &before);
-	if (!err) {
+	before = ag_src_read(st.rl_src_fd);
+	if (before) {
 		sleep(interval);
-		err = read_sources(st.rl_src_fd, vec, &now);
+		now = ag_src_read(st.rl_src_fd);
 	}
-	if (err) {
-		ag_bpf_err(err, "reading sources");
+	rows = now ? src_rows(before, now, vec, interval, &n) : NULL;
+	if (!rows) {
+		err = ag_bpf_err(errno, "reading the per-source table");
 		goto out;
-	}
-	for (i = 0; i < now.n; i++) {
-		struct src_row *r = &now.rows[i];
-		const struct src_row *p = find_row(&before, &r->key);
-		__u64 a0 = p ? p->val.admitted : 0, d0 = p ? p->val.dropped : 0;
-
-		r->admitted_pps = r->val.admitted >= a0 ? (r->val.admitted - a0) / (double)interval : 0;
-		r->dropped_pps = r->val.dropped >= d0 ? (r->val.dropped - d0) / (double)interval : 0;
 	}
 	if (json) {
 		root = json_object_new_object();
@@ -387,12 +394,12 @@ int cmd_top(int argc, char **argv)
 		ba = json_object_new_array();
 		json_object_object_add(root, "version", json_object_new_int(AG_JSON_VERSION));
 		json_object_object_add(root, "interval_s", json_object_new_int64(interval));
-		json_object_object_add(root, "sources", json_object_new_int64(now.n));
+		json_object_object_add(root, "sources", json_object_new_int64(n));
 	}
-	qsort(now.rows, now.n, sizeof(*now.rows), by_dropped);
-	print_rows("top sources by dropped packets:", now.rows, now.n, limit, tbl, bd);
-	qsort(now.rows, now.n, sizeof(*now.rows), by_admitted);
-	print_rows("top sources by admitted packets:", now.rows, now.n, limit, tbl, ba);
+	qsort(rows, n, sizeof(*rows), by_dropped);
+	print_rows("top sources by dropped packets:", rows, n, limit, tbl, bd);
+	qsort(rows, n, sizeof(*rows), by_admitted);
+	print_rows("top sources by admitted packets:", rows, n, limit, tbl, ba);
 	if (json) {
 		json_object_object_add(root, "by_dropped", bd);
 		json_object_object_add(root, "by_admitted", ba);
@@ -400,8 +407,9 @@ int cmd_top(int argc, char **argv)
 		json_object_put(root);
 	}
 out:
-	free(before.rows);
-	free(now.rows);
+	free(rows);
+	free(before);
+	free(now);
 	ag_state_close(&st);
 	return err;
 }

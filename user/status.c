@@ -179,18 +179,19 @@ static int print_status(const struct ag_state *st, bool json)
 	struct status_arg arg = { .st = st };
 	json_object *root = NULL, *vecs = NULL, *track, *served, *sources;
 	unsigned long entries = 0;
-	struct ag_src_meta meta = { 0 };
+	struct ag_src_entry *sources_tbl = NULL;
+	unsigned long held = 0;
 	struct ag_served sv;
 	int err;
 
 	err = ag_policy_read(st->config_fd, st->policy_fd, tbl);
 	err = err ?: ag_served_read(st->served_fd, &sv);
 	err = err ?: ag_track_count(st->track_fd, &entries);
-	if (!err && bpf_map_lookup_elem(st->rl_src_meta_fd, &(__u32){ 0 }, &meta))
+	if (!err && !(sources_tbl = ag_src_read(st->rl_src_fd)))
 		err = -errno;
-	/* Past capacity the LRU evicts: it holds exactly capacity entries. */
-	if (meta.inserted > AG_SRC_ENTRIES)
-		meta.inserted = AG_SRC_ENTRIES;
+	if (sources_tbl)
+		held = ag_src_in_use(sources_tbl);
+	free(sources_tbl);
 	if (err)
 		return ag_bpf_err(err, "reading state");
 	if (json) {
@@ -209,8 +210,7 @@ static int print_status(const struct ag_state *st, bool json)
 		printf("served ports: %s\n", json_object_array_length(served) ?
 			json_object_to_json_string_ext(served, JSON_C_TO_STRING_PLAIN) : "none");
 		printf("tracked requests: %lu of %u entries\n", entries, AG_TRACK_ENTRIES);
-		printf("rate-limited sources: %llu of %u entries\n",
-		       (unsigned long long)meta.inserted, AG_SRC_ENTRIES);
+		printf("rate-limited sources: %lu of %u entries\n", held, AG_SRC_ENTRIES);
 		json_object_put(served);
 		return err;
 	}
@@ -222,7 +222,7 @@ static int print_status(const struct ag_state *st, bool json)
 	json_object_object_add(root, "served_ports", served);
 	json_object_object_add(root, "tracking", track);
 	sources = json_object_new_object();
-	json_object_object_add(sources, "entries", json_object_new_uint64(meta.inserted));
+	json_object_object_add(sources, "entries", json_object_new_uint64(held));
 	json_object_object_add(sources, "capacity", json_object_new_int64(AG_SRC_ENTRIES));
 	json_object_object_add(root, "sources", sources);
 	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));

@@ -16,12 +16,18 @@
 #include "ampguard_xdp.skel.h"
 #include "ampguard_tc.skel.h"
 #include "xdp_floor.skel.h"
+#include "bench_gen.skel.h"
 #include "frames.h"
 
 #define ROUNDS 15
 #define REPEAT 2000000
 
-enum prog { FLOOR_DROP, FLOOR_PASS, AMPGUARD };
+enum prog {
+	FLOOR_DROP, FLOOR_PASS, AMPGUARD,
+	/* behind the source-rotating front end, with 1, 1k and 1M sources */
+	GEN_FLOOR_1, GEN_RL_1, GEN_RL_1K, GEN_RL_1M,
+	NR_PROGS,
+};
 
 struct path {
 	const char *name;
@@ -30,6 +36,9 @@ struct path {
 	int verdict;
 	double ns[ROUNDS];
 };
+
+/* Rate-limited vector for the GEN_RL paths: per source 100 pps, aggregate 1 Mpps. */
+#define RL_PORT 11211
 
 static struct path paths[] = {
 	{ "floor: return XDP_DROP", FLOOR_DROP, { .sport = 53, .dport = 40000, .payload = 18 },
@@ -47,6 +56,14 @@ static struct path paths[] = {
 	{ "tcp pass", AMPGUARD, { .l4 = 6, .sport = 53, .dport = 40000 }, XDP_PASS },
 	{ "ipv6 ext-header drop", AMPGUARD,
 	  { .ipv6 = 1, .ext_hdrs = 2, .sport = 53, .dport = 40000 }, XDP_DROP },
+	{ "gen + floor XDP_DROP", GEN_FLOOR_1, { .sport = RL_PORT, .dport = 40000, .payload = 18 },
+	  XDP_DROP },
+	{ "gen + ratelimit, 1 source", GEN_RL_1,
+	  { .sport = RL_PORT, .dport = 40000, .payload = 18 }, XDP_DROP },
+	{ "gen + ratelimit, 1k sources", GEN_RL_1K,
+	  { .sport = RL_PORT, .dport = 40000, .payload = 18 }, -1 },
+	{ "gen + ratelimit, 1M sources", GEN_RL_1M,
+	  { .sport = RL_PORT, .dport = 40000, .payload = 18 }, -1 },
 };
 
 #define NR_PATHS (sizeof(paths) / sizeof(paths[0]))
@@ -60,7 +77,7 @@ static int run(int prog_fd, const struct frame *f, int verdict, double *ns, int 
 	err = bpf_prog_test_run_opts(prog_fd, &opts);
 	if (err)
 		return err;
-	if ((int)opts.retval != verdict) {
+	if (verdict >= 0 && (int)opts.retval != verdict) {
 		fprintf(stderr, "unexpected verdict %u (want %d)\n", opts.retval, verdict);
 		return -EINVAL;
 	}
@@ -102,6 +119,9 @@ static int setup(struct ampguard_xdp *ag, struct ampguard_tc *tc)
 	ag_policy_defaults(tbl);
 	tbl[ag_builtin_slot("ws-discovery")].track_timeout_ms = 0;
 	tbl[ag_builtin_slot("dns")].track_timeout_ms = 3600000;
+	tbl[ag_builtin_slot("memcached")].action = AG_ACT_RATELIMIT;
+	ag_rate_set(&tbl[ag_builtin_slot("memcached")].agg_pps, 1000000, 0, false);
+	ag_rate_set(&tbl[ag_builtin_slot("memcached")].src_pps, 100, 0, false);
 	err = ag_policy_commit(&st, tbl);
 	if (err)
 		return err;
@@ -140,14 +160,33 @@ static void print_table(void)
 	}
 }
 
+/* A front end rotating over nr sources, tail-calling target. */
+static struct bench_gen *front_end(__u32 nr, int target_fd)
+{
+	struct bench_gen *g = bench_gen__open();
+
+	if (!g)
+		return NULL;
+	g->rodata->nr_sources = nr;
+	if (bench_gen__load(g) ||
+	    bpf_map_update_elem(bpf_map__fd(g->maps.target), &(__u32){ 0 }, &target_fd, 0)) {
+		bench_gen__destroy(g);
+		return NULL;
+	}
+	return g;
+}
+
 int main(void)
 {
+	static const __u32 gen_sources[] = { [GEN_FLOOR_1] = 1, [GEN_RL_1] = 1,
+					     [GEN_RL_1K] = 1000, [GEN_RL_1M] = 1000000 };
+	struct bench_gen *gens[NR_PROGS] = {};
 	struct ampguard_xdp *ag;
 	struct ampguard_tc *tc;
 	struct xdp_floor *floor;
 	struct frame f[NR_PATHS];
 	unsigned int p;
-	int r, err, fds[3];
+	int r, err, fds[NR_PROGS];
 
 	libbpf_set_print(NULL);
 	ag = ampguard_xdp__open_and_load();
@@ -165,6 +204,14 @@ int main(void)
 	fds[FLOOR_DROP] = bpf_program__fd(floor->progs.xdp_drop_all);
 	fds[FLOOR_PASS] = bpf_program__fd(floor->progs.xdp_pass_all);
 	fds[AMPGUARD] = bpf_program__fd(ag->progs.ampguard_xdp);
+	for (p = GEN_FLOOR_1; p < NR_PROGS; p++) {
+		gens[p] = front_end(gen_sources[p], p == GEN_FLOOR_1 ? fds[FLOOR_DROP] : fds[AMPGUARD]);
+		if (!gens[p]) {
+			fprintf(stderr, "loading the front end: %s\n", strerror(errno));
+			return 1;
+		}
+		fds[p] = bpf_program__fd(gens[p]->progs.bench_gen);
+	}
 	for (p = 0; p < NR_PATHS; p++)
 		frame_build(&paths[p].spec, &f[p]);
 
@@ -179,6 +226,8 @@ int main(void)
 		}
 	}
 	print_table();
+	for (p = GEN_FLOOR_1; p < NR_PROGS; p++)
+		bench_gen__destroy(gens[p]);
 	ampguard_tc__destroy(tc);
 	ampguard_xdp__destroy(ag);
 	xdp_floor__destroy(floor);

@@ -93,7 +93,7 @@ static size_t put_ipv4(const struct frame_spec *s, __u8 *p, struct frame *f)
 	ip->ttl = 64;
 	ip->protocol = proto;
 	ip->id = htons(0x1234);
-	ip->saddr = htonl(0xc0000200 | s->saddr_last);   /* 192.0.2.x */
+	ip->saddr = htonl(s->saddr4 ? s->saddr4 : 0xc0000200 | s->saddr_last); /* 192.0.2.x */
 	ip->daddr = htonl(0xc6336401);                    /* 198.51.100.1 */
 	if (s->outgoing) {
 		__be32 t = ip->saddr;

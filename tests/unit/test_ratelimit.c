@@ -5,6 +5,7 @@
  * clock_override_ns), so every admission count is exact.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -38,10 +39,8 @@ struct result {
 };
 
 /* Sends n dns frames from source address ...x (IPv6 when v6) and tallies reasons. */
-static struct result send_from(unsigned int n, __u8 src, int v6, int payload)
+static struct result send_spec(unsigned int n, struct frame_spec s)
 {
-	struct frame_spec s = { .ipv6 = v6, .sport = 53, .dport = 40000, .payload = payload,
-				.saddr_last = src };
 	struct ag_counter before[AG_NR_STATS], after[AG_NR_STATS];
 	int fd = bpf_program__fd(skel->progs.ampguard_xdp), stats = bpf_map__fd(skel->maps.stats);
 	struct result r = { 0 };
@@ -72,6 +71,36 @@ static struct result send_from(unsigned int n, __u8 src, int v6, int payload)
 #undef GREW
 	}
 	return r;
+}
+
+static struct result send_from(unsigned int n, __u8 src, int v6, int payload)
+{
+	struct frame_spec s = { .ipv6 = v6, .sport = 53, .dport = 40000, .payload = payload,
+				.saddr_last = src };
+
+	return send_spec(n, s);
+}
+
+/* IPv4 source address as the table keys it. */
+static void mapped(__u32 addr, __u8 out[16])
+{
+	memset(out, 0, 16);
+	out[10] = out[11] = 0xff;
+	out[12] = addr >> 24, out[13] = addr >> 16, out[14] = addr >> 8, out[15] = addr;
+}
+
+/* The slot a source holds, or NULL. */
+static struct ag_src_entry *find_src(struct ag_src_entry *all, __u32 addr)
+{
+	__u8 a[16];
+	__u32 set, i;
+
+	mapped(addr, a);
+	set = ag_src_set(a, DNS);
+	for (i = set; i < set + 2; i++)
+		if (all[i].vec == DNS && !memcmp(all[i].addr, a, 16))
+			return &all[i];
+	return NULL;
 }
 
 static struct result send_n(unsigned int n)
@@ -175,72 +204,104 @@ static void test_per_source_isolation(void)
 
 static void test_aggregate_refunds_source(void)
 {
-	struct ag_src_key key = { .vec = DNS };
-	struct ag_src_state val;
+	struct ag_src_entry *all, *b;
 
 	set_clock(T0);
 	limit(3, 3, 0, 0, 10, 10, AG_SRC_FULL_EVICT);
 	expect(send_from(3, 1, 0, 18), 3, 0, 0, "A takes the whole aggregate");
 	expect(send_from(1, 2, 0, 18), 0, 1, 0, "B is over the aggregate");
-	key.addr[10] = key.addr[11] = 0xff;
-	key.addr[12] = 192, key.addr[13] = 0, key.addr[14] = 2, key.addr[15] = 2;
-	CHECK(bpf_map_lookup_elem(st.rl_src_fd, &key, &val) == 0, "B's entry");
-	CHECK(val.admitted == 0 && val.dropped == 1, "B admitted %llu dropped %llu",
-	      (unsigned long long)val.admitted, (unsigned long long)val.dropped);
-	CHECK(val.tat_pkt <= now_ns, "B's budget was charged for a packet the aggregate dropped");
+	all = ag_src_read(st.rl_src_fd);
+	b = all ? find_src(all, 0xc0000202) : NULL;
+	CHECK(b, "B holds a slot");
+	if (b) {
+		CHECK(b->admitted == 0 && b->dropped == 1, "B admitted %llu dropped %llu",
+		      (unsigned long long)b->admitted, (unsigned long long)b->dropped);
+		CHECK(b->tat_pkt <= now_ns, "B was charged for a packet the aggregate dropped");
+	}
+	free(all);
 }
 
-static void fill_table(void)
+/* Two IPv4 sources other than a whose slots are in a's set. */
+static void set_mates(__u32 a, __u32 *b, __u32 *c)
 {
-	struct ag_src_meta meta = { .inserted = AG_SRC_ENTRIES };
+	__u8 aa[16], x[16];
+	__u32 set, cand;
+	int found = 0;
 
-	bpf_map_update_elem(st.rl_src_meta_fd, &(__u32){ 0 }, &meta, 0);
+	mapped(a, aa);
+	set = ag_src_set(aa, DNS);
+	for (cand = 0xc6120000; found < 2 && cand < 0xc6120000 + (1U << 24); cand++) {
+		mapped(cand, x);
+		if (cand == a || ag_src_set(x, DNS) != set)
+			continue;
+		*(found++ ? c : b) = cand;
+	}
+	CHECK(found == 2, "found %d sources sharing a set", found);
 }
 
-static void test_table_full_policies(void)
+static struct result send4(unsigned int n, __u32 addr)
 {
-	unsigned long before;
-	struct ag_src_meta meta;
+	struct frame_spec s = { .sport = 53, .dport = 40000, .payload = 18, .saddr4 = addr };
 
+	return send_spec(n, s);
+}
+
+static void test_full_set_policies(void)
+{
+	__u32 a = 0xcb007101, b, c; /* 203.0.113.1 */
+	struct ag_src_entry *all;
+
+	set_mates(a, &b, &c);
+
+	/* b and c hold the set and have spent budget: the set is full for a. */
 	set_clock(T0);
 	limit(0, 0, 0, 0, 5, 5, AG_SRC_FULL_DROP);
-	expect(send_from(1, 1, 0, 18), 1, 0, 0, "known source A");
-	fill_table();
-	expect(send_from(2, 3, 0, 18), 0, 0, 2, "full, drop: a new source is dropped");
-	expect(send_from(1, 1, 0, 18), 1, 0, 0, "full, drop: known A keeps its budget");
+	expect(send4(2, b), 2, 0, 0, "b takes a slot");
+	expect(send4(2, c), 2, 0, 0, "c takes the other");
+	expect(send4(2, a), 0, 0, 2, "full, drop: the newcomer is dropped");
+	expect(send4(3, b), 3, 0, 0, "full, drop: b keeps its budget (3 left of 5)");
 
-	limit(1, 1, 0, 0, 5, 5, AG_SRC_FULL_AGGREGATE);
-	fill_table();
-	expect(send_from(2, 4, 0, 18), 1, 1, 0, "full, aggregate: new source judged by aggregate");
-	ag_track_count(st.rl_src_fd, &before);
-	CHECK(before == 0, "aggregate mode inserted the newcomer (%lu entries)", before);
+	limit(10, 10, 0, 0, 5, 5, AG_SRC_FULL_AGGREGATE);
+	expect(send4(2, b), 2, 0, 0, "b again");
+	expect(send4(2, c), 2, 0, 0, "c again");
+	/* Tracked, a would stop at 5; untracked, only the 6 left of the aggregate bind. */
+	expect(send4(12, a), 6, 6, 0, "full, aggregate: the newcomer is judged by the aggregate");
+	all = ag_src_read(st.rl_src_fd);
+	CHECK(all && !find_src(all, a), "the untracked newcomer took a slot");
+	free(all);
 
 	limit(0, 0, 0, 0, 5, 5, AG_SRC_FULL_EVICT);
-	fill_table();
-	expect(send_from(6, 5, 0, 18), 5, 0, 1, "full, evict: newcomer gets a fresh bucket");
-	bpf_map_lookup_elem(st.rl_src_meta_fd, &(__u32){ 0 }, &meta);
-	CHECK(meta.inserted == AG_SRC_ENTRIES + 1, "insert count %llu",
-	      (unsigned long long)meta.inserted);
+	expect(send4(1, b), 1, 0, 0, "b at T");
+	advance(1 * MS);
+	expect(send4(1, c), 1, 0, 0, "c at T + 1 ms");
+	expect(send4(6, a), 5, 0, 1, "full, evict: the newcomer gets a fresh bucket");
+	expect(send4(1, c), 1, 0, 0, "c, the more recently active, kept its slot");
+	expect(send4(6, b), 5, 0, 1, "b lost its slot and starts afresh");
+
+	/* A source whose bucket has refilled frees its slot without loss. */
+	limit(0, 0, 0, 0, 5, 5, AG_SRC_FULL_DROP);
+	expect(send4(1, b), 1, 0, 0, "b");
+	expect(send4(1, c), 1, 0, 0, "c");
+	advance(300 * MS);
+	expect(send4(5, a), 5, 0, 0, "refilled slots are free even under drop");
 }
 
 static void test_removing_limit_frees_sources(void)
 {
-	struct ag_src_meta meta;
-	unsigned long n;
+	struct ag_src_entry *all;
 
 	set_clock(T0);
 	limit(0, 0, 0, 0, 5, 5, AG_SRC_FULL_EVICT);
-	meta.inserted = 0; /* undo the fake fills of earlier tests */
-	bpf_map_update_elem(st.rl_src_meta_fd, &(__u32){ 0 }, &meta, 0);
 	send_from(1, 1, 0, 18);
 	send_from(1, 2, 0, 18);
-	ag_track_count(st.rl_src_fd, &n);
-	CHECK(n == 2, "%lu sources tracked", n);
-	ag_src_free(&st, DNS);
-	ag_track_count(st.rl_src_fd, &n);
-	bpf_map_lookup_elem(st.rl_src_meta_fd, &(__u32){ 0 }, &meta);
-	CHECK(n == 0 && meta.inserted == 0, "%lu sources, insert count %llu after free", n,
-	      (unsigned long long)meta.inserted);
+	all = ag_src_read(st.rl_src_fd);
+	CHECK(all && ag_src_in_use(all) == 2, "%lu sources held", all ? ag_src_in_use(all) : 0);
+	free(all);
+	CHECK(ag_src_free(&st, DNS) == 0, "free");
+	all = ag_src_read(st.rl_src_fd);
+	CHECK(all && ag_src_in_use(all) == 0, "%lu sources after free",
+	      all ? ag_src_in_use(all) : 0);
+	free(all);
 }
 
 static void test_rate_parsing(void)
@@ -286,7 +347,7 @@ int main(void)
 	RUN(test_pps_and_bps_together);
 	RUN(test_per_source_isolation);
 	RUN(test_aggregate_refunds_source);
-	RUN(test_table_full_policies);
+	RUN(test_full_set_policies);
 	RUN(test_removing_limit_frees_sources);
 	ampguard_xdp__destroy(skel);
 	return harness_done();
