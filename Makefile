@@ -31,7 +31,7 @@ LIB_SRCS  := $(filter-out user/main.c,$(wildcard user/*.c))
 LIB_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
 LIB       := $(BUILD)/libampguard.a
 
-TEST_BINS := $(BUILD)/tests/test_xdp $(BUILD)/tests/test_track $(BUILD)/tests/test_ratelimit $(BUILD)/tests/udpgen $(BUILD)/tests/udpsink
+TEST_BINS := $(BUILD)/tests/test_xdp $(BUILD)/tests/test_track $(BUILD)/tests/test_ratelimit $(BUILD)/tests/test_lists_frags $(BUILD)/tests/udpgen $(BUILD)/tests/udpsink
 BENCH_BINS := $(BUILD)/tests/bench_micro
 
 .PHONY: all deps test test-unit test-e2e bench-micro install clean

@@ -24,6 +24,7 @@ static __always_inline int parse_skb(struct __sk_buff *skb, struct cursor *c, st
 SEC("tc")
 int ampguard_tc_egress(struct __sk_buff *skb)
 {
+	const struct ag_config *cfg = config_get();
 	const struct ag_policy *pol;
 	struct cursor c;
 	struct pkt p = {};
@@ -37,10 +38,10 @@ int ampguard_tc_egress(struct __sk_buff *skb)
 		__builtin_memset(&p, 0, sizeof(p));
 		ret = parse_skb(skb, &c, &p);
 	}
-	if (ret != PARSE_OK)
+	if (ret != PARSE_OK || !cfg)
 		return TC_ACT_OK;
 
-	pol = vector_of(p.dport, &vec);
+	pol = vector_of(cfg, p.dport, &vec);
 	if (pol)
 		record_request(&p, c.end, pol);
 	return TC_ACT_OK;

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * XDP ingress classifier: parse, find the vector by UDP source port, let
- * through what this host asked for or serves, apply the vector's action to
- * the unsolicited rest, count. One instance is loaded per protected
- * interface; the policy maps are shared, the stats map is the interface's.
+ * XDP ingress classifier. In order: parse; deny and allow lists; later
+ * fragments follow their first; the vector by UDP source port; let through
+ * what this host asked for or serves; the vector's action for the
+ * unsolicited rest; count. One instance is loaded per protected interface:
+ * the policy maps are shared, stats and ifinfo are the interface's own.
  */
 #include "parse.h"
 #include "maps.h"
 #include "track.h"
 #include "ratelimit.h"
+#include "lists.h"
+#include "frag.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -17,7 +20,6 @@ struct {
 	__type(value, struct ag_counter);
 } stats SEC(".maps");
 
-/* Written by attach, read by status; the program never touches it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -25,7 +27,7 @@ struct {
 	__type(value, struct ag_ifinfo);
 } ifinfo SEC(".maps");
 
-static __always_inline int count(__u32 vec, __u32 reason, __u32 len, int verdict)
+static __always_inline int count(__u32 vec, __u32 reason, __u32 len)
 {
 	__u32 idx = AG_STATS_IDX(vec, reason);
 	struct ag_counter *ctr;
@@ -35,7 +37,37 @@ static __always_inline int count(__u32 vec, __u32 reason, __u32 len, int verdict
 		ctr->packets++;
 		ctr->bytes += len;
 	}
-	return verdict;
+	return ag_reason_drops(reason) ? XDP_DROP : XDP_PASS;
+}
+
+/* The vector's verdict on a parsed UDP datagram (or first fragment). */
+static __always_inline int judge_udp(const struct pkt *p, const void *end,
+				     const struct ag_config *cfg, __u32 *vec)
+{
+	const struct ag_policy *pol;
+
+	pol = vector_of(cfg, p->sport, vec);
+	if (!pol) {
+		*vec = 0;
+		return AG_R_NO_VECTOR;
+	}
+	if (pol->action == AG_ACT_PASS)
+		return AG_R_POLICY_PASS;
+	if (is_served(p->dport))
+		return AG_R_SERVED;
+	if (is_solicited(p, end, pol))
+		return AG_R_SOLICITED;
+
+	switch (pol->action) {
+	case AG_ACT_DROP:
+		return AG_R_POLICY_DROP;
+	case AG_ACT_MONITOR:
+		return AG_R_MONITOR;
+	case AG_ACT_RATELIMIT:
+		return ratelimit(p, end, *vec, pol);
+	default:
+		return AG_R_POLICY_PASS;
+	}
 }
 
 SEC("xdp")
@@ -46,35 +78,32 @@ int ampguard_xdp(struct xdp_md *ctx)
 		.end = (void *)(long)ctx->data_end,
 	};
 	struct pkt p = { .len = c.end - c.pos };
-	const struct ag_policy *pol;
-	__u32 vec;
-	int ret;
+	const struct ag_config *cfg = config_get();
+	__u32 vec = 0, zero = 0;
+	int ret, reason;
 
+	if (!cfg)
+		return XDP_PASS;
 	ret = parse_frame(&c, &p);
-	if (ret != PARSE_OK)
-		return count(0, ret, p.len, XDP_PASS);
 
-	pol = vector_of(p.sport, &vec);
-	if (!pol)
-		return count(0, AG_R_NO_VECTOR, p.len, XDP_PASS);
-	if (pol->action == AG_ACT_PASS)
-		return count(vec, AG_R_POLICY_PASS, p.len, XDP_PASS);
-	if (is_served(p.dport))
-		return count(vec, AG_R_SERVED, p.len, XDP_PASS);
-	if (is_solicited(&p, c.end, pol))
-		return count(vec, AG_R_SOLICITED, p.len, XDP_PASS);
-
-	switch (pol->action) {
-	case AG_ACT_DROP:
-		return count(vec, AG_R_POLICY_DROP, p.len, XDP_DROP);
-	case AG_ACT_MONITOR:
-		return count(vec, AG_R_MONITOR, p.len, XDP_PASS);
-	case AG_ACT_RATELIMIT:
-		ret = ratelimit(&p, c.end, vec, pol);
-		return count(vec, ret, p.len, ret == AG_R_RL_PASS ? XDP_PASS : XDP_DROP);
-	default:
-		return count(vec, AG_R_POLICY_PASS, p.len, XDP_PASS);
+	if (p.l3 && cfg->lists) {
+		reason = list_verdict(&p, c.end, cfg->lists);
+		if (reason != PARSE_OK)
+			return count(0, reason, p.len);
 	}
+
+	if (ret == PARSE_LATER_FRAGMENT) {
+		reason = frag_follow(&p, c.end, bpf_map_lookup_elem(&ifinfo, &zero), &vec);
+		return count(vec, reason, p.len);
+	}
+	if (ret == PARSE_OK)
+		reason = judge_udp(&p, c.end, cfg, &vec);
+	else
+		reason = ret;
+	/* Whatever the protocol, the rest of the datagram follows its first fragment. */
+	if (p.frag == FRAG_FIRST && p.l3)
+		frag_remember(&p, c.end, vec, ag_reason_drops(reason));
+	return count(vec, reason, p.len);
 }
 
 char LICENSE[] SEC("license") = "GPL";

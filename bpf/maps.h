@@ -61,30 +61,50 @@ struct {
 	__type(value, struct ag_src_entry);
 } rl_src SEC(".maps");
 
-static __always_inline const struct ag_policy *lookup_policy(__u32 vec)
-{
-	const struct ag_config *cfg;
-	__u32 zero = 0, idx;
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, AG_LIST_ENTRIES);
+	__type(key, struct ag_lpm4);
+	__type(value, __u8);
+} deny4 SEC(".maps"), allow4 SEC(".maps");
 
-	cfg = bpf_map_lookup_elem(&config, &zero);
-	if (!cfg)
-		return NULL;
-	idx = (cfg->gen & 1) * AG_MAX_VECTORS + vec;
-	return bpf_map_lookup_elem(&policy, &idx);
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, AG_LIST_ENTRIES);
+	__type(key, struct ag_lpm6);
+	__type(value, __u8);
+} deny6 SEC(".maps"), allow6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, AG_FRAG_ENTRIES);
+	__type(key, struct ag_frag_key);
+	__type(value, struct ag_frag_val);
+} frags SEC(".maps");
+
+static __always_inline const struct ag_config *config_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&config, &zero);
 }
 
 /* The policy of the vector a UDP port belongs to, or NULL. */
-static __always_inline const struct ag_policy *vector_of(__u16 port, __u32 *vec)
+static __always_inline const struct ag_policy *vector_of(const struct ag_config *cfg, __u16 port,
+							 __u32 *vec)
 {
 	const struct ag_policy *pol;
-	__u32 key = port, *vecp;
+	__u32 key = port, *vecp, idx;
 
 	vecp = bpf_map_lookup_elem(&port_vec, &key);
 	*vec = vecp ? *vecp : 0;
 	if (*vec == 0 || *vec >= AG_MAX_VECTORS)
 		return NULL;
+	idx = (cfg->gen & 1) * AG_MAX_VECTORS + *vec;
+	pol = bpf_map_lookup_elem(&policy, &idx);
 	/* A slot being handed to another port belongs to neither until the flip. */
-	pol = lookup_policy(*vec);
 	if (!pol || !pol->in_use || pol->port != port)
 		return NULL;
 	return pol;

@@ -20,6 +20,7 @@
 #include "ampguard_abi.h"
 
 #define PARSE_OK (-1)
+#define PARSE_LATER_FRAGMENT (-2) /* IP parsed; no ports in this fragment */
 
 #ifndef ETH_P_8021AD
 #define ETH_P_8021AD 0x88A8
@@ -49,6 +50,7 @@ struct pkt {
 	__u8 frag;       /* enum frag_kind */
 	__u16 sport;     /* host order */
 	__u16 dport;
+	__u32 frag_id;   /* IPv4 ID or IPv6 fragment identification, host order */
 };
 
 struct vlan_tag {
@@ -111,6 +113,8 @@ static __always_inline int parse_ipv4(struct cursor *c, struct pkt *p)
 		return AG_R_TRUNCATED;
 	if (ip->version != 4 || ip->ihl < 5)
 		return AG_R_MALFORMED;
+	/* The fixed header is sound: addresses can be judged from here on. */
+	p->l3 = ip;
 
 	hlen = ip->ihl * 4;
 	tot = bpf_ntohs(ip->tot_len);
@@ -128,8 +132,8 @@ static __always_inline int parse_ipv4(struct cursor *c, struct pkt *p)
 		p->frag = FRAG_LATER;
 	else if (frag_off & IP_MF)
 		p->frag = FRAG_FIRST;
+	p->frag_id = bpf_ntohs(ip->id);
 
-	p->l3 = ip;
 	p->l3_len = tot;
 	p->l4_proto = ip->protocol;
 	c->pos += hlen;
@@ -161,6 +165,7 @@ static __always_inline int parse_ipv6_ext(struct cursor *c, struct pkt *p,
 			p->frag = FRAG_LATER;
 		else if (off & IP6_MF)
 			p->frag = FRAG_FIRST;
+		p->frag_id = bpf_ntohl(fh->id);
 		*nexthdr = fh->nexthdr;
 		c->pos = fh + 1;
 		return PARSE_OK;
@@ -189,13 +194,12 @@ static __always_inline int parse_ipv6(struct cursor *c, struct pkt *p)
 		return AG_R_TRUNCATED;
 	if (ip6->version != 6)
 		return AG_R_MALFORMED;
+	p->l3 = ip6;
 
 	tot = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
 	avail = c->end - c->pos;
 	if (tot > avail)
 		return AG_R_TRUNCATED;
-
-	p->l3 = ip6;
 	p->l3_len = tot;
 	nexthdr = ip6->nexthdr;
 	c->pos = ip6 + 1;
@@ -243,7 +247,9 @@ static __always_inline int parse_udp(struct cursor *c, struct pkt *p)
 
 /*
  * Parses up to the UDP header. Returns PARSE_OK with p->sport/dport set for
- * a UDP datagram (or its first fragment), otherwise the reason to count.
+ * a UDP datagram (or its first fragment), PARSE_LATER_FRAGMENT, or the
+ * reason to count. p->l3 is set once the IP fixed header is sound, even
+ * when a later header is not.
  */
 static __always_inline int parse_frame(struct cursor *c, struct pkt *p)
 {
@@ -263,10 +269,36 @@ static __always_inline int parse_frame(struct cursor *c, struct pkt *p)
 		return ret;
 
 	if (p->frag == FRAG_LATER)
-		return AG_R_FRAGMENT;
+		return PARSE_LATER_FRAGMENT;
 	if (p->l4_proto != IPPROTO_UDP)
 		return AG_R_NOT_UDP;
 	return parse_udp(c, p);
+}
+
+
+/* The source and destination addresses, IPv4 mapped into IPv6 form. */
+static __always_inline int ip_addrs(const struct pkt *p, const void *end, __u8 src[16],
+				    __u8 dst[16])
+{
+	if (p->eth_proto == ETH_P_IP) {
+		const struct iphdr *ip = p->l3;
+
+		if ((const void *)(ip + 1) > end)
+			return -1;
+		__builtin_memset(src, 0, 10);
+		__builtin_memset(dst, 0, 10);
+		src[10] = src[11] = dst[10] = dst[11] = 0xff;
+		__builtin_memcpy(&src[12], &ip->saddr, 4);
+		__builtin_memcpy(&dst[12], &ip->daddr, 4);
+	} else {
+		const struct ipv6hdr *ip6 = p->l3;
+
+		if ((const void *)(ip6 + 1) > end)
+			return -1;
+		__builtin_memcpy(src, &ip6->saddr, 16);
+		__builtin_memcpy(dst, &ip6->daddr, 16);
+	}
+	return 0;
 }
 
 #endif /* AMPGUARD_PARSE_H */

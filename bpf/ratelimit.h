@@ -80,26 +80,6 @@ static __always_inline void refund_pair(__u64 *tat_pkt, __u64 *tat_byte,
 		gcra_refund(tat_byte, rate_cost(bps, len));
 }
 
-static __always_inline int src_addr(const struct pkt *p, const void *end, __u8 addr[16])
-{
-	if (p->eth_proto == ETH_P_IP) {
-		const struct iphdr *ip = p->l3;
-
-		if ((const void *)(ip + 1) > end)
-			return -1;
-		__builtin_memset(addr, 0, 10);
-		addr[10] = addr[11] = 0xff;
-		__builtin_memcpy(&addr[12], &ip->saddr, 4);
-	} else {
-		const struct ipv6hdr *ip6 = p->l3;
-
-		if ((const void *)(ip6 + 1) > end)
-			return -1;
-		__builtin_memcpy(addr, &ip6->saddr, 16);
-	}
-	return 0;
-}
-
 static __always_inline int src_owns(const struct ag_src_entry *e, const __u8 addr[16], __u32 vec)
 {
 	const __u64 *a = (const __u64 *)addr, *b = (const __u64 *)e->addr;
@@ -166,10 +146,10 @@ static __always_inline int ratelimit(const struct pkt *p, const void *end, __u32
 	struct ag_rl_agg *agg;
 	int full_drop = 0;
 	__u64 now = rl_now();
-	__u8 addr[16];
+	__u8 addr[16], dst[16];
 
 	if (pol->src_pps.rate || pol->src_bps.rate) {
-		if (src_addr(p, end, addr))
+		if (ip_addrs(p, end, addr, dst))
 			return AG_R_RL_PASS;
 		src = src_entry(addr, vec, pol, now, &full_drop);
 		if (full_drop)

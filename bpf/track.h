@@ -18,27 +18,15 @@ enum track_dir {
 static __always_inline int track_key(const struct pkt *p, const void *end, enum track_dir dir,
 				     struct ag_track_key *k)
 {
-	__builtin_memset(k, 0, sizeof(*k));
-	if (p->eth_proto == ETH_P_IP) {
-		const struct iphdr *ip = p->l3;
+	int err;
 
-		if ((const void *)(ip + 1) > end)
-			return -1;
-		k->remote[10] = k->remote[11] = 0xff;
-		k->local[10] = k->local[11] = 0xff;
-		__builtin_memcpy(&k->remote[12], dir == TRACK_REPLY ? &ip->saddr : &ip->daddr, 4);
-		__builtin_memcpy(&k->local[12], dir == TRACK_REPLY ? &ip->daddr : &ip->saddr, 4);
-	} else {
-		const struct ipv6hdr *ip6 = p->l3;
-
-		if ((const void *)(ip6 + 1) > end)
-			return -1;
-		__builtin_memcpy(k->remote, dir == TRACK_REPLY ? &ip6->saddr : &ip6->daddr, 16);
-		__builtin_memcpy(k->local, dir == TRACK_REPLY ? &ip6->daddr : &ip6->saddr, 16);
-	}
+	if (dir == TRACK_REPLY)
+		err = ip_addrs(p, end, k->remote, k->local);
+	else
+		err = ip_addrs(p, end, k->local, k->remote);
 	k->remote_port = dir == TRACK_REPLY ? p->sport : p->dport;
 	k->local_port = dir == TRACK_REPLY ? p->dport : p->sport;
-	return 0;
+	return err;
 }
 
 static __always_inline __u64 timeout_ns(const struct ag_policy *pol)

@@ -47,7 +47,6 @@ enum ag_reason {
 	AG_R_POLICY_PASS,  /* the vector's action is pass */
 	AG_R_MONITOR,      /* the vector's action would drop it: passed */
 	AG_R_POLICY_DROP,  /* dropped by the vector's action */
-	AG_R_FRAGMENT,     /* a non-first fragment: no ports to judge by */
 	AG_R_TRUNCATED,    /* a header runs past the end of the frame */
 	AG_R_MALFORMED,    /* an impossible header field (IHL, version, lengths) */
 	AG_R_PARSE_LIMIT,  /* more VLAN tags or IPv6 extension headers than parsed */
@@ -56,13 +55,20 @@ enum ag_reason {
 	AG_R_RL_PASS,      /* unsolicited, within the vector's rate limits */
 	AG_R_RL_AGGREGATE, /* over the vector's aggregate budget */
 	AG_R_RL_SOURCE,    /* over its source's budget, or no room to track the source */
+	AG_R_DENYLIST,     /* source on the denylist */
+	AG_R_ALLOWLIST,    /* source on the allowlist */
+	AG_R_FRAG_PASS,    /* later fragment of a datagram whose first fragment passed */
+	AG_R_FRAG_DROP,    /* later fragment of a datagram whose first fragment was dropped */
+	AG_R_ORPHAN_PASS,  /* later fragment whose first was not seen: passed by the orphan policy */
+	AG_R_ORPHAN_DROP,  /* the same, dropped by the orphan policy */
 	AG_REASON__MAX,
 };
 
 static inline int ag_reason_drops(unsigned int reason)
 {
 	return reason == AG_R_POLICY_DROP || reason == AG_R_RL_AGGREGATE ||
-	       reason == AG_R_RL_SOURCE;
+	       reason == AG_R_RL_SOURCE || reason == AG_R_DENYLIST ||
+	       reason == AG_R_FRAG_DROP || reason == AG_R_ORPHAN_DROP;
 }
 
 static inline int ag_reason_unparsed(unsigned int reason)
@@ -191,13 +197,68 @@ struct ag_served {
 	__u32 bits[AG_NR_PORTS / 32];
 };
 
+/* Which allow/deny lists hold entries: empty ones are not looked up. */
+enum ag_list_bits {
+	AG_LIST_DENY4 = 1 << 0,
+	AG_LIST_DENY6 = 1 << 1,
+	AG_LIST_ALLOW4 = 1 << 2,
+	AG_LIST_ALLOW6 = 1 << 3,
+};
+
 /* Single entry, key 0. */
 struct ag_config {
 	__u32 abi_version;
-	__u32 gen; /* active policy generation, 0 or 1 */
+	__u32 gen;   /* active policy generation, 0 or 1 */
+	__u32 lists; /* enum ag_list_bits */
+	__u32 pad;
 };
 
-/* Per-interface metadata, single entry, key 0; written by attach. */
+/* CIDR list keys (LPM tries): prefix length, then the address in network order. */
+struct ag_lpm4 {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct ag_lpm6 {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+#define AG_LIST_ENTRIES 131072
+
+/*
+ * Fragments: a first fragment's verdict, kept for the later fragments of
+ * its datagram (IPv4: addresses, protocol, IP ID; IPv6: addresses and
+ * fragment identification, protocol 0).
+ */
+struct ag_frag_key {
+	__u8 src[16]; /* IPv4-mapped for IPv4 */
+	__u8 dst[16];
+	__u32 id;
+	__u32 proto;
+};
+
+struct ag_frag_val {
+	__u64 seen_ns; /* coarse monotonic time of the first fragment */
+	__u32 vec;     /* the first fragment's vector, for counters */
+	__u32 drop;
+};
+
+#define AG_FRAG_ENTRIES 65536
+#define AG_FRAG_TIMEOUT_NS (30ULL * 1000000000ULL) /* Linux's ipfrag_time */
+
+/* What happens to a later fragment whose first fragment was not seen. */
+enum ag_orphan {
+	AG_ORPHAN_PASS = 0,
+	AG_ORPHAN_RATELIMIT,
+	AG_ORPHAN_DROP,
+	AG_ORPHAN__MAX,
+};
+
+#define AG_ORPHAN_DEFAULT_PPS 1000
+
+/* Per-interface metadata and settings, single entry, key 0. Written by
+ * userspace; the program reads the orphan policy and advances orphan_tat. */
 enum ag_attach_mode {
 	AG_MODE_NATIVE = 1,
 	AG_MODE_GENERIC = 2,
@@ -213,6 +274,10 @@ struct ag_ifinfo {
 	 * --track-on interfaces; 0 ends the list. */
 	__u32 track_ifindex[AG_MAX_TRACK_IFACES];
 	__u8 track_made_qdisc[AG_MAX_TRACK_IFACES]; /* clsact created by ampguard */
+	__u32 orphan;  /* enum ag_orphan */
+	__u32 pad;
+	struct ag_rate orphan_pps; /* for AG_ORPHAN_RATELIMIT */
+	__u64 orphan_tat;          /* its bucket */
 };
 
 /* Where the egress tracker sits in a clsact hook; distinctive, so that

@@ -60,6 +60,11 @@ struct ag_state {
 	int served_fd;
 	int rl_agg_fd;
 	int rl_src_fd;
+	int deny4_fd;
+	int deny6_fd;
+	int allow4_fd;
+	int allow6_fd;
+	int frags_fd;
 };
 
 /* The maps every interface shares, pinned at the root under these names. */
@@ -114,6 +119,8 @@ int ag_stats_zero_slot(int stats_fd, unsigned int slot);
 int ag_parse_rate(const char *s, unsigned long long max, unsigned long long *out);
 void ag_rate_set(struct ag_rate *r, unsigned long long rate, unsigned long long burst, bool bits);
 unsigned long long ag_rate_default_burst(unsigned long long rate, bool bits);
+int ag_rate_update(struct ag_rate *r, long long rate, long long burst, bool bits,
+		   const char *burst_opt);
 bool ag_policy_src_active(const struct ag_policy *p);
 const char *ag_src_full_name(unsigned int v);
 int ag_src_full_parse(const char *s);
@@ -122,6 +129,14 @@ struct ag_src_entry *ag_src_read(int rl_src_fd);
 unsigned long ag_src_in_use(const struct ag_src_entry *all);
 int ag_rl_reset(const struct ag_state *st, unsigned int slot);
 void ag_fmt_limits(const struct ag_policy *p, char *buf, size_t len);
+
+/* lists.c */
+int ag_cidr_parse(const char *s, int *family, struct ag_lpm6 *key, char *why, size_t why_len);
+int ag_lists_refresh_flags(const struct ag_state *st);
+
+/* fragments.c */
+void ag_orphan_defaults(struct ag_ifinfo *info);
+const char *ag_orphan_name(unsigned int v);
 
 /* verbs */
 int cmd_attach(int argc, char **argv);
@@ -133,6 +148,9 @@ int cmd_unset(int argc, char **argv);
 int cmd_vectors(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+int cmd_allow(int argc, char **argv);
+int cmd_deny(int argc, char **argv);
+int cmd_fragments(int argc, char **argv);
 
 /* tracking.c */
 int ag_served_read(int served_fd, struct ag_served *s);

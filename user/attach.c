@@ -365,6 +365,8 @@ static int attach_new(const struct ag_state *st, const struct attach_req *req, c
 	char staging[PATH_MAX] = "", path[PATH_MAX];
 	struct ag_ifinfo info = { .ifindex = req->ifindex, .attached_at = time(NULL) };
 	struct instance in = {};
+
+	ag_orphan_defaults(&info);
 	int link_fd = -1, err;
 	bool fresh = false;
 	unsigned int i;

@@ -23,6 +23,9 @@ static const struct verb verbs[] = {
 	{ "unset", cmd_unset, "return a vector to its default, or drop a port's policy" },
 	{ "serve", cmd_serve, "mark ports this host serves (their requests always pass)" },
 	{ "top", cmd_top, "sources with the most dropped and admitted packets" },
+	{ "allow", cmd_allow, "CIDRs whose traffic always passes" },
+	{ "deny", cmd_deny, "CIDRs whose traffic is always dropped" },
+	{ "fragments", cmd_fragments, "what happens to fragments whose first was not seen" },
 	{ "vectors", cmd_vectors, "list the built-in vectors" },
 };
 

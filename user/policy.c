@@ -335,29 +335,6 @@ static int parse_set(int argc, char **argv, struct set_req *req)
 	return 0;
 }
 
-/* Applies one rate/burst option pair to a budget; -EINVAL for a burst without a rate. */
-static int apply_budget(struct ag_rate *r, long long rate, long long burst, bool bits,
-			const char *burst_opt)
-{
-	unsigned long long new_rate = rate >= 0 ? (unsigned long long)rate : r->rate;
-	unsigned long long new_burst;
-
-	if (rate < 0 && burst < 0)
-		return 0;
-	/* A new rate without a burst gets the default burst for that rate. */
-	new_burst = burst >= 0 ? (unsigned long long)burst : rate >= 0 ? 0 : r->burst;
-	if (!new_rate && burst > 0) {
-		ag_err("--%s needs a rate for the same budget", burst_opt);
-		return -EINVAL;
-	}
-	if (new_rate && burst == 0) {
-		ag_err("--%s must be at least 1", burst_opt);
-		return -EINVAL;
-	}
-	ag_rate_set(r, new_rate, new_burst, bits);
-	return 0;
-}
-
 static int apply_set(struct ag_policy *p, const struct set_req *req)
 {
 	const long long *b = req->budget;
@@ -369,11 +346,11 @@ static int apply_set(struct ag_policy *p, const struct set_req *req)
 		p->track_timeout_ms = req->timeout_ms;
 	if (req->src_full >= 0)
 		p->src_full = req->src_full;
-	err = apply_budget(&p->agg_pps, b[B_PPS], b[B_PPS_BURST], false, "burst");
-	err = err ?: apply_budget(&p->agg_bps, b[B_BPS], b[B_BPS_BURST], true, "bps-burst");
-	err = err ?: apply_budget(&p->src_pps, b[B_SRC_PPS], b[B_SRC_PPS_BURST], false,
+	err = ag_rate_update(&p->agg_pps, b[B_PPS], b[B_PPS_BURST], false, "burst");
+	err = err ?: ag_rate_update(&p->agg_bps, b[B_BPS], b[B_BPS_BURST], true, "bps-burst");
+	err = err ?: ag_rate_update(&p->src_pps, b[B_SRC_PPS], b[B_SRC_PPS_BURST], false,
 				  "per-source-burst");
-	err = err ?: apply_budget(&p->src_bps, b[B_SRC_BPS], b[B_SRC_BPS_BURST], true,
+	err = err ?: ag_rate_update(&p->src_bps, b[B_SRC_BPS], b[B_SRC_BPS_BURST], true,
 				  "per-source-bps-burst");
 	if (err)
 		return err;

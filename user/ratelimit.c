@@ -74,6 +74,29 @@ void ag_rate_set(struct ag_rate *r, unsigned long long rate, unsigned long long 
 	r->tol_ns = tol > (1ULL << 62) ? (1ULL << 62) : (__u64)tol;
 }
 
+/* Applies one rate/burst option pair to a budget; -EINVAL for a burst without a rate. */
+int ag_rate_update(struct ag_rate *r, long long rate, long long burst, bool bits,
+		   const char *burst_opt)
+{
+	unsigned long long new_rate = rate >= 0 ? (unsigned long long)rate : r->rate;
+	unsigned long long new_burst;
+
+	if (rate < 0 && burst < 0)
+		return 0;
+	/* A new rate without a burst gets the default burst for that rate. */
+	new_burst = burst >= 0 ? (unsigned long long)burst : rate >= 0 ? 0 : r->burst;
+	if (!new_rate && burst > 0) {
+		ag_err("--%s needs a rate for the same budget", burst_opt);
+		return -EINVAL;
+	}
+	if (new_rate && burst == 0) {
+		ag_err("--%s must be at least 1", burst_opt);
+		return -EINVAL;
+	}
+	ag_rate_set(r, new_rate, new_burst, bits);
+	return 0;
+}
+
 /* A tenth of a second's worth, at least one full-size packet. */
 unsigned long long ag_rate_default_burst(unsigned long long rate, bool bits)
 {

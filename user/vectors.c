@@ -27,7 +27,6 @@ static const char *const reason_names[AG_REASON__MAX] = {
 	[AG_R_POLICY_PASS] = "policy_pass",
 	[AG_R_MONITOR] = "monitor",
 	[AG_R_POLICY_DROP] = "policy_drop",
-	[AG_R_FRAGMENT] = "fragment",
 	[AG_R_TRUNCATED] = "truncated",
 	[AG_R_MALFORMED] = "malformed",
 	[AG_R_PARSE_LIMIT] = "parse_limit",
@@ -36,6 +35,12 @@ static const char *const reason_names[AG_REASON__MAX] = {
 	[AG_R_RL_PASS] = "ratelimit_pass",
 	[AG_R_RL_AGGREGATE] = "ratelimit_aggregate",
 	[AG_R_RL_SOURCE] = "ratelimit_source",
+	[AG_R_DENYLIST] = "denylist",
+	[AG_R_ALLOWLIST] = "allowlist",
+	[AG_R_FRAG_PASS] = "fragment_pass",
+	[AG_R_FRAG_DROP] = "fragment_drop",
+	[AG_R_ORPHAN_PASS] = "orphan_pass",
+	[AG_R_ORPHAN_DROP] = "orphan_drop",
 };
 
 const char *ag_action_name(unsigned int action)

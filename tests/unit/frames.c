@@ -92,7 +92,7 @@ static size_t put_ipv4(const struct frame_spec *s, __u8 *p, struct frame *f)
 	ip->ihl = hlen / 4;
 	ip->ttl = 64;
 	ip->protocol = proto;
-	ip->id = htons(0x1234);
+	ip->id = htons(s->frag_id ? s->frag_id : 0x1234);
 	ip->saddr = htonl(s->saddr4 ? s->saddr4 : 0xc0000200 | s->saddr_last); /* 192.0.2.x */
 	ip->daddr = htonl(0xc6336401);                    /* 198.51.100.1 */
 	if (s->outgoing) {
@@ -145,7 +145,7 @@ static size_t put_ipv6(const struct frame_spec *s, __u8 *p, struct frame *f)
 		*nexthdr = IPPROTO_FRAGMENT;
 		memset(p + off, 0, 8);
 		put16(p + off + 2, s->frag == FF_FIRST ? 1 : 1480); /* offset | M */
-		p[off + 7] = 0x42;
+		put16(p + off + 6, s->frag_id ? s->frag_id : 0x1234);
 		nexthdr = p + off;
 		off += 8;
 	}

@@ -28,6 +28,7 @@ struct frame_spec {
 	__u8 saddr_last;  /* last byte of the remote address, to vary sources */
 	int outgoing;     /* from the local host (198.51.100.1, 2001:db8::1) to the remote */
 	__u32 saddr4;     /* when set, the whole IPv4 remote address (host order) */
+	__u16 frag_id;    /* IPv4 ID / IPv6 fragment identification; 0: 0x1234 */
 };
 
 struct frame {

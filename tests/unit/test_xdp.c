@@ -274,27 +274,32 @@ static void test_truncations_never_drop(void)
 	check_truncations(&f, "qinq dns");
 }
 
+/* Sequences are in test_lists_frags; here: each kind of fragment is classified. */
 static void test_fragments(void)
 {
 	struct frame_spec s = { .sport = 53, .dport = 40000, .payload = 64 };
 	struct frame f;
 
+	s.frag = FF_LATER;
+	frame_build(&s, &f);
+	expect_frame(&f, XDP_PASS, 0, AG_R_ORPHAN_PASS, "ipv4 later fragment, first unseen");
 	s.frag = FF_FIRST;
 	frame_build(&s, &f);
 	expect_frame(&f, XDP_DROP, 1, AG_R_POLICY_DROP, "ipv4 first fragment");
 	s.frag = FF_LATER;
 	frame_build(&s, &f);
-	expect_frame(&f, XDP_PASS, 0, AG_R_FRAGMENT, "ipv4 later fragment");
+	expect_frame(&f, XDP_DROP, 1, AG_R_FRAG_DROP, "ipv4 later fragment after its first");
 	s.ipv6 = 1;
 	s.frag = FF_FIRST;
 	frame_build(&s, &f);
 	expect_frame(&f, XDP_DROP, 1, AG_R_POLICY_DROP, "ipv6 first fragment");
 	s.frag = FF_LATER;
 	frame_build(&s, &f);
-	expect_frame(&f, XDP_PASS, 0, AG_R_FRAGMENT, "ipv6 later fragment");
+	expect_frame(&f, XDP_DROP, 1, AG_R_FRAG_DROP, "ipv6 later fragment after its first");
 	s.ext_hdrs = 3;
+	s.frag_id = 7;
 	frame_build(&s, &f);
-	expect_frame(&f, XDP_PASS, 0, AG_R_FRAGMENT, "ipv6 later fragment behind ext headers");
+	expect_frame(&f, XDP_PASS, 0, AG_R_ORPHAN_PASS, "ipv6 orphan behind ext headers");
 }
 
 static void test_malformed_headers(void)

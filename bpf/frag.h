@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Fragments: only the first fragment of a datagram has ports. Its verdict
+ * is remembered so the later fragments share it; later fragments whose
+ * first was never seen (lost, reordered, or forged) are orphans and get
+ * the interface's orphan policy.
+ */
+#ifndef AMPGUARD_FRAG_H
+#define AMPGUARD_FRAG_H
+
+#include "parse.h"
+#include "maps.h"
+#include "ratelimit.h"
+
+static __always_inline int frag_key(const struct pkt *p, const void *end, struct ag_frag_key *k)
+{
+	k->id = p->frag_id;
+	/* IPv6 identifies a datagram by addresses and ID alone. */
+	k->proto = p->eth_proto == ETH_P_IP ? p->l4_proto : 0;
+	return ip_addrs(p, end, k->src, k->dst);
+}
+
+static __always_inline void frag_remember(const struct pkt *p, const void *end, __u32 vec,
+					  int drop)
+{
+	struct ag_frag_val val = { .seen_ns = bpf_ktime_get_coarse_ns(), .vec = vec,
+				   .drop = drop };
+	struct ag_frag_key key;
+
+	if (!frag_key(p, end, &key))
+		bpf_map_update_elem(&frags, &key, &val, BPF_ANY);
+}
+
+static __always_inline int orphan_verdict(struct ag_ifinfo *ifi)
+{
+	struct ag_rate *r;
+
+	if (!ifi)
+		return AG_R_ORPHAN_PASS;
+	switch (ifi->orphan) {
+	case AG_ORPHAN_DROP:
+		return AG_R_ORPHAN_DROP;
+	case AG_ORPHAN_RATELIMIT:
+		r = &ifi->orphan_pps;
+		if (!r->rate || gcra_take(&ifi->orphan_tat, rl_now(), rate_cost(r, 1), r->tol_ns))
+			return AG_R_ORPHAN_PASS;
+		return AG_R_ORPHAN_DROP;
+	default:
+		return AG_R_ORPHAN_PASS;
+	}
+}
+
+/* Verdict reason for a later fragment; *vec is its first fragment's vector. */
+static __always_inline int frag_follow(const struct pkt *p, const void *end,
+				       struct ag_ifinfo *ifi, __u32 *vec)
+{
+	const struct ag_frag_val *val;
+	struct ag_frag_key key;
+
+	*vec = 0;
+	if (frag_key(p, end, &key))
+		return AG_R_ORPHAN_PASS;
+	val = bpf_map_lookup_elem(&frags, &key);
+	if (!val || bpf_ktime_get_coarse_ns() - val->seen_ns > AG_FRAG_TIMEOUT_NS)
+		return orphan_verdict(ifi);
+	*vec = val->vec < AG_MAX_VECTORS ? val->vec : 0;
+	return val->drop ? AG_R_FRAG_DROP : AG_R_FRAG_PASS;
+}
+
+#endif /* AMPGUARD_FRAG_H */

@@ -1,0 +1,431 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The `allow` and `deny` verbs: CIDR lists in LPM tries. Every change is
+ * all-or-nothing: inputs are validated first, and a failure half-way
+ * through takes back what was already applied.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <json-c/json.h>
+
+#include "ampguard.h"
+
+struct list_kind {
+	const char *verb;
+	const char *name; /* in messages */
+	size_t fd4, fd6;  /* offsets in struct ag_state */
+	__u32 bit4, bit6;
+};
+
+static const struct list_kind allow_kind = {
+	"allow", "allowlist", offsetof(struct ag_state, allow4_fd),
+	offsetof(struct ag_state, allow6_fd), AG_LIST_ALLOW4, AG_LIST_ALLOW6,
+};
+
+static const struct list_kind deny_kind = {
+	"deny", "denylist", offsetof(struct ag_state, deny4_fd),
+	offsetof(struct ag_state, deny6_fd), AG_LIST_DENY4, AG_LIST_DENY6,
+};
+
+static int kind_fd(const struct ag_state *st, const struct list_kind *k, int family)
+{
+	return *(const int *)((const char *)st + (family == AF_INET ? k->fd4 : k->fd6));
+}
+
+/* The bits of address byte i that lie past a prefix of plen bits. */
+static __u8 host_bits(unsigned int i, unsigned long plen)
+{
+	if (i * 8 >= plen)
+		return 0xff;
+	if (i * 8 + 8 <= plen)
+		return 0;
+	return 0xff >> (plen - i * 8);
+}
+
+/*
+ * "192.0.2.0/24", "2001:db8::/32", or a bare address (a /32 or /128). The
+ * prefix goes in key->prefixlen, the address in key->addr (4 or 16 bytes).
+ */
+int ag_cidr_parse(const char *s, int *family, struct ag_lpm6 *key, char *why, size_t why_len)
+{
+	char addr[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(s, '/');
+	unsigned long plen, max;
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned int i, dirty = 0;
+
+	memset(key, 0, sizeof(*key));
+	if (alen == 0 || alen >= sizeof(addr)) {
+		snprintf(why, why_len, "not an address");
+		return -EINVAL;
+	}
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	if (inet_pton(AF_INET, addr, key->addr) == 1) {
+		*family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, addr, key->addr) == 1) {
+		*family = AF_INET6;
+		max = 128;
+	} else {
+		snprintf(why, why_len, "'%s' is not an IPv4 or IPv6 address", addr);
+		return -EINVAL;
+	}
+	plen = max;
+	if (slash && ag_parse_uint(slash + 1, max, &plen)) {
+		snprintf(why, why_len, "prefix length must be 0-%lu", max);
+		return -EINVAL;
+	}
+	for (i = 0; i < max / 8; i++)
+		dirty |= key->addr[i] & host_bits(i, plen);
+	if (dirty) {
+		/* name the network the operator probably meant */
+		for (i = 0; i < max / 8; i++)
+			key->addr[i] &= ~host_bits(i, plen);
+		inet_ntop(*family, key->addr, addr, sizeof(addr));
+		snprintf(why, why_len, "host bits are set: did you mean %s/%lu?", addr, plen);
+		return -EINVAL;
+	}
+	key->prefixlen = plen;
+	return 0;
+}
+
+struct cidr {
+	int family;
+	struct ag_lpm6 key; /* an ag_lpm4 prefix when family is AF_INET */
+};
+
+struct cidr_set {
+	struct cidr *v;
+	size_t n, cap;
+};
+
+static int set_add(struct cidr_set *set, const struct cidr *c)
+{
+	struct cidr *grown;
+
+	if (set->n == set->cap) {
+		set->cap = set->cap ? set->cap * 2 : 64;
+		grown = realloc(set->v, set->cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		set->v = grown;
+	}
+	set->v[set->n++] = *c;
+	return 0;
+}
+
+/* One CIDR per line; '#' starts a comment; blank lines are skipped. */
+static int read_file(const char *path, struct cidr_set *set)
+{
+	char line[512], why[128], *p, *end;
+	unsigned int lineno = 0;
+	struct cidr c;
+	FILE *f;
+	int err = 0;
+
+	f = fopen(path, "r");
+	if (!f) {
+		ag_err("%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	while (!err && fgets(line, sizeof(line), f)) {
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			ag_err("%s:%u: line too long", path, lineno);
+			err = -EINVAL;
+			break;
+		}
+		if ((p = strchr(line, '#')))
+			*p = '\0';
+		for (p = line; *p == ' ' || *p == '\t'; p++)
+			;
+		for (end = p + strlen(p); end > p && strchr(" \t\r\n", end[-1]); end--)
+			;
+		*end = '\0';
+		if (!*p)
+			continue;
+		if (ag_cidr_parse(p, &c.family, &c.key, why, sizeof(why))) {
+			ag_err("%s:%u: bad CIDR '%s': %s; nothing was changed", path, lineno, p, why);
+			err = -EINVAL;
+		} else {
+			err = set_add(set, &c);
+		}
+	}
+	fclose(f);
+	return err;
+}
+
+/* Key bytes as the map expects them: ag_lpm4 for IPv4. */
+static const void *map_key(const struct cidr *c, struct ag_lpm4 *k4)
+{
+	if (c->family != AF_INET)
+		return &c->key;
+	k4->prefixlen = c->key.prefixlen;
+	memcpy(k4->addr, c->key.addr, 4);
+	return k4;
+}
+
+static int list_nonempty(int fd, int family)
+{
+	struct ag_lpm6 k;
+	struct ag_lpm4 k4;
+
+	return !bpf_map_get_next_key(fd, NULL, family == AF_INET ? (void *)&k4 : (void *)&k);
+}
+
+/* Sets the config bits of the lists that hold entries, so empty ones cost nothing. */
+int ag_lists_refresh_flags(const struct ag_state *st)
+{
+	const struct list_kind *kinds[] = { &allow_kind, &deny_kind };
+	struct ag_config cfg;
+	unsigned int i;
+	__u32 lists = 0;
+
+	for (i = 0; i < 2; i++) {
+		if (list_nonempty(kind_fd(st, kinds[i], AF_INET), AF_INET))
+			lists |= kinds[i]->bit4;
+		if (list_nonempty(kind_fd(st, kinds[i], AF_INET6), AF_INET6))
+			lists |= kinds[i]->bit6;
+	}
+	if (bpf_map_lookup_elem(st->config_fd, &(__u32){ 0 }, &cfg))
+		return -errno;
+	cfg.lists = lists;
+	return bpf_map_update_elem(st->config_fd, &(__u32){ 0 }, &cfg, 0) ? -errno : 0;
+}
+
+static void cidr_str(const struct cidr *c, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(c->family, c->key.addr, a, sizeof(a));
+	snprintf(buf, len, "%s/%u", a, c->key.prefixlen);
+}
+
+/*
+ * Adds (or deletes) every entry; on the first failure takes back what this
+ * call changed. Returns 0, or the error with *failed set to its entry.
+ */
+static int apply(const struct ag_state *st, const struct list_kind *k, const struct cidr_set *set,
+		 bool del, size_t *changed_n, size_t *failed)
+{
+	static const __u8 one = 1;
+	struct ag_lpm4 k4;
+	bool *changed;
+	size_t i;
+	int err = 0;
+
+	changed = calloc(set->n ? set->n : 1, sizeof(*changed));
+	if (!changed)
+		return -ENOMEM;
+	*changed_n = 0;
+	for (i = 0; i < set->n && !err; i++) {
+		int fd = kind_fd(st, k, set->v[i].family);
+		const void *key = map_key(&set->v[i], &k4);
+
+		if (del)
+			err = bpf_map_delete_elem(fd, key) ? -errno : 0;
+		else if (bpf_map_update_elem(fd, key, &one, BPF_NOEXIST))
+			err = errno == EEXIST ? 0 : -errno;
+		else
+			changed[i] = true;
+		if (del && !err)
+			changed[i] = true;
+		if (err)
+			*failed = i;
+		*changed_n += changed[i];
+	}
+	for (i = 0; err && i < set->n; i++) {
+		int fd = kind_fd(st, k, set->v[i].family);
+		const void *key = map_key(&set->v[i], &k4);
+
+		if (!changed[i])
+			continue;
+		if (del)
+			bpf_map_update_elem(fd, key, &one, BPF_NOEXIST);
+		else
+			bpf_map_delete_elem(fd, key);
+	}
+	free(changed);
+	return err;
+}
+
+static int collect(int fd, int family, struct cidr_set *set)
+{
+	struct ag_lpm6 k6, next6;
+	struct ag_lpm4 k4, next4;
+	void *prev = NULL, *next = family == AF_INET ? (void *)&next4 : (void *)&next6;
+	struct cidr c = { .family = family };
+	int err = 0;
+
+	while (!err && !bpf_map_get_next_key(fd, prev, next)) {
+		memset(&c.key, 0, sizeof(c.key));
+		if (family == AF_INET) {
+			k4 = next4;
+			prev = &k4;
+			c.key.prefixlen = k4.prefixlen;
+			memcpy(c.key.addr, k4.addr, 4);
+		} else {
+			k6 = next6;
+			prev = &k6;
+			c.key = k6;
+		}
+		err = set_add(set, &c);
+	}
+	return err;
+}
+
+static int cidr_cmp(const void *a, const void *b)
+{
+	const struct cidr *x = a, *y = b;
+	int d;
+
+	if (x->family != y->family)
+		return x->family == AF_INET ? -1 : 1;
+	d = memcmp(x->key.addr, y->key.addr, 16);
+	return d ? d : (int)x->key.prefixlen - (int)y->key.prefixlen;
+}
+
+static int show(const struct ag_state *st, const struct list_kind *k, bool json)
+{
+	struct cidr_set all = { 0 };
+	json_object *arr = NULL;
+	char buf[INET6_ADDRSTRLEN + 8];
+	size_t i;
+	int err;
+
+	err = collect(kind_fd(st, k, AF_INET), AF_INET, &all);
+	err = err ?: collect(kind_fd(st, k, AF_INET6), AF_INET6, &all);
+	if (err) {
+		free(all.v);
+		return ag_bpf_err(err, k->name);
+	}
+	qsort(all.v, all.n, sizeof(*all.v), cidr_cmp);
+	if (json)
+		arr = json_object_new_array();
+	for (i = 0; i < all.n; i++) {
+		cidr_str(&all.v[i], buf, sizeof(buf));
+		if (json)
+			json_object_array_add(arr, json_object_new_string(buf));
+		else
+			printf("%s\n", buf);
+	}
+	if (json) {
+		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
+		json_object_put(arr);
+	} else if (!all.n) {
+		printf("(%s is empty)\n", k->name);
+	}
+	free(all.v);
+	return 0;
+}
+
+static void usage_list(FILE *f, const struct list_kind *k)
+{
+	fprintf(f, "usage: ampguard %s [CIDR...] [--file FILE] [--delete] [--json]\n"
+		   "  %s. Without CIDR or --file, lists the %s.\n"
+		   "  CIDR      192.0.2.0/24, 2001:db8::/32, or a single address\n"
+		   "  --file    one CIDR per line, '#' comments; applied all or nothing\n"
+		   "  --delete  remove the entries instead\n",
+		k->verb,
+		k == &allow_kind ? "Sources that always pass (checked after the denylist)"
+				 : "Sources that are always dropped (checked first)",
+		k->name);
+}
+
+static int cmd_list(const struct list_kind *k, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "file", required_argument, NULL, 'f' },
+		{ "delete", no_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct cidr_set set = { 0 };
+	const char *file = NULL;
+	bool del = false, json = false;
+	size_t changed = 0, failed = 0;
+	char why[128], buf[INET6_ADDRSTRLEN + 8];
+	struct ag_state st;
+	struct cidr c;
+	int ch, i, err = 0;
+
+	while ((ch = getopt_long(argc, argv, "f:djh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			file = optarg;
+			break;
+		case 'd':
+			del = true;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usage_list(stdout, k);
+			return 0;
+		default:
+			usage_list(stderr, k);
+			return -EINVAL;
+		}
+	}
+	for (i = optind; i < argc && !err; i++) {
+		if (ag_cidr_parse(argv[i], &c.family, &c.key, why, sizeof(why))) {
+			ag_err("bad CIDR '%s': %s; nothing was changed", argv[i], why);
+			err = -EINVAL;
+		} else {
+			err = set_add(&set, &c);
+		}
+	}
+	if (!err && file)
+		err = read_file(file, &set);
+	if (err)
+		goto out_free;
+
+	err = ag_state_open(&st, set.n || file ? AG_LOCK_WRITE : AG_LOCK_NONE);
+	if (err)
+		goto out_free;
+	if (!set.n && !file) {
+		err = show(&st, k, json);
+		goto out;
+	}
+	err = apply(&st, k, &set, del, &changed, &failed);
+	if (err) {
+		cidr_str(&set.v[failed], buf, sizeof(buf));
+		if (err == -ENOENT)
+			ag_err("%s is not on the %s; nothing was changed", buf, k->name);
+		else if (err == -E2BIG || err == -ENOSPC)
+			ag_err("the %s is full (%u entries per address family); nothing was changed",
+			       k->name, AG_LIST_ENTRIES);
+		else
+			ag_err("%s %s: %s; nothing was changed", k->name, buf, strerror(-err));
+		goto out;
+	}
+	err = ag_lists_refresh_flags(&st);
+	if (err) {
+		ag_bpf_err(err, "updating list flags");
+		goto out;
+	}
+	printf("%s: %s %zu of %zu\n", k->name, del ? "removed" : "added", changed, set.n);
+out:
+	ag_state_close(&st);
+out_free:
+	free(set.v);
+	return err;
+}
+
+int cmd_allow(int argc, char **argv)
+{
+	return cmd_list(&allow_kind, argc, argv);
+}
+
+int cmd_deny(int argc, char **argv)
+{
+	return cmd_list(&deny_kind, argc, argv);
+}
