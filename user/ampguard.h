@@ -26,6 +26,8 @@ void ag_fmt_rate(char *buf, size_t len, double value, const char *unit);
 void ag_fmt_count(char *buf, size_t len, double value);
 int ag_parse_duration_ms(const char *s, unsigned long *ms);
 void ag_fmt_duration(char *buf, size_t len, unsigned long ms);
+struct json_object;
+void ag_json_print(struct json_object *o, bool pretty);
 
 /* vectors.c: the built-in table and names of actions and reasons */
 struct ag_builtin {
@@ -133,6 +135,7 @@ void ag_fmt_limits(const struct ag_policy *p, char *buf, size_t len);
 /* lists.c */
 int ag_cidr_parse(const char *s, int *family, struct ag_lpm6 *key, char *why, size_t why_len);
 int ag_lists_refresh_flags(const struct ag_state *st);
+void ag_lists_count(const struct ag_state *st, unsigned long *allow, unsigned long *deny);
 
 /* fragments.c */
 void ag_orphan_defaults(struct ag_ifinfo *info);

@@ -193,8 +193,9 @@ int cmd_fragments(int argc, char **argv)
 		ag_bpf_err(err, "fragment policy");
 	if (r.json) {
 		if (!err)
-			puts(json_object_to_json_string_ext(r.arr, JSON_C_TO_STRING_PRETTY));
-		json_object_put(r.arr);
+			ag_json_print(r.arr, true);
+		else
+			json_object_put(r.arr);
 	}
 	ag_state_close(&st);
 	return err;

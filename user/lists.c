@@ -88,7 +88,7 @@ int ag_cidr_parse(const char *s, int *family, struct ag_lpm6 *key, char *why, si
 		for (i = 0; i < max / 8; i++)
 			key->addr[i] &= ~host_bits(i, plen);
 		inet_ntop(*family, key->addr, addr, sizeof(addr));
-		snprintf(why, why_len, "host bits are set: did you mean %s/%lu?", addr, plen);
+		snprintf(why, why_len, "host bits are set (did you mean %s/%lu?)", addr, plen);
 		return -EINVAL;
 	}
 	key->prefixlen = plen;
@@ -177,6 +177,30 @@ static int list_nonempty(int fd, int family)
 	struct ag_lpm4 k4;
 
 	return !bpf_map_get_next_key(fd, NULL, family == AF_INET ? (void *)&k4 : (void *)&k);
+}
+
+static unsigned long count_keys(int fd, int family)
+{
+	struct ag_lpm6 k6, n6;
+	struct ag_lpm4 k4, n4;
+	void *prev = NULL, *next = family == AF_INET ? (void *)&n4 : (void *)&n6;
+	unsigned long n = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		if (family == AF_INET)
+			k4 = n4, prev = &k4;
+		else
+			k6 = n6, prev = &k6;
+		n++;
+	}
+	return n;
+}
+
+/* Entries on each list, both address families. */
+void ag_lists_count(const struct ag_state *st, unsigned long *allow, unsigned long *deny)
+{
+	*allow = count_keys(st->allow4_fd, AF_INET) + count_keys(st->allow6_fd, AF_INET6);
+	*deny = count_keys(st->deny4_fd, AF_INET) + count_keys(st->deny6_fd, AF_INET6);
 }
 
 /* Sets the config bits of the lists that hold entries, so empty ones cost nothing. */
@@ -316,8 +340,7 @@ static int show(const struct ag_state *st, const struct list_kind *k, bool json)
 			printf("%s\n", buf);
 	}
 	if (json) {
-		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
-		json_object_put(arr);
+		ag_json_print(arr, false);
 	} else if (!all.n) {
 		printf("(%s is empty)\n", k->name);
 	}

@@ -426,8 +426,7 @@ int cmd_top(int argc, char **argv)
 	if (json) {
 		json_object_object_add(root, "by_dropped", bd);
 		json_object_object_add(root, "by_admitted", ba);
-		puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
-		json_object_put(root);
+		ag_json_print(root, true);
 	}
 out:
 	free(rows);

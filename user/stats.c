@@ -274,11 +274,7 @@ static int iface_known(const struct ag_state *st, const char *ifname)
 static void emit(const struct snapshot *s, const struct snapshot *prev, bool json, bool watch)
 {
 	if (json) {
-		json_object *o = snapshot_json(s, prev);
-
-		puts(json_object_to_json_string_ext(o, watch ? JSON_C_TO_STRING_PLAIN
-							     : JSON_C_TO_STRING_PRETTY));
-		json_object_put(o);
+		ag_json_print(snapshot_json(s, prev), !watch);
 	} else {
 		if (watch)
 			printf("\033[H\033[2J");

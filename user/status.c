@@ -85,7 +85,7 @@ static int status_iface(const char *ifname, void *arg)
 			printf(" %s", tname);
 	}
 	if (!a->arr) {
-		printf("\n");
+		printf(", orphan fragments %s\n", ag_orphan_name(s.info.orphan));
 		return 0;
 	}
 	o = json_object_new_object();
@@ -97,6 +97,9 @@ static int status_iface(const char *ifname, void *arg)
 	json_object_object_add(o, "link_id", json_object_new_int64(s.link_id));
 	json_object_object_add(o, "attached_at", json_object_new_int64(s.info.attached_at));
 	json_object_object_add(o, "track_on", track);
+	json_object_object_add(o, "orphan_fragments",
+			       json_object_new_string(ag_orphan_name(s.info.orphan)));
+	json_object_object_add(o, "orphan_pps", json_object_new_uint64(s.info.orphan_pps.rate));
 	json_object_array_add(a->arr, o);
 	return 0;
 }
@@ -177,10 +180,10 @@ static int print_status(const struct ag_state *st, bool json)
 {
 	struct ag_policy tbl[AG_MAX_VECTORS];
 	struct status_arg arg = { .st = st };
-	json_object *root = NULL, *vecs = NULL, *track, *served, *sources;
+	json_object *root = NULL, *vecs = NULL, *track, *served, *sources, *lists;
 	unsigned long entries = 0;
 	struct ag_src_entry *sources_tbl = NULL;
-	unsigned long held = 0;
+	unsigned long held = 0, allow_n, deny_n;
 	struct ag_served sv;
 	int err;
 
@@ -192,6 +195,7 @@ static int print_status(const struct ag_state *st, bool json)
 	if (sources_tbl)
 		held = ag_src_in_use(sources_tbl);
 	free(sources_tbl);
+	ag_lists_count(st, &allow_n, &deny_n);
 	if (err)
 		return ag_bpf_err(err, "reading state");
 	if (json) {
@@ -211,6 +215,7 @@ static int print_status(const struct ag_state *st, bool json)
 			json_object_to_json_string_ext(served, JSON_C_TO_STRING_PLAIN) : "none");
 		printf("tracked requests: %lu of %u entries\n", entries, AG_TRACK_ENTRIES);
 		printf("rate-limited sources: %lu of %u entries\n", held, AG_SRC_ENTRIES);
+		printf("allowlist: %lu entries, denylist: %lu entries\n", allow_n, deny_n);
 		json_object_put(served);
 		return err;
 	}
@@ -225,8 +230,11 @@ static int print_status(const struct ag_state *st, bool json)
 	json_object_object_add(sources, "entries", json_object_new_uint64(held));
 	json_object_object_add(sources, "capacity", json_object_new_int64(AG_SRC_ENTRIES));
 	json_object_object_add(root, "sources", sources);
-	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
-	json_object_put(root);
+	lists = json_object_new_object();
+	json_object_object_add(lists, "allow", json_object_new_uint64(allow_n));
+	json_object_object_add(lists, "deny", json_object_new_uint64(deny_n));
+	json_object_object_add(root, "lists", lists);
+	ag_json_print(root, true);
 	return err;
 }
 
@@ -316,8 +324,7 @@ int cmd_vectors(int argc, char **argv)
 		json_object_array_add(arr, o);
 	}
 	if (json) {
-		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY));
-		json_object_put(arr);
+		ag_json_print(arr, true);
 	}
 	return 0;
 }

@@ -121,8 +121,7 @@ static void print_served(const struct ag_served *s, bool json)
 			printf("%u\n", port);
 	}
 	if (json) {
-		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
-		json_object_put(arr);
+		ag_json_print(arr, false);
 	} else if (!n) {
 		printf("(no served ports)\n");
 	}

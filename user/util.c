@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "ampguard.h"
 
 static void vreport(const char *level, const char *fmt, va_list ap)
@@ -138,4 +140,14 @@ void ag_fmt_duration(char *buf, size_t len, unsigned long ms)
 		snprintf(buf, len, "%lums", ms);
 	else
 		snprintf(buf, len, "%lus", ms / 1000);
+}
+
+/* Prints and frees a JSON document: pretty for people, one line for streams. */
+void ag_json_print(json_object *o, bool pretty)
+{
+	int flags = JSON_C_TO_STRING_NOSLASHESCAPE |
+		    (pretty ? JSON_C_TO_STRING_PRETTY : JSON_C_TO_STRING_PLAIN);
+
+	puts(json_object_to_json_string_ext(o, flags));
+	json_object_put(o);
 }
