@@ -9,7 +9,7 @@ BUILD     := build
 CC        ?= gcc
 CLANG     ?= clang
 BPFTOOL   ?= bpftool
-PKGS      := libbpf libelf zlib json-c
+PKGS      := libbpf libelf zlib json-c libmicrohttpd
 ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 
@@ -17,7 +17,7 @@ CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
 	     -Iinclude -Iuser -I$(BUILD) $(shell pkg-config --cflags $(PKGS)) \
 	     -DAG_VERSION=\"$(VERSION)\"
-LDLIBS    += $(shell pkg-config --libs $(PKGS))
+LDLIBS    += $(shell pkg-config --libs $(PKGS)) -lpthread
 
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Iinclude -Ibpf -I/usr/include/$(MULTIARCH)

@@ -210,6 +210,9 @@ struct ag_config {
 	__u32 abi_version;
 	__u32 gen;   /* active policy generation, 0 or 1 */
 	__u32 lists; /* enum ag_list_bits */
+	/* Entries on each list (both families), kept by userspace for status. */
+	__u32 allow_n;
+	__u32 deny_n;
 	__u32 pad;
 };
 

@@ -4,6 +4,7 @@
 #define AMPGUARD_H
 
 #include <limits.h>
+#include <net/if.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <linux/types.h>
@@ -86,6 +87,7 @@ enum ag_lock_mode {
 void ag_set_root(const char *root);
 const char *ag_root(void);
 int ag_state_open(struct ag_state *st, enum ag_lock_mode lock);
+int ag_state_open_quiet(struct ag_state *st);
 int ag_state_lock(struct ag_state *st, bool create);
 int ag_state_open_maps(struct ag_state *st);
 void ag_state_close(struct ag_state *st);
@@ -114,6 +116,19 @@ int ag_policy_find(const struct ag_policy tbl[AG_MAX_VECTORS], const char *spec,
 		   int *port_out);
 
 /* stats.c */
+struct ag_iface_counters {
+	char name[IF_NAMESIZE];
+	struct ag_counter c[AG_NR_STATS];
+};
+
+struct ag_snapshot {
+	struct ag_iface_counters *ifs; /* malloc'd */
+	unsigned int n;
+	struct ag_policy tbl[AG_MAX_VECTORS];
+	double when; /* CLOCK_MONOTONIC seconds */
+};
+
+int ag_snapshot_take(const struct ag_state *st, const char *only, struct ag_snapshot *snap);
 int ag_stats_read(int stats_fd, struct ag_counter out[AG_NR_STATS]);
 int ag_stats_zero_slot(int stats_fd, unsigned int slot);
 
@@ -135,7 +150,6 @@ void ag_fmt_limits(const struct ag_policy *p, char *buf, size_t len);
 /* lists.c */
 int ag_cidr_parse(const char *s, int *family, struct ag_lpm6 *key, char *why, size_t why_len);
 int ag_lists_refresh_flags(const struct ag_state *st);
-void ag_lists_count(const struct ag_state *st, unsigned long *allow, unsigned long *deny);
 
 /* fragments.c */
 void ag_orphan_defaults(struct ag_ifinfo *info);
@@ -154,6 +168,10 @@ int cmd_top(int argc, char **argv);
 int cmd_allow(int argc, char **argv);
 int cmd_deny(int argc, char **argv);
 int cmd_fragments(int argc, char **argv);
+int cmd_exporter(int argc, char **argv);
+
+/* metrics.c */
+int ag_metrics_render(char **out, size_t *len);
 
 /* tracking.c */
 int ag_served_read(int served_fd, struct ag_served *s);

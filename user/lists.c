@@ -171,14 +171,6 @@ static const void *map_key(const struct cidr *c, struct ag_lpm4 *k4)
 	return k4;
 }
 
-static int list_nonempty(int fd, int family)
-{
-	struct ag_lpm6 k;
-	struct ag_lpm4 k4;
-
-	return !bpf_map_get_next_key(fd, NULL, family == AF_INET ? (void *)&k4 : (void *)&k);
-}
-
 static unsigned long count_keys(int fd, int family)
 {
 	struct ag_lpm6 k6, n6;
@@ -196,30 +188,26 @@ static unsigned long count_keys(int fd, int family)
 	return n;
 }
 
-/* Entries on each list, both address families. */
-void ag_lists_count(const struct ag_state *st, unsigned long *allow, unsigned long *deny)
-{
-	*allow = count_keys(st->allow4_fd, AF_INET) + count_keys(st->allow6_fd, AF_INET6);
-	*deny = count_keys(st->deny4_fd, AF_INET) + count_keys(st->deny6_fd, AF_INET6);
-}
-
 /* Sets the config bits of the lists that hold entries, so empty ones cost nothing. */
 int ag_lists_refresh_flags(const struct ag_state *st)
 {
 	const struct list_kind *kinds[] = { &allow_kind, &deny_kind };
+	unsigned long n4, n6, total[2];
 	struct ag_config cfg;
 	unsigned int i;
 	__u32 lists = 0;
 
 	for (i = 0; i < 2; i++) {
-		if (list_nonempty(kind_fd(st, kinds[i], AF_INET), AF_INET))
-			lists |= kinds[i]->bit4;
-		if (list_nonempty(kind_fd(st, kinds[i], AF_INET6), AF_INET6))
-			lists |= kinds[i]->bit6;
+		n4 = count_keys(kind_fd(st, kinds[i], AF_INET), AF_INET);
+		n6 = count_keys(kind_fd(st, kinds[i], AF_INET6), AF_INET6);
+		lists |= (n4 ? kinds[i]->bit4 : 0) | (n6 ? kinds[i]->bit6 : 0);
+		total[i] = n4 + n6;
 	}
 	if (bpf_map_lookup_elem(st->config_fd, &(__u32){ 0 }, &cfg))
 		return -errno;
 	cfg.lists = lists;
+	cfg.allow_n = total[0];
+	cfg.deny_n = total[1];
 	return bpf_map_update_elem(st->config_fd, &(__u32){ 0 }, &cfg, 0) ? -errno : 0;
 }
 

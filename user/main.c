@@ -26,6 +26,7 @@ static const struct verb verbs[] = {
 	{ "allow", cmd_allow, "CIDRs whose traffic always passes" },
 	{ "deny", cmd_deny, "CIDRs whose traffic is always dropped" },
 	{ "fragments", cmd_fragments, "what happens to fragments whose first was not seen" },
+	{ "exporter", cmd_exporter, "serve Prometheus metrics over HTTP" },
 	{ "vectors", cmd_vectors, "list the built-in vectors" },
 };
 

@@ -172,6 +172,20 @@ static void state_reset(struct ag_state *st)
  * Opens existing state for a verb that needs it, with one line for the
  * usual reasons it cannot.
  */
+/* Opens the shared maps without the writer lock; -ENOENT, silently, when nothing is attached. */
+int ag_state_open_quiet(struct ag_state *st)
+{
+	int err;
+
+	state_reset(st);
+	if (ag_path(st->root, sizeof(st->root), "%s", ag_root()))
+		return -ENAMETOOLONG;
+	err = ag_state_open_maps(st);
+	if (err)
+		ag_state_close(st);
+	return err;
+}
+
 int ag_state_open(struct ag_state *st, enum ag_lock_mode lock)
 {
 	int err;

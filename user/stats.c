@@ -17,27 +17,33 @@
 
 #include "ampguard.h"
 
+/* Sums the per-CPU counters; one batch lookup for the whole map. */
 int ag_stats_read(int stats_fd, struct ag_counter out[AG_NR_STATS])
 {
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	int ncpu = libbpf_num_possible_cpus();
+	__u32 keys[AG_NR_STATS], n = AG_NR_STATS, out_batch, idx;
 	struct ag_counter *percpu;
-	__u32 idx;
-	int cpu;
+	int cpu, err;
 
 	if (ncpu <= 0)
 		return ncpu ?: -EINVAL;
-	percpu = calloc(ncpu, sizeof(*percpu));
+	percpu = calloc((size_t)ncpu * AG_NR_STATS, sizeof(*percpu));
 	if (!percpu)
 		return -ENOMEM;
+	err = bpf_map_lookup_batch(stats_fd, NULL, &out_batch, keys, percpu, &n, &opts);
+	if ((err && errno != ENOENT) || n != AG_NR_STATS) {
+		err = err ? -errno : -EIO;
+		free(percpu);
+		return err;
+	}
 	for (idx = 0; idx < AG_NR_STATS; idx++) {
-		if (bpf_map_lookup_elem(stats_fd, &idx, percpu)) {
-			free(percpu);
-			return -errno;
-		}
-		out[idx] = (struct ag_counter){ 0 };
+		const struct ag_counter *row = &percpu[(size_t)idx * ncpu];
+
+		out[keys[idx]] = (struct ag_counter){ 0 };
 		for (cpu = 0; cpu < ncpu; cpu++) {
-			out[idx].packets += percpu[cpu].packets;
-			out[idx].bytes += percpu[cpu].bytes;
+			out[keys[idx]].packets += row[cpu].packets;
+			out[keys[idx]].bytes += row[cpu].bytes;
 		}
 	}
 	free(percpu);
@@ -65,28 +71,16 @@ int ag_stats_zero_slot(int stats_fd, unsigned int slot)
 	return err;
 }
 
-struct iface_counters {
-	char name[IF_NAMESIZE];
-	struct ag_counter c[AG_NR_STATS];
-};
-
-struct snapshot {
-	struct iface_counters *ifs;
-	unsigned int n;
-	struct ag_policy tbl[AG_MAX_VECTORS];
-	double when; /* CLOCK_MONOTONIC seconds */
-};
-
 struct collect_arg {
 	const struct ag_state *st;
 	const char *only;
-	struct snapshot *snap;
+	struct ag_snapshot *snap;
 };
 
 static int collect_iface(const char *ifname, void *arg)
 {
 	struct collect_arg *a = arg;
-	struct iface_counters *ifc, *grown;
+	struct ag_iface_counters *ifc, *grown;
 	char path[PATH_MAX];
 	int fd, err;
 
@@ -120,7 +114,8 @@ static double now_mono(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int take_snapshot(const struct ag_state *st, const char *only, struct snapshot *snap)
+/* Counters of every protected interface (or only one) and the active policy. */
+int ag_snapshot_take(const struct ag_state *st, const char *only, struct ag_snapshot *snap)
 {
 	struct collect_arg arg = { .st = st, .only = only, .snap = snap };
 	int err;
@@ -133,7 +128,7 @@ static int take_snapshot(const struct ag_state *st, const char *only, struct sna
 }
 
 /* Matching counters of the previous snapshot, for rates; NULL if none. */
-static const struct iface_counters *previous(const struct snapshot *prev, const char *name)
+static const struct ag_iface_counters *previous(const struct ag_snapshot *prev, const char *name)
 {
 	unsigned int i;
 
@@ -143,7 +138,7 @@ static const struct iface_counters *previous(const struct snapshot *prev, const 
 	return NULL;
 }
 
-static json_object *counter_json(const struct snapshot *s, unsigned int idx,
+static json_object *counter_json(const struct ag_snapshot *s, unsigned int idx,
 				 const struct ag_counter *c, const struct ag_counter *p, double dt)
 {
 	unsigned int slot = idx / AG_REASON__MAX, reason = idx % AG_REASON__MAX;
@@ -167,7 +162,7 @@ static json_object *counter_json(const struct snapshot *s, unsigned int idx,
 	return o;
 }
 
-static json_object *snapshot_json(const struct snapshot *s, const struct snapshot *prev)
+static json_object *snapshot_json(const struct ag_snapshot *s, const struct ag_snapshot *prev)
 {
 	json_object *root = json_object_new_object(), *arr = json_object_new_array();
 	unsigned int i, idx;
@@ -175,7 +170,7 @@ static json_object *snapshot_json(const struct snapshot *s, const struct snapsho
 	json_object_object_add(root, "version", json_object_new_int(AG_JSON_VERSION));
 	json_object_object_add(root, "timestamp", json_object_new_int64(time(NULL)));
 	for (i = 0; i < s->n; i++) {
-		const struct iface_counters *ifc = &s->ifs[i], *p = previous(prev, ifc->name);
+		const struct ag_iface_counters *ifc = &s->ifs[i], *p = previous(prev, ifc->name);
 		json_object *o = json_object_new_object(), *ctrs = json_object_new_array();
 		__u64 tot[2][2] = { { 0 } };
 
@@ -202,7 +197,7 @@ static json_object *snapshot_json(const struct snapshot *s, const struct snapsho
 	return root;
 }
 
-static void print_table(const struct snapshot *s, const struct snapshot *prev)
+static void print_table(const struct ag_snapshot *s, const struct ag_snapshot *prev)
 {
 	char name[32], vec[48], pkts[24], bytes[24], pps[24], bps[24];
 	double dt = prev ? s->when - prev->when : 0;
@@ -212,7 +207,7 @@ static void print_table(const struct snapshot *s, const struct snapshot *prev)
 	       "PACKETS", "BYTES");
 	printf(dt > 0 ? " %14s %16s\n" : "\n", "RATE", "BANDWIDTH");
 	for (i = 0; i < s->n; i++) {
-		const struct iface_counters *ifc = &s->ifs[i], *p = previous(prev, ifc->name);
+		const struct ag_iface_counters *ifc = &s->ifs[i], *p = previous(prev, ifc->name);
 
 		for (idx = 0; idx < AG_NR_STATS; idx++) {
 			unsigned int slot = idx / AG_REASON__MAX, reason = idx % AG_REASON__MAX;
@@ -271,7 +266,7 @@ static int iface_known(const struct ag_state *st, const char *ifname)
 	return access(path, F_OK) == 0;
 }
 
-static void emit(const struct snapshot *s, const struct snapshot *prev, bool json, bool watch)
+static void emit(const struct ag_snapshot *s, const struct ag_snapshot *prev, bool json, bool watch)
 {
 	if (json) {
 		ag_json_print(snapshot_json(s, prev), !watch);
@@ -291,7 +286,7 @@ int cmd_stats(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct snapshot cur = { 0 }, prev = { 0 };
+	struct ag_snapshot cur = { 0 }, prev = { 0 };
 	unsigned long interval = 0;
 	const char *only = NULL;
 	struct ag_state st;
@@ -336,14 +331,14 @@ int cmd_stats(int argc, char **argv)
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	err = take_snapshot(&st, only, &cur);
+	err = ag_snapshot_take(&st, only, &cur);
 	if (err) {
 		ag_bpf_err(err, "reading counters");
 		goto out;
 	}
 	emit(&cur, NULL, json, false);
 	while (interval && !stop) {
-		struct snapshot tmp;
+		struct ag_snapshot tmp;
 
 		sleep(interval);
 		if (stop)
@@ -351,7 +346,7 @@ int cmd_stats(int argc, char **argv)
 		tmp = prev;
 		prev = cur;
 		cur = tmp;
-		err = take_snapshot(&st, only, &cur);
+		err = ag_snapshot_take(&st, only, &cur);
 		if (err) {
 			ag_bpf_err(err, "reading counters");
 			break;

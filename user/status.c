@@ -183,7 +183,8 @@ static int print_status(const struct ag_state *st, bool json)
 	json_object *root = NULL, *vecs = NULL, *track, *served, *sources, *lists;
 	unsigned long entries = 0;
 	struct ag_src_entry *sources_tbl = NULL;
-	unsigned long held = 0, allow_n, deny_n;
+	unsigned long held = 0;
+	struct ag_config cfg = { 0 };
 	struct ag_served sv;
 	int err;
 
@@ -195,7 +196,8 @@ static int print_status(const struct ag_state *st, bool json)
 	if (sources_tbl)
 		held = ag_src_in_use(sources_tbl);
 	free(sources_tbl);
-	ag_lists_count(st, &allow_n, &deny_n);
+	if (!err && bpf_map_lookup_elem(st->config_fd, &(__u32){ 0 }, &cfg))
+		err = -errno;
 	if (err)
 		return ag_bpf_err(err, "reading state");
 	if (json) {
@@ -215,7 +217,7 @@ static int print_status(const struct ag_state *st, bool json)
 			json_object_to_json_string_ext(served, JSON_C_TO_STRING_PLAIN) : "none");
 		printf("tracked requests: %lu of %u entries\n", entries, AG_TRACK_ENTRIES);
 		printf("rate-limited sources: %lu of %u entries\n", held, AG_SRC_ENTRIES);
-		printf("allowlist: %lu entries, denylist: %lu entries\n", allow_n, deny_n);
+		printf("allowlist: %u entries, denylist: %u entries\n", cfg.allow_n, cfg.deny_n);
 		json_object_put(served);
 		return err;
 	}
@@ -231,8 +233,8 @@ static int print_status(const struct ag_state *st, bool json)
 	json_object_object_add(sources, "capacity", json_object_new_int64(AG_SRC_ENTRIES));
 	json_object_object_add(root, "sources", sources);
 	lists = json_object_new_object();
-	json_object_object_add(lists, "allow", json_object_new_uint64(allow_n));
-	json_object_object_add(lists, "deny", json_object_new_uint64(deny_n));
+	json_object_object_add(lists, "allow", json_object_new_uint64(cfg.allow_n));
+	json_object_object_add(lists, "deny", json_object_new_uint64(cfg.deny_n));
 	json_object_object_add(root, "lists", lists);
 	ag_json_print(root, true);
 	return err;

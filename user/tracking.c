@@ -83,19 +83,34 @@ int ag_served_read(int served_fd, struct ag_served *s)
 	return bpf_map_lookup_elem(served_fd, &(__u32){ 0 }, s) ? -errno : 0;
 }
 
-/* Entries in the tracking table; walks the keys (at most AG_TRACK_ENTRIES). */
+/* Entries in the tracking table, read in batches so a full table costs a few calls. */
 int ag_track_count(int track_fd, unsigned long *entries)
 {
-	struct ag_track_key key, next;
-	void *prev = NULL;
+	enum { CHUNK = 8192 };
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct ag_track_key *keys = calloc(CHUNK, sizeof(*keys));
+	struct ag_track_val *vals = calloc(CHUNK, sizeof(*vals));
+	__u32 token = 0, n;
+	bool first = true;
+	int err = 0;
 
 	*entries = 0;
-	while (!bpf_map_get_next_key(track_fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		(*entries)++;
+	while (keys && vals) {
+		n = CHUNK;
+		err = bpf_map_lookup_batch(track_fd, first ? NULL : &token, &token, keys, vals, &n,
+					   &opts);
+		first = false;
+		*entries += n;
+		if (err)
+			break;
 	}
-	return errno == ENOENT ? 0 : -errno;
+	if (!keys || !vals)
+		err = -ENOMEM;
+	else if (err)
+		err = errno == ENOENT ? 0 : -errno;
+	free(keys);
+	free(vals);
+	return err;
 }
 
 static void usage_serve(FILE *f)
