@@ -4,6 +4,7 @@
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
 DESTDIR   ?=
+SYSTEMDDIR ?= /etc/systemd/system
 BUILD     := build
 
 CC        ?= gcc
@@ -34,7 +35,7 @@ LIB       := $(BUILD)/libampguard.a
 TEST_BINS := $(BUILD)/tests/test_xdp $(BUILD)/tests/test_track $(BUILD)/tests/test_ratelimit $(BUILD)/tests/test_lists_frags $(BUILD)/tests/udpgen $(BUILD)/tests/udpsink
 BENCH_BINS := $(BUILD)/tests/bench_micro
 
-.PHONY: all deps test test-unit test-e2e bench-micro install clean
+.PHONY: all deps test bench-micro install install-systemd clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -78,6 +79,17 @@ bench-micro: $(BENCH_BINS)
 
 install: ampguard
 	install -D -m 0755 ampguard $(DESTDIR)$(PREFIX)/sbin/ampguard
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/ampguard/README.md
+	install -D -m 0644 docs/grafana/ampguard-dashboard.json \
+		$(DESTDIR)$(PREFIX)/share/ampguard/grafana/ampguard-dashboard.json
+
+# The units name the binary by its installed path.
+install-systemd:
+	for u in contrib/systemd/*.service; do \
+		mkdir -p $(DESTDIR)$(SYSTEMDDIR) && \
+		sed 's|/usr/local|$(PREFIX)|g' $$u > $(DESTDIR)$(SYSTEMDDIR)/$$(basename $$u) && \
+		chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/$$(basename $$u) || exit 1; \
+	done
 
 clean:
 	rm -rf $(BUILD) ampguard
