@@ -33,9 +33,9 @@ LIB_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
 LIB       := $(BUILD)/libampguard.a
 
 TEST_BINS := $(BUILD)/tests/test_xdp $(BUILD)/tests/test_track $(BUILD)/tests/test_ratelimit $(BUILD)/tests/test_lists_frags $(BUILD)/tests/udpgen $(BUILD)/tests/udpsink
-BENCH_BINS := $(BUILD)/tests/bench_micro
+BENCH_BINS := $(BUILD)/tests/bench_micro $(BUILD)/tests/bench_live
 
-.PHONY: all deps test bench-micro install install-systemd clean
+.PHONY: all deps test bench bench-micro install install-systemd clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -68,14 +68,19 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/*.h $(LIB) | $(BUILD)/tests
 $(BUILD)/tests/%: tests/tools/%.c | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@
 
-$(BUILD)/tests/bench_micro: tests/bench/bench_micro.c tests/unit/frames.c tests/unit/*.h $(LIB) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) tests/bench/bench_micro.c tests/unit/frames.c $(LIB) $(LDLIBS) -o $@
+$(BUILD)/tests/bench_%: tests/bench/bench_%.c tests/unit/frames.c tests/unit/*.h $(LIB) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) $< tests/unit/frames.c $(LIB) $(LDLIBS) -o $@
 
 test: ampguard $(TEST_BINS)
 	bash tests/run.sh
 
-bench-micro: $(BENCH_BINS)
+bench-micro: $(BUILD)/tests/bench_micro
 	$(BUILD)/tests/bench_micro
+
+# Side-by-side throughput against the XDP floor, xdp-filter, nftables and
+# iptables; writes docs/BENCHMARKS.md.
+bench: ampguard $(BENCH_BINS)
+	bash scripts/bench.sh
 
 install: ampguard
 	install -D -m 0755 ampguard $(DESTDIR)$(PREFIX)/sbin/ampguard
