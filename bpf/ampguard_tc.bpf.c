@@ -41,7 +41,7 @@ int ampguard_tc_egress(struct __sk_buff *skb)
 	if (ret != PARSE_OK || !cfg)
 		return TC_ACT_OK;
 
-	pol = vector_of(cfg, p.dport, &vec);
+	pol = vector_of(cfg->gen, p.dport, &vec);
 	if (pol)
 		record_request(&p, c.end, pol);
 	return TC_ACT_OK;

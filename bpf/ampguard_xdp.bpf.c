@@ -41,19 +41,18 @@ static __always_inline int count(__u32 vec, __u32 reason, __u32 len)
 }
 
 /* The vector's verdict on a parsed UDP datagram (or first fragment). */
-static __always_inline int judge_udp(const struct pkt *p, const void *end,
-				     const struct ag_config *cfg, __u32 *vec)
+static __always_inline int judge_udp(const struct pkt *p, const void *end, __u32 gen, __u32 *vec)
 {
 	const struct ag_policy *pol;
 
-	pol = vector_of(cfg, p->sport, vec);
+	pol = vector_of(gen, p->sport, vec);
 	if (!pol) {
 		*vec = 0;
 		return AG_R_NO_VECTOR;
 	}
 	if (pol->action == AG_ACT_PASS)
 		return AG_R_POLICY_PASS;
-	if (is_served(p->dport))
+	if (is_served(gen, p->dport))
 		return AG_R_SERVED;
 	if (is_solicited(p, end, pol))
 		return AG_R_SOLICITED;
@@ -79,25 +78,28 @@ int ampguard_xdp(struct xdp_md *ctx)
 	};
 	struct pkt p = { .len = c.end - c.pos };
 	const struct ag_config *cfg = config_get();
-	__u32 vec = 0, zero = 0;
+	__u32 vec = 0, zero = 0, gen, lists;
 	int ret, reason;
 
 	if (!cfg)
 		return XDP_PASS;
+	/* Read once: everything below is judged by this generation. */
+	gen = cfg->gen & 1;
+	lists = cfg->lists[gen];
 	ret = parse_frame(&c, &p);
 
-	if (p.l3 && cfg->lists) {
-		reason = list_verdict(&p, c.end, cfg->lists);
+	if (p.l3 && lists) {
+		reason = list_verdict(&p, c.end, gen, lists);
 		if (reason != PARSE_OK)
 			return count(0, reason, p.len);
 	}
 
 	if (ret == PARSE_LATER_FRAGMENT) {
-		reason = frag_follow(&p, c.end, bpf_map_lookup_elem(&ifinfo, &zero), &vec);
+		reason = frag_follow(&p, c.end, bpf_map_lookup_elem(&ifinfo, &zero), gen, &vec);
 		return count(vec, reason, p.len);
 	}
 	if (ret == PARSE_OK)
-		reason = judge_udp(&p, c.end, cfg, &vec);
+		reason = judge_udp(&p, c.end, gen, &vec);
 	else
 		reason = ret;
 	/* Whatever the protocol, the rest of the datagram follows its first fragment. */

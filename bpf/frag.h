@@ -31,17 +31,19 @@ static __always_inline void frag_remember(const struct pkt *p, const void *end, 
 		bpf_map_update_elem(&frags, &key, &val, BPF_ANY);
 }
 
-static __always_inline int orphan_verdict(struct ag_ifinfo *ifi)
+static __always_inline int orphan_verdict(struct ag_ifinfo *ifi, __u32 gen)
 {
-	struct ag_rate *r;
+	const struct ag_orphan_cfg *o;
+	const struct ag_rate *r;
 
-	if (!ifi)
+	if (!ifi || gen >= AG_NR_GENERATIONS)
 		return AG_R_ORPHAN_PASS;
-	switch (ifi->orphan) {
+	o = &ifi->orphan[gen];
+	switch (o->mode) {
 	case AG_ORPHAN_DROP:
 		return AG_R_ORPHAN_DROP;
 	case AG_ORPHAN_RATELIMIT:
-		r = &ifi->orphan_pps;
+		r = &o->pps;
 		if (!r->rate || gcra_take(&ifi->orphan_tat, rl_now(), rate_cost(r, 1), r->tol_ns))
 			return AG_R_ORPHAN_PASS;
 		return AG_R_ORPHAN_DROP;
@@ -52,7 +54,7 @@ static __always_inline int orphan_verdict(struct ag_ifinfo *ifi)
 
 /* Verdict reason for a later fragment; *vec is its first fragment's vector. */
 static __always_inline int frag_follow(const struct pkt *p, const void *end,
-				       struct ag_ifinfo *ifi, __u32 *vec)
+				       struct ag_ifinfo *ifi, __u32 gen, __u32 *vec)
 {
 	const struct ag_frag_val *val;
 	struct ag_frag_key key;
@@ -62,7 +64,7 @@ static __always_inline int frag_follow(const struct pkt *p, const void *end,
 		return AG_R_ORPHAN_PASS;
 	val = bpf_map_lookup_elem(&frags, &key);
 	if (!val || bpf_ktime_get_coarse_ns() - val->seen_ns > AG_FRAG_TIMEOUT_NS)
-		return orphan_verdict(ifi);
+		return orphan_verdict(ifi, gen);
 	*vec = val->vec < AG_MAX_VECTORS ? val->vec : 0;
 	return val->drop ? AG_R_FRAG_DROP : AG_R_FRAG_PASS;
 }

@@ -7,11 +7,12 @@
 #include "maps.h"
 
 /* AG_R_DENYLIST, AG_R_ALLOWLIST, or PARSE_OK when the source is on neither. */
-static __always_inline int list_verdict(const struct pkt *p, const void *end, __u32 lists)
+static __always_inline int list_verdict(const struct pkt *p, const void *end, __u32 gen,
+					__u32 lists)
 {
 	if (p->eth_proto == ETH_P_IP) {
 		const struct iphdr *ip = p->l3;
-		struct ag_lpm4 k = { .prefixlen = 32 };
+		struct ag_lpm4 k = { .prefixlen = AG_LPM_GEN_BITS + 32, .gen = gen };
 
 		if (!(lists & (AG_LIST_DENY4 | AG_LIST_ALLOW4)) || (const void *)(ip + 1) > end)
 			return PARSE_OK;
@@ -22,7 +23,7 @@ static __always_inline int list_verdict(const struct pkt *p, const void *end, __
 			return AG_R_ALLOWLIST;
 	} else {
 		const struct ipv6hdr *ip6 = p->l3;
-		struct ag_lpm6 k = { .prefixlen = 128 };
+		struct ag_lpm6 k = { .prefixlen = AG_LPM_GEN_BITS + 128, .gen = gen };
 
 		if (!(lists & (AG_LIST_DENY6 | AG_LIST_ALLOW6)) || (const void *)(ip6 + 1) > end)
 			return PARSE_OK;

@@ -42,7 +42,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, AG_NR_GENERATIONS);
 	__type(key, __u32);
 	__type(value, struct ag_served);
 } served SEC(".maps");
@@ -64,7 +64,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, AG_LIST_ENTRIES);
+	__uint(max_entries, AG_LIST_MAP_ENTRIES);
 	__type(key, struct ag_lpm4);
 	__type(value, __u8);
 } deny4 SEC(".maps"), allow4 SEC(".maps");
@@ -72,7 +72,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, AG_LIST_ENTRIES);
+	__uint(max_entries, AG_LIST_MAP_ENTRIES);
 	__type(key, struct ag_lpm6);
 	__type(value, __u8);
 } deny6 SEC(".maps"), allow6 SEC(".maps");
@@ -91,9 +91,8 @@ static __always_inline const struct ag_config *config_get(void)
 	return bpf_map_lookup_elem(&config, &zero);
 }
 
-/* The policy of the vector a UDP port belongs to, or NULL. */
-static __always_inline const struct ag_policy *vector_of(const struct ag_config *cfg, __u16 port,
-							 __u32 *vec)
+/* The policy of the vector a UDP port belongs to in generation gen, or NULL. */
+static __always_inline const struct ag_policy *vector_of(__u32 gen, __u16 port, __u32 *vec)
 {
 	const struct ag_policy *pol;
 	__u32 key = port, *vecp, idx;
@@ -102,7 +101,7 @@ static __always_inline const struct ag_policy *vector_of(const struct ag_config 
 	*vec = vecp ? *vecp : 0;
 	if (*vec == 0 || *vec >= AG_MAX_VECTORS)
 		return NULL;
-	idx = (cfg->gen & 1) * AG_MAX_VECTORS + *vec;
+	idx = (gen & 1) * AG_MAX_VECTORS + *vec;
 	pol = bpf_map_lookup_elem(&policy, &idx);
 	/* A slot being handed to another port belongs to neither until the flip. */
 	if (!pol || !pol->in_use || pol->port != port)

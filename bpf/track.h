@@ -65,12 +65,12 @@ static __always_inline void record_request(const struct pkt *p, const void *end,
 	bpf_map_update_elem(&track, &key, &fresh, BPF_ANY);
 }
 
-static __always_inline int is_served(__u16 port)
+static __always_inline int is_served(__u32 gen, __u16 port)
 {
 	const struct ag_served *s;
-	__u32 zero = 0, word = port / 32;
+	__u32 word = port / 32;
 
-	s = bpf_map_lookup_elem(&served, &zero);
+	s = bpf_map_lookup_elem(&served, &gen);
 	if (!s || word >= AG_NR_PORTS / 32)
 		return 0;
 	return (s->bits[word] >> (port % 32)) & 1;

@@ -19,8 +19,13 @@
 #define AG_MAX_VECTORS 64
 #define AG_NR_PORTS 65536
 
-/* Policy is double-buffered: writers fill the inactive generation, then
- * flip ag_config.gen, so a packet sees one whole configuration. */
+/*
+ * Everything a packet is judged by is double-buffered: the vector table,
+ * served ports, allow/deny lists and orphan policies. Writers fill the
+ * inactive generation, flip ag_config.gen, wait until no packet can still
+ * be reading the old one, then bring it level. A packet reads gen once, so
+ * it sees one whole configuration, old or new.
+ */
 #define AG_NR_GENERATIONS 2
 
 /* Parser limits; a header chain that goes deeper is passed as unparsed. */
@@ -192,7 +197,8 @@ struct ag_track_val {
  * timeout, so a busy flow does not write the map for every packet. */
 #define AG_TRACK_REFRESH_DIV 8
 
-/* Ports this host serves, as a bitmap: datagrams to them are requests. */
+/* Ports this host serves, as a bitmap: datagrams to them are requests.
+ * One entry per generation. */
 struct ag_served {
 	__u32 bits[AG_NR_PORTS / 32];
 };
@@ -208,26 +214,33 @@ enum ag_list_bits {
 /* Single entry, key 0. */
 struct ag_config {
 	__u32 abi_version;
-	__u32 gen;   /* active policy generation, 0 or 1 */
-	__u32 lists; /* enum ag_list_bits */
+	__u32 gen; /* active generation, 0 or 1 */
+	__u32 lists[AG_NR_GENERATIONS]; /* enum ag_list_bits, per generation */
 	/* Entries on each list (both families), kept by userspace for status. */
 	__u32 allow_n;
 	__u32 deny_n;
-	__u32 pad;
 };
 
-/* CIDR list keys (LPM tries): prefix length, then the address in network order. */
+/*
+ * CIDR list keys (LPM tries): the generation, then the address in network
+ * order; prefixlen counts the generation byte, so a /24 is stored as 32.
+ */
 struct ag_lpm4 {
 	__u32 prefixlen;
+	__u8 gen;
 	__u8 addr[4];
-};
+} __attribute__((packed));
 
 struct ag_lpm6 {
 	__u32 prefixlen;
+	__u8 gen;
 	__u8 addr[16];
-};
+} __attribute__((packed));
 
-#define AG_LIST_ENTRIES 131072
+#define AG_LPM_GEN_BITS 8
+
+#define AG_LIST_ENTRIES 131072 /* per list and family, in each generation */
+#define AG_LIST_MAP_ENTRIES (AG_LIST_ENTRIES * AG_NR_GENERATIONS)
 
 /*
  * Fragments: a first fragment's verdict, kept for the later fragments of
@@ -260,6 +273,12 @@ enum ag_orphan {
 
 #define AG_ORPHAN_DEFAULT_PPS 1000
 
+struct ag_orphan_cfg {
+	__u32 mode; /* enum ag_orphan */
+	__u32 pad;
+	struct ag_rate pps; /* for AG_ORPHAN_RATELIMIT */
+};
+
 /* Per-interface metadata and settings, single entry, key 0. Written by
  * userspace; the program reads the orphan policy and advances orphan_tat. */
 enum ag_attach_mode {
@@ -277,10 +296,8 @@ struct ag_ifinfo {
 	 * --track-on interfaces; 0 ends the list. */
 	__u32 track_ifindex[AG_MAX_TRACK_IFACES];
 	__u8 track_made_qdisc[AG_MAX_TRACK_IFACES]; /* clsact created by ampguard */
-	__u32 orphan;  /* enum ag_orphan */
-	__u32 pad;
-	struct ag_rate orphan_pps; /* for AG_ORPHAN_RATELIMIT */
-	__u64 orphan_tat;          /* its bucket */
+	struct ag_orphan_cfg orphan[AG_NR_GENERATIONS];
+	__u64 orphan_tat; /* the orphan rate limit's bucket */
 };
 
 /* Where the egress tracker sits in a clsact hook; distinctive, so that

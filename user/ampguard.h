@@ -106,7 +106,35 @@ int ag_iface_staging(const struct ag_state *st, const char *ifname,
 		     char *buf, size_t len);
 int ag_remove_tree(const char *dir);
 
+/* commit.c: changes to what packets are judged by, applied atomically per packet */
+enum ag_list_kind { AG_LIST_ALLOW, AG_LIST_DENY };
+
+struct ag_list_op {
+	__u8 list;      /* enum ag_list_kind */
+	__u8 del;       /* remove instead of add */
+	__u16 family;   /* AF_INET or AF_INET6 */
+	__u32 prefixlen; /* of the CIDR itself */
+	__u8 addr[16];
+};
+
+struct ag_orphan_op {
+	const char *ifname;
+	struct ag_orphan_cfg cfg;
+};
+
+struct ag_change {
+	const struct ag_policy *tbl;    /* the whole vector table, or NULL */
+	const struct ag_served *served; /* or NULL */
+	const struct ag_list_op *ops;
+	size_t nr_ops;
+	const struct ag_orphan_op *orphans;
+	size_t nr_orphans;
+};
+
+int ag_commit(const struct ag_state *st, const struct ag_change *ch);
+
 /* policy.c */
+__u32 ag_active_gen(const struct ag_state *st);
 int ag_policy_read(int config_fd, int policy_fd,
 		   struct ag_policy tbl[AG_MAX_VECTORS]);
 int ag_policy_commit(const struct ag_state *st,
@@ -152,7 +180,7 @@ int ag_cidr_parse(const char *s, int *family, struct ag_lpm6 *key, char *why, si
 int ag_lists_refresh_flags(const struct ag_state *st);
 
 /* fragments.c */
-void ag_orphan_defaults(struct ag_ifinfo *info);
+void ag_orphan_defaults(struct ag_orphan_cfg *o);
 const char *ag_orphan_name(unsigned int v);
 
 /* verbs */
@@ -174,7 +202,7 @@ int cmd_exporter(int argc, char **argv);
 int ag_metrics_render(char **out, size_t *len);
 
 /* tracking.c */
-int ag_served_read(int served_fd, struct ag_served *s);
+int ag_served_read(const struct ag_state *st, struct ag_served *s);
 int ag_tc_attach(int ifindex, int prog_fd, bool replace, __u8 *made_qdisc);
 void ag_tc_detach(int ifindex, bool made_qdisc);
 __u32 ag_tc_prog_id(int ifindex);

@@ -6,6 +6,7 @@
  * renamed into place last.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <net/if.h>
 #include <stdlib.h>
@@ -145,33 +146,30 @@ static int prog_name_by_id(__u32 id, char *buf, size_t len)
 	return 0;
 }
 
-/* Removes an XDP program ampguard did not attach: its link, or the netlink attachment. */
+/*
+ * Removes an XDP program ampguard did not attach, when it was attached
+ * through netlink. A program held by another tool's bpf_link is left to
+ * that tool: link ifindexes are per namespace, so a link cannot safely be
+ * matched to this interface from here.
+ */
 static int remove_foreign(int ifindex, const struct bpf_xdp_query_opts *q)
 {
-	struct bpf_link_info info;
-	__u32 id = 0, len;
-	int fd, err;
+	static const struct {
+		size_t id_off;
+		__u32 flags;
+	} modes[] = {
+		{ offsetof(struct bpf_xdp_query_opts, drv_prog_id), XDP_FLAGS_DRV_MODE },
+		{ offsetof(struct bpf_xdp_query_opts, skb_prog_id), XDP_FLAGS_SKB_MODE },
+		{ offsetof(struct bpf_xdp_query_opts, hw_prog_id), XDP_FLAGS_HW_MODE },
+	};
+	unsigned int i;
 
-	while (!bpf_link_get_next_id(id, &id)) {
-		fd = bpf_link_get_fd_by_id(id);
-		if (fd < 0)
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (!*(const __u32 *)((const char *)q + modes[i].id_off))
 			continue;
-		memset(&info, 0, sizeof(info));
-		len = sizeof(info);
-		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_LINK_TYPE_XDP &&
-		    info.xdp.ifindex == (__u32)ifindex) {
-			err = bpf_link_detach(fd) ? -errno : 0;
-			close(fd);
-			return err;
-		}
-		close(fd);
+		if (bpf_xdp_detach(ifindex, modes[i].flags, NULL))
+			return -errno;
 	}
-	if (q->drv_prog_id && bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL))
-		return -errno;
-	if (q->skb_prog_id && bpf_xdp_detach(ifindex, XDP_FLAGS_SKB_MODE, NULL))
-		return -errno;
-	if (q->hw_prog_id && bpf_xdp_detach(ifindex, XDP_FLAGS_HW_MODE, NULL))
-		return -errno;
 	return 0;
 }
 
@@ -197,6 +195,11 @@ static int check_foreign(const struct attach_req *req)
 	ag_warn("%s: removing XDP program '%s' (id %u) as --force asks", req->ifname, name,
 		q.prog_id);
 	err = remove_foreign(req->ifindex, &q);
+	if (err == -EBUSY) {
+		ag_err("%s: XDP program '%s' (id %u) is held by another tool's bpf_link: detach it with that tool",
+		       req->ifname, name, q.prog_id);
+		return err;
+	}
 	return err ? ag_bpf_err(err, "removing the foreign XDP program") : 0;
 }
 
@@ -366,7 +369,8 @@ static int attach_new(const struct ag_state *st, const struct attach_req *req, c
 	struct ag_ifinfo info = { .ifindex = req->ifindex, .attached_at = time(NULL) };
 	struct instance in = {};
 
-	ag_orphan_defaults(&info);
+	ag_orphan_defaults(&info.orphan[0]);
+	info.orphan[1] = info.orphan[0];
 	int link_fd = -1, err;
 	bool fresh = false;
 	unsigned int i;

@@ -38,11 +38,10 @@ static int orphan_parse(const char *s)
  * and the whole of a fragment flood: a small budget keeps the former and
  * caps the latter.
  */
-void ag_orphan_defaults(struct ag_ifinfo *info)
+void ag_orphan_defaults(struct ag_orphan_cfg *o)
 {
-	info->orphan = AG_ORPHAN_RATELIMIT;
-	ag_rate_set(&info->orphan_pps, AG_ORPHAN_DEFAULT_PPS, 0, false);
-	info->orphan_tat = 0;
+	o->mode = AG_ORPHAN_RATELIMIT;
+	ag_rate_set(&o->pps, AG_ORPHAN_DEFAULT_PPS, 0, false);
 }
 
 struct frag_req {
@@ -58,8 +57,10 @@ struct frag_req {
 static int show_or_set(const char *ifname, void *arg)
 {
 	struct frag_req *r = arg;
+	struct ag_orphan_op op = { .ifname = ifname };
 	struct ag_ifinfo info;
 	char path[PATH_MAX], rate[32] = "";
+	__u32 gen = ag_active_gen(r->st);
 	int fd, err = 0;
 
 	if (ag_iface_pin(r->st, ifname, "ifinfo", path, sizeof(path)))
@@ -67,43 +68,38 @@ static int show_or_set(const char *ifname, void *arg)
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return 0;
-	if (bpf_map_lookup_elem(fd, &(__u32){ 0 }, &info)) {
-		err = -errno;
-		goto out;
-	}
+	err = bpf_map_lookup_elem(fd, &(__u32){ 0 }, &info) ? -errno : 0;
+	close(fd);
+	if (err)
+		return err;
+	op.cfg = info.orphan[gen];
 	if (r->write) {
 		if (r->orphan >= 0)
-			info.orphan = r->orphan;
-		err = ag_rate_update(&info.orphan_pps, r->pps, r->burst, false, "burst");
+			op.cfg.mode = r->orphan;
+		err = ag_rate_update(&op.cfg.pps, r->pps, r->burst, false, "burst");
 		if (err)
-			goto out;
-		if (info.orphan == AG_ORPHAN_RATELIMIT && !info.orphan_pps.rate)
-			ag_rate_set(&info.orphan_pps, AG_ORPHAN_DEFAULT_PPS, 0, false);
-		info.orphan_tat = 0;
-		if (bpf_map_update_elem(fd, &(__u32){ 0 }, &info, 0)) {
-			err = -errno;
-			goto out;
-		}
+			return err;
+		if (op.cfg.mode == AG_ORPHAN_RATELIMIT && !op.cfg.pps.rate)
+			ag_rate_set(&op.cfg.pps, AG_ORPHAN_DEFAULT_PPS, 0, false);
+		err = ag_commit(r->st, &(struct ag_change){ .orphans = &op, .nr_orphans = 1 });
+		if (err)
+			return err;
 	}
-	if (info.orphan == AG_ORPHAN_RATELIMIT)
+	if (op.cfg.mode == AG_ORPHAN_RATELIMIT)
 		snprintf(rate, sizeof(rate), " %llu pps (burst %llu)",
-			 (unsigned long long)info.orphan_pps.rate,
-			 (unsigned long long)info.orphan_pps.burst);
+			 (unsigned long long)op.cfg.pps.rate, (unsigned long long)op.cfg.pps.burst);
 	if (r->json) {
 		json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "interface", json_object_new_string(ifname));
-		json_object_object_add(o, "orphans",
-				       json_object_new_string(ag_orphan_name(info.orphan)));
-		json_object_object_add(o, "pps", json_object_new_uint64(info.orphan_pps.rate));
-		json_object_object_add(o, "burst", json_object_new_uint64(info.orphan_pps.burst));
+		json_object_object_add(o, "orphans", json_object_new_string(ag_orphan_name(op.cfg.mode)));
+		json_object_object_add(o, "pps", json_object_new_uint64(op.cfg.pps.rate));
+		json_object_object_add(o, "burst", json_object_new_uint64(op.cfg.pps.burst));
 		json_object_array_add(r->arr, o);
 	} else {
-		printf("%s: orphan fragments %s%s\n", ifname, ag_orphan_name(info.orphan), rate);
+		printf("%s: orphan fragments %s%s\n", ifname, ag_orphan_name(op.cfg.mode), rate);
 	}
-out:
-	close(fd);
-	return err;
+	return 0;
 }
 
 static void usage_fragments(FILE *f)

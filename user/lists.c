@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The `allow` and `deny` verbs: CIDR lists in LPM tries. Every change is
- * all-or-nothing: inputs are validated first, and a failure half-way
- * through takes back what was already applied.
+ * validated whole against the active generation first, then committed
+ * (commit.c): packets see all of it or none of it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,18 +18,18 @@
 struct list_kind {
 	const char *verb;
 	const char *name; /* in messages */
+	enum ag_list_kind list;
 	size_t fd4, fd6;  /* offsets in struct ag_state */
-	__u32 bit4, bit6;
 };
 
 static const struct list_kind allow_kind = {
-	"allow", "allowlist", offsetof(struct ag_state, allow4_fd),
-	offsetof(struct ag_state, allow6_fd), AG_LIST_ALLOW4, AG_LIST_ALLOW6,
+	"allow", "allowlist", AG_LIST_ALLOW, offsetof(struct ag_state, allow4_fd),
+	offsetof(struct ag_state, allow6_fd),
 };
 
 static const struct list_kind deny_kind = {
-	"deny", "denylist", offsetof(struct ag_state, deny4_fd),
-	offsetof(struct ag_state, deny6_fd), AG_LIST_DENY4, AG_LIST_DENY6,
+	"deny", "denylist", AG_LIST_DENY, offsetof(struct ag_state, deny4_fd),
+	offsetof(struct ag_state, deny6_fd),
 };
 
 static int kind_fd(const struct ag_state *st, const struct list_kind *k, int family)
@@ -161,56 +161,6 @@ static int read_file(const char *path, struct cidr_set *set)
 	return err;
 }
 
-/* Key bytes as the map expects them: ag_lpm4 for IPv4. */
-static const void *map_key(const struct cidr *c, struct ag_lpm4 *k4)
-{
-	if (c->family != AF_INET)
-		return &c->key;
-	k4->prefixlen = c->key.prefixlen;
-	memcpy(k4->addr, c->key.addr, 4);
-	return k4;
-}
-
-static unsigned long count_keys(int fd, int family)
-{
-	struct ag_lpm6 k6, n6;
-	struct ag_lpm4 k4, n4;
-	void *prev = NULL, *next = family == AF_INET ? (void *)&n4 : (void *)&n6;
-	unsigned long n = 0;
-
-	while (!bpf_map_get_next_key(fd, prev, next)) {
-		if (family == AF_INET)
-			k4 = n4, prev = &k4;
-		else
-			k6 = n6, prev = &k6;
-		n++;
-	}
-	return n;
-}
-
-/* Sets the config bits of the lists that hold entries, so empty ones cost nothing. */
-int ag_lists_refresh_flags(const struct ag_state *st)
-{
-	const struct list_kind *kinds[] = { &allow_kind, &deny_kind };
-	unsigned long n4, n6, total[2];
-	struct ag_config cfg;
-	unsigned int i;
-	__u32 lists = 0;
-
-	for (i = 0; i < 2; i++) {
-		n4 = count_keys(kind_fd(st, kinds[i], AF_INET), AF_INET);
-		n6 = count_keys(kind_fd(st, kinds[i], AF_INET6), AF_INET6);
-		lists |= (n4 ? kinds[i]->bit4 : 0) | (n6 ? kinds[i]->bit6 : 0);
-		total[i] = n4 + n6;
-	}
-	if (bpf_map_lookup_elem(st->config_fd, &(__u32){ 0 }, &cfg))
-		return -errno;
-	cfg.lists = lists;
-	cfg.allow_n = total[0];
-	cfg.deny_n = total[1];
-	return bpf_map_update_elem(st->config_fd, &(__u32){ 0 }, &cfg, 0) ? -errno : 0;
-}
-
 static void cidr_str(const struct cidr *c, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN];
@@ -219,77 +169,35 @@ static void cidr_str(const struct cidr *c, char *buf, size_t len)
 	snprintf(buf, len, "%s/%u", a, c->key.prefixlen);
 }
 
-/*
- * Adds (or deletes) every entry; on the first failure takes back what this
- * call changed. Returns 0, or the error with *failed set to its entry.
- */
-static int apply(const struct ag_state *st, const struct list_kind *k, const struct cidr_set *set,
-		 bool del, size_t *changed_n, size_t *failed)
+/* The entries of one list and family in generation gen, as CIDRs. */
+static int collect(int fd, int family, __u32 gen, struct cidr_set *set)
 {
-	static const __u8 one = 1;
-	struct ag_lpm4 k4;
-	bool *changed;
-	size_t i;
-	int err = 0;
-
-	changed = calloc(set->n ? set->n : 1, sizeof(*changed));
-	if (!changed)
-		return -ENOMEM;
-	*changed_n = 0;
-	for (i = 0; i < set->n && !err; i++) {
-		int fd = kind_fd(st, k, set->v[i].family);
-		const void *key = map_key(&set->v[i], &k4);
-
-		if (del)
-			err = bpf_map_delete_elem(fd, key) ? -errno : 0;
-		else if (bpf_map_update_elem(fd, key, &one, BPF_NOEXIST))
-			err = errno == EEXIST ? 0 : -errno;
-		else
-			changed[i] = true;
-		if (del && !err)
-			changed[i] = true;
-		if (err)
-			*failed = i;
-		*changed_n += changed[i];
-	}
-	for (i = 0; err && i < set->n; i++) {
-		int fd = kind_fd(st, k, set->v[i].family);
-		const void *key = map_key(&set->v[i], &k4);
-
-		if (!changed[i])
-			continue;
-		if (del)
-			bpf_map_update_elem(fd, key, &one, BPF_NOEXIST);
-		else
-			bpf_map_delete_elem(fd, key);
-	}
-	free(changed);
-	return err;
-}
-
-static int collect(int fd, int family, struct cidr_set *set)
-{
-	struct ag_lpm6 k6, next6;
-	struct ag_lpm4 k4, next4;
-	void *prev = NULL, *next = family == AF_INET ? (void *)&next4 : (void *)&next6;
+	struct ag_lpm6 key, next;
 	struct cidr c = { .family = family };
+	void *prev = NULL;
 	int err = 0;
 
-	while (!err && !bpf_map_get_next_key(fd, prev, next)) {
+	/* ag_lpm4 is a prefix of ag_lpm6: one buffer serves both. */
+	while (!err && !bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (key.gen != gen)
+			continue;
 		memset(&c.key, 0, sizeof(c.key));
-		if (family == AF_INET) {
-			k4 = next4;
-			prev = &k4;
-			c.key.prefixlen = k4.prefixlen;
-			memcpy(c.key.addr, k4.addr, 4);
-		} else {
-			k6 = next6;
-			prev = &k6;
-			c.key = k6;
-		}
+		c.key.prefixlen = key.prefixlen - AG_LPM_GEN_BITS;
+		memcpy(c.key.addr, key.addr, family == AF_INET ? 4 : 16);
 		err = set_add(set, &c);
 	}
 	return err;
+}
+
+static int collect_list(const struct ag_state *st, const struct list_kind *k, struct cidr_set *all)
+{
+	__u32 gen = ag_active_gen(st);
+	int err;
+
+	err = collect(kind_fd(st, k, AF_INET), AF_INET, gen, all);
+	return err ?: collect(kind_fd(st, k, AF_INET6), AF_INET6, gen, all);
 }
 
 static int cidr_cmp(const void *a, const void *b)
@@ -311,8 +219,7 @@ static int show(const struct ag_state *st, const struct list_kind *k, bool json)
 	size_t i;
 	int err;
 
-	err = collect(kind_fd(st, k, AF_INET), AF_INET, &all);
-	err = err ?: collect(kind_fd(st, k, AF_INET6), AF_INET6, &all);
+	err = collect_list(st, k, &all);
 	if (err) {
 		free(all.v);
 		return ag_bpf_err(err, k->name);
@@ -333,6 +240,63 @@ static int show(const struct ag_state *st, const struct list_kind *k, bool json)
 		printf("(%s is empty)\n", k->name);
 	}
 	free(all.v);
+	return 0;
+}
+
+/*
+ * The operations that turn the active list into the requested one: new
+ * entries only, and deletions only of entries present. Refuses the whole
+ * request, naming the first problem, when it cannot apply.
+ */
+static int plan(const struct ag_state *st, const struct list_kind *k, struct cidr_set *req,
+		bool del, struct ag_list_op **ops_out, size_t *n_out)
+{
+	struct cidr_set cur = { 0 };
+	struct ag_list_op *ops;
+	size_t i, n = 0, count[2] = { 0 };
+	char buf[INET6_ADDRSTRLEN + 8];
+	int err;
+
+	err = collect_list(st, k, &cur);
+	ops = calloc(req->n ? req->n : 1, sizeof(*ops));
+	if (err || !ops) {
+		free(cur.v);
+		free(ops);
+		return err ?: -ENOMEM;
+	}
+	qsort(cur.v, cur.n, sizeof(*cur.v), cidr_cmp);
+	for (i = 0; i < cur.n; i++)
+		count[cur.v[i].family == AF_INET6]++;
+	/* Sorted, duplicates in the request sit side by side. */
+	qsort(req->v, req->n, sizeof(*req->v), cidr_cmp);
+	for (i = 0; i < req->n && !err; i++) {
+		const struct cidr *c = &req->v[i];
+		bool present = bsearch(c, cur.v, cur.n, sizeof(*cur.v), cidr_cmp);
+
+		if (i && !cidr_cmp(c, &req->v[i - 1]))
+			continue;
+		if (del && !present) {
+			cidr_str(c, buf, sizeof(buf));
+			ag_err("%s is not on the %s; nothing was changed", buf, k->name);
+			err = -ENOENT;
+		} else if (del || !present) {
+			ops[n] = (struct ag_list_op){ .list = k->list, .del = del, .family = c->family,
+						      .prefixlen = c->key.prefixlen };
+			memcpy(ops[n++].addr, c->key.addr, 16);
+			if (!del && ++count[c->family == AF_INET6] > AG_LIST_ENTRIES) {
+				ag_err("the %s would exceed %u %s entries; nothing was changed", k->name,
+				       AG_LIST_ENTRIES, c->family == AF_INET ? "IPv4" : "IPv6");
+				err = -ENOSPC;
+			}
+		}
+	}
+	free(cur.v);
+	if (err) {
+		free(ops);
+		return err;
+	}
+	*ops_out = ops;
+	*n_out = n;
 	return 0;
 }
 
@@ -361,8 +325,9 @@ static int cmd_list(const struct list_kind *k, int argc, char **argv)
 	struct cidr_set set = { 0 };
 	const char *file = NULL;
 	bool del = false, json = false;
-	size_t changed = 0, failed = 0;
-	char why[128], buf[INET6_ADDRSTRLEN + 8];
+	struct ag_list_op *ops = NULL;
+	size_t n_ops = 0;
+	char why[128];
 	struct ag_state st;
 	struct cidr c;
 	int ch, i, err = 0;
@@ -406,27 +371,19 @@ static int cmd_list(const struct list_kind *k, int argc, char **argv)
 		err = show(&st, k, json);
 		goto out;
 	}
-	err = apply(&st, k, &set, del, &changed, &failed);
+	err = plan(&st, k, &set, del, &ops, &n_ops);
+	if (err)
+		goto out;
+	err = ag_commit(&st, &(struct ag_change){ .ops = ops, .nr_ops = n_ops });
 	if (err) {
-		cidr_str(&set.v[failed], buf, sizeof(buf));
-		if (err == -ENOENT)
-			ag_err("%s is not on the %s; nothing was changed", buf, k->name);
-		else if (err == -E2BIG || err == -ENOSPC)
-			ag_err("the %s is full (%u entries per address family); nothing was changed",
-			       k->name, AG_LIST_ENTRIES);
-		else
-			ag_err("%s %s: %s; nothing was changed", k->name, buf, strerror(-err));
+		ag_bpf_err(err, k->name);
 		goto out;
 	}
-	err = ag_lists_refresh_flags(&st);
-	if (err) {
-		ag_bpf_err(err, "updating list flags");
-		goto out;
-	}
-	printf("%s: %s %zu of %zu\n", k->name, del ? "removed" : "added", changed, set.n);
+	printf("%s: %s %zu of %zu\n", k->name, del ? "removed" : "added", n_ops, set.n);
 out:
 	ag_state_close(&st);
 out_free:
+	free(ops);
 	free(set.v);
 	return err;
 }

@@ -164,7 +164,7 @@ static int iface_info(const char *ifname, void *arg)
 	fprintf(f, "ampguard_interface_info{");
 	label(f, "interface", ifname, true);
 	label(f, "mode", ag_mode_name(info.mode), false);
-	label(f, "orphan_fragments", ag_orphan_name(info.orphan), false);
+	label(f, "orphan_fragments", ag_orphan_name(info.orphan[ag_active_gen(st)].mode), false);
 	fprintf(f, "} 1\n");
 	return 0;
 }

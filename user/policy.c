@@ -1,13 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The vector table: reading the active generation, committing a new one,
- * and the `set` / `unset` verbs.
- *
- * A commit writes the whole table into the inactive generation, maps new
- * ports to their slots, flips ag_config.gen, then unmaps ports that left.
- * The XDP program reads gen once per packet and checks that the slot it
- * found still belongs to the packet's port, so every packet is judged by
- * one whole table, old or new.
+ * The vector table: reading the active generation, committing a new one
+ * (see commit.c), and the `set` / `unset` verbs. A port keeps its slot; the
+ * XDP program checks that the slot it found still belongs to the packet's
+ * port, so a slot handed to another port never judges the old one.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -52,6 +48,14 @@ static int read_gen(int policy_fd, __u32 gen, struct ag_policy tbl[AG_MAX_VECTOR
 	return 0;
 }
 
+__u32 ag_active_gen(const struct ag_state *st)
+{
+	struct ag_config cfg = { 0 };
+
+	read_config(st->config_fd, &cfg);
+	return cfg.gen & 1;
+}
+
 int ag_policy_read(int config_fd, int policy_fd, struct ag_policy tbl[AG_MAX_VECTORS])
 {
 	struct ag_config cfg;
@@ -61,48 +65,9 @@ int ag_policy_read(int config_fd, int policy_fd, struct ag_policy tbl[AG_MAX_VEC
 	return err ?: read_gen(policy_fd, cfg.gen, tbl);
 }
 
-static int map_port(int port_vec_fd, __u32 port, __u32 slot)
-{
-	return bpf_map_update_elem(port_vec_fd, &port, &slot, 0) ? -errno : 0;
-}
-
 int ag_policy_commit(const struct ag_state *st, const struct ag_policy tbl[AG_MAX_VECTORS])
 {
-	struct ag_policy old[AG_MAX_VECTORS];
-	struct ag_config cfg;
-	__u32 next, slot, key, cur;
-	int err;
-
-	err = read_config(st->config_fd, &cfg);
-	err = err ?: read_gen(st->policy_fd, cfg.gen, old);
-	if (err)
-		return err;
-	next = !cfg.gen;
-
-	for (slot = 0; slot < AG_MAX_VECTORS; slot++) {
-		key = next * AG_MAX_VECTORS + slot;
-		if (bpf_map_update_elem(st->policy_fd, &key, &tbl[slot], 0))
-			return -errno;
-	}
-	for (slot = 1; slot < AG_MAX_VECTORS; slot++) {
-		if (tbl[slot].in_use && (err = map_port(st->port_vec_fd, tbl[slot].port, slot)))
-			return err;
-	}
-
-	cfg.gen = next;
-	if (bpf_map_update_elem(st->config_fd, &(__u32){ 0 }, &cfg, 0))
-		return -errno;
-
-	for (slot = 1; slot < AG_MAX_VECTORS; slot++) {
-		__u32 port = old[slot].port;
-
-		if (!old[slot].in_use || (tbl[slot].in_use && tbl[slot].port == port))
-			continue;
-		if (bpf_map_lookup_elem(st->port_vec_fd, &port, &cur) == 0 && cur == slot &&
-		    (err = map_port(st->port_vec_fd, port, 0)))
-			return err;
-	}
-	return 0;
+	return ag_commit(st, &(struct ag_change){ .tbl = tbl });
 }
 
 /*

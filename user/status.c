@@ -56,6 +56,7 @@ static const char *iface_state(const struct iface_status *s)
 struct status_arg {
 	const struct ag_state *st;
 	json_object *arr;
+	__u32 gen;
 };
 
 static int status_iface(const char *ifname, void *arg)
@@ -85,7 +86,7 @@ static int status_iface(const char *ifname, void *arg)
 			printf(" %s", tname);
 	}
 	if (!a->arr) {
-		printf(", orphan fragments %s\n", ag_orphan_name(s.info.orphan));
+		printf(", orphan fragments %s\n", ag_orphan_name(s.info.orphan[a->gen].mode));
 		return 0;
 	}
 	o = json_object_new_object();
@@ -98,8 +99,9 @@ static int status_iface(const char *ifname, void *arg)
 	json_object_object_add(o, "attached_at", json_object_new_int64(s.info.attached_at));
 	json_object_object_add(o, "track_on", track);
 	json_object_object_add(o, "orphan_fragments",
-			       json_object_new_string(ag_orphan_name(s.info.orphan)));
-	json_object_object_add(o, "orphan_pps", json_object_new_uint64(s.info.orphan_pps.rate));
+			       json_object_new_string(ag_orphan_name(s.info.orphan[a->gen].mode)));
+	json_object_object_add(o, "orphan_pps",
+			       json_object_new_uint64(s.info.orphan[a->gen].pps.rate));
 	json_object_array_add(a->arr, o);
 	return 0;
 }
@@ -179,7 +181,7 @@ static void print_vectors(const struct ag_policy *tbl, json_object *vecs)
 static int print_status(const struct ag_state *st, bool json)
 {
 	struct ag_policy tbl[AG_MAX_VECTORS];
-	struct status_arg arg = { .st = st };
+	struct status_arg arg = { .st = st, .gen = ag_active_gen(st) };
 	json_object *root = NULL, *vecs = NULL, *track, *served, *sources, *lists;
 	unsigned long entries = 0;
 	struct ag_src_entry *sources_tbl = NULL;
@@ -189,7 +191,7 @@ static int print_status(const struct ag_state *st, bool json)
 	int err;
 
 	err = ag_policy_read(st->config_fd, st->policy_fd, tbl);
-	err = err ?: ag_served_read(st->served_fd, &sv);
+	err = err ?: ag_served_read(st, &sv);
 	err = err ?: ag_track_count(st->track_fd, &entries);
 	if (!err && !(sources_tbl = ag_src_read(st->rl_src_fd)))
 		err = -errno;

@@ -78,9 +78,12 @@ __u32 ag_tc_prog_id(int ifindex)
 	return bpf_tc_query(&hook, &opts) ? 0 : opts.prog_id;
 }
 
-int ag_served_read(int served_fd, struct ag_served *s)
+/* The served ports of the active generation. */
+int ag_served_read(const struct ag_state *st, struct ag_served *s)
 {
-	return bpf_map_lookup_elem(served_fd, &(__u32){ 0 }, s) ? -errno : 0;
+	__u32 gen = ag_active_gen(st);
+
+	return bpf_map_lookup_elem(st->served_fd, &gen, s) ? -errno : 0;
 }
 
 /* Entries in the tracking table, read in batches so a full table costs a few calls. */
@@ -181,7 +184,7 @@ int cmd_serve(int argc, char **argv)
 	err = ag_state_open(&st, optind < argc ? AG_LOCK_WRITE : AG_LOCK_NONE);
 	if (err)
 		return err;
-	err = ag_served_read(st.served_fd, &s);
+	err = ag_served_read(&st, &s);
 	if (err) {
 		ag_bpf_err(err, "reading served ports");
 		goto out;
@@ -197,9 +200,10 @@ int cmd_serve(int argc, char **argv)
 		else
 			s.bits[port / 32] |= 1U << (port % 32);
 	}
-	/* One update: every listed port changes at once or none does. */
-	if (bpf_map_update_elem(st.served_fd, &(__u32){ 0 }, &s, 0)) {
-		err = ag_bpf_err(errno, "writing served ports");
+	/* One commit: every listed port changes at once or none does. */
+	err = ag_commit(&st, &(struct ag_change){ .served = &s });
+	if (err) {
+		ag_bpf_err(err, "writing served ports");
 		goto out;
 	}
 	for (i = optind; i < argc; i++)

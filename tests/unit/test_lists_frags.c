@@ -60,11 +60,14 @@ static void reset(void)
 	bpf_map_update_elem(bpf_map__fd(skel->maps.ifinfo), &(__u32){ 0 }, &info, 0);
 }
 
-static void set_orphans(int orphan, unsigned long long pps, unsigned long long burst)
+/* The test's program is not pinned: write both generations of its ifinfo directly. */
+static void set_orphans(int mode, unsigned long long pps, unsigned long long burst)
 {
-	struct ag_ifinfo info = { .orphan = orphan };
+	struct ag_ifinfo info = { 0 };
 
-	ag_rate_set(&info.orphan_pps, pps, burst, false);
+	info.orphan[0].mode = mode;
+	ag_rate_set(&info.orphan[0].pps, pps, burst, false);
+	info.orphan[1] = info.orphan[0];
 	bpf_map_update_elem(bpf_map__fd(skel->maps.ifinfo), &(__u32){ 0 }, &info, 0);
 }
 
@@ -170,23 +173,19 @@ static void test_orphan_policies(void)
 	skel->bss->clock_override_ns = 0;
 }
 
-static void list_add(int fd, const char *cidr)
+static void list_add(enum ag_list_kind list, const char *cidr)
 {
+	struct ag_list_op op = { .list = list };
 	struct ag_lpm6 key;
-	struct ag_lpm4 k4;
 	char why[128];
 	int family;
-	__u8 one = 1;
 
 	CHECK(ag_cidr_parse(cidr, &family, &key, why, sizeof(why)) == 0, "%s: %s", cidr, why);
-	if (family == AF_INET) {
-		k4.prefixlen = key.prefixlen;
-		memcpy(k4.addr, key.addr, 4);
-		CHECK(bpf_map_update_elem(fd, &k4, &one, 0) == 0, "adding %s", cidr);
-	} else {
-		CHECK(bpf_map_update_elem(fd, &key, &one, 0) == 0, "adding %s", cidr);
-	}
-	CHECK(ag_lists_refresh_flags(&st) == 0, "flags");
+	op.family = family;
+	op.prefixlen = key.prefixlen;
+	memcpy(op.addr, key.addr, 16);
+	CHECK(ag_commit(&st, &(struct ag_change){ .ops = &op, .nr_ops = 1 }) == 0, "adding %s",
+	      cidr);
 }
 
 static void test_lists_and_precedence(void)
@@ -199,9 +198,9 @@ static void test_lists_and_precedence(void)
 
 	reset();
 	bpf_map_lookup_elem(st.config_fd, &(__u32){ 0 }, &cfg);
-	CHECK(cfg.lists == 0, "empty lists are flagged empty (%#x)", cfg.lists);
+	CHECK(cfg.lists[0] == 0 && cfg.lists[1] == 0, "empty lists are flagged empty");
 
-	list_add(st.allow4_fd, "192.0.2.0/24");
+	list_add(AG_LIST_ALLOW, "192.0.2.0/24");
 	build(&f, dns);
 	expect(&f, 0, AG_R_ALLOWLIST, "allowlisted source passes a dropping vector");
 	dns.saddr4 = 0xc6336407; /* 198.51.100.7: not listed */
@@ -209,7 +208,7 @@ static void test_lists_and_precedence(void)
 	expect(&f, DNS, AG_R_POLICY_DROP, "an unlisted source meets the vector");
 	dns.saddr4 = 0;
 
-	list_add(st.deny4_fd, "192.0.2.4/30");
+	list_add(AG_LIST_DENY, "192.0.2.4/30");
 	build(&f, dns);
 	expect(&f, 0, AG_R_DENYLIST, "deny wins over allow (192.0.2.7 in 192.0.2.4/30)");
 	build(&f, tcp);
@@ -221,14 +220,16 @@ static void test_lists_and_precedence(void)
 	dns6.ipv6 = 1;
 	build(&f, dns6);
 	expect(&f, DNS, AG_R_POLICY_DROP, "ipv6 lists are empty");
-	list_add(st.deny6_fd, "2001:db8::/32");
+	list_add(AG_LIST_DENY, "2001:db8::/32");
 	expect(&f, 0, AG_R_DENYLIST, "ipv6 deny");
-	list_add(st.allow6_fd, "2001:db8::7/128");
+	list_add(AG_LIST_ALLOW, "2001:db8::7/128");
 	expect(&f, 0, AG_R_DENYLIST, "ipv6 deny still wins over allow");
 
 	bpf_map_lookup_elem(st.config_fd, &(__u32){ 0 }, &cfg);
-	CHECK(cfg.lists == (AG_LIST_ALLOW4 | AG_LIST_DENY4 | AG_LIST_DENY6 | AG_LIST_ALLOW6),
-	      "list flags %#x", cfg.lists);
+	CHECK(cfg.lists[0] == (AG_LIST_ALLOW4 | AG_LIST_DENY4 | AG_LIST_DENY6 | AG_LIST_ALLOW6) &&
+		      cfg.lists[1] == cfg.lists[0],
+	      "list flags %#x %#x", cfg.lists[0], cfg.lists[1]);
+	CHECK(cfg.allow_n == 2 && cfg.deny_n == 2, "counts %u %u", cfg.allow_n, cfg.deny_n);
 }
 
 static void test_cidr_parsing(void)

@@ -85,7 +85,7 @@ static void clear_state(void)
 
 	while (!bpf_map_get_next_key(st.track_fd, NULL, &key))
 		bpf_map_delete_elem(st.track_fd, &key);
-	bpf_map_update_elem(st.served_fd, &(__u32){ 0 }, &none, 0);
+	CHECK(ag_commit(&st, &(struct ag_change){ .served = &none }) == 0, "served reset");
 	ag_policy_defaults(tbl);
 	CHECK(ag_policy_commit(&st, tbl) == 0, "policy reset");
 }
@@ -243,7 +243,7 @@ static void test_served_ports(void)
 	clear_state();
 	reply(peer, XDP_DROP, NTP_SLOT, AG_R_POLICY_DROP, "ntp to 123, not served");
 	s.bits[123 / 32] |= 1U << (123 % 32);
-	bpf_map_update_elem(st.served_fd, &(__u32){ 0 }, &s, 0);
+	CHECK(ag_commit(&st, &(struct ag_change){ .served = &s }) == 0, "served commit");
 	reply(peer, XDP_PASS, NTP_SLOT, AG_R_SERVED, "ntp to 123, served");
 	peer.dport = 40000;
 	reply(peer, XDP_DROP, NTP_SLOT, AG_R_POLICY_DROP, "ntp to another port");

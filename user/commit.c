@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Every change to what packets are judged by goes through ag_commit(): it
+ * is written into the inactive generation, the generation flips, and once
+ * no packet can still be reading the old generation (an RCU grace period:
+ * XDP and TC programs run inside RCU read-side sections), the old one is
+ * brought level. At rest both generations are equal, so a change costs
+ * only its own size, twice.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <bpf/bpf.h>
+
+#include "ampguard.h"
+
+/* Waits until every CPU has left any RCU read-side section it was in. */
+static void grace_period(void)
+{
+	/* MEMBARRIER_CMD_GLOBAL is implemented with synchronize_rcu(). */
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0)
+		return;
+	usleep(50000); /* far longer than any packet's trip through the programs */
+}
+
+static int write_policy(const struct ag_state *st, __u32 gen, const struct ag_policy *tbl)
+{
+	__u32 slot, key, port;
+
+	for (slot = 0; slot < AG_MAX_VECTORS; slot++) {
+		key = gen * AG_MAX_VECTORS + slot;
+		if (bpf_map_update_elem(st->policy_fd, &key, &tbl[slot], 0))
+			return -errno;
+	}
+	/* A port's slot is stable; the program checks the slot still names the port. */
+	for (slot = 1; slot < AG_MAX_VECTORS; slot++) {
+		port = tbl[slot].port;
+		if (tbl[slot].in_use && bpf_map_update_elem(st->port_vec_fd, &port, &slot, 0))
+			return -errno;
+	}
+	return 0;
+}
+
+static int list_fd(const struct ag_state *st, const struct ag_list_op *op)
+{
+	if (op->list == AG_LIST_ALLOW)
+		return op->family == AF_INET ? st->allow4_fd : st->allow6_fd;
+	return op->family == AF_INET ? st->deny4_fd : st->deny6_fd;
+}
+
+/* The map key of a list entry in generation gen. */
+static void list_key(const struct ag_list_op *op, __u32 gen, struct ag_lpm6 *key)
+{
+	memset(key, 0, sizeof(*key));
+	key->prefixlen = AG_LPM_GEN_BITS + op->prefixlen;
+	key->gen = gen;
+	memcpy(key->addr, op->addr, op->family == AF_INET ? 4 : 16);
+}
+
+static int list_apply(const struct ag_state *st, const struct ag_list_op *op, __u32 gen, bool undo)
+{
+	static const __u8 one = 1;
+	struct ag_lpm6 key;
+	bool del = op->del != undo;
+
+	list_key(op, gen, &key);
+	if (del)
+		return bpf_map_delete_elem(list_fd(st, op), &key) && errno != ENOENT ? -errno : 0;
+	return bpf_map_update_elem(list_fd(st, op), &key, &one, BPF_NOEXIST) && errno != EEXIST ?
+		       -errno : 0;
+}
+
+static int write_lists(const struct ag_state *st, __u32 gen, const struct ag_change *ch)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < ch->nr_ops && !err; i++)
+		err = list_apply(st, &ch->ops[i], gen, false);
+	if (!err)
+		return 0;
+	while (i-- > 0)
+		list_apply(st, &ch->ops[i], gen, true);
+	return err;
+}
+
+static int write_orphans(const struct ag_state *st, __u32 gen, const struct ag_change *ch)
+{
+	struct ag_ifinfo info;
+	char path[PATH_MAX];
+	size_t i;
+	int fd, err = 0;
+
+	for (i = 0; i < ch->nr_orphans && !err; i++) {
+		if (ag_iface_pin(st, ch->orphans[i].ifname, "ifinfo", path, sizeof(path)))
+			return -ENAMETOOLONG;
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			return -errno;
+		if (bpf_map_lookup_elem(fd, &(__u32){ 0 }, &info)) {
+			err = -errno;
+		} else {
+			info.orphan[gen] = ch->orphans[i].cfg;
+			info.orphan_tat = 0;
+			if (bpf_map_update_elem(fd, &(__u32){ 0 }, &info, 0))
+				err = -errno;
+		}
+		close(fd);
+	}
+	return err;
+}
+
+static int write_gen(const struct ag_state *st, __u32 gen, const struct ag_change *ch)
+{
+	int err = 0;
+
+	if (ch->tbl)
+		err = write_policy(st, gen, ch->tbl);
+	if (!err && ch->served && bpf_map_update_elem(st->served_fd, &gen, ch->served, 0))
+		err = -errno;
+	if (!err && ch->nr_ops)
+		err = write_lists(st, gen, ch);
+	if (!err && ch->nr_orphans)
+		err = write_orphans(st, gen, ch);
+	return err;
+}
+
+/* Copies generation from into to, for the parts a failed change touched. */
+static void restore_gen(const struct ag_state *st, __u32 from, __u32 to,
+			const struct ag_change *ch)
+{
+	struct ag_policy tbl[AG_MAX_VECTORS];
+	struct ag_served served;
+	__u32 slot, key;
+
+	for (slot = 0; ch->tbl && slot < AG_MAX_VECTORS; slot++) {
+		key = from * AG_MAX_VECTORS + slot;
+		if (!bpf_map_lookup_elem(st->policy_fd, &key, &tbl[slot])) {
+			key = to * AG_MAX_VECTORS + slot;
+			bpf_map_update_elem(st->policy_fd, &key, &tbl[slot], 0);
+		}
+	}
+	if (ch->served && !bpf_map_lookup_elem(st->served_fd, &from, &served))
+		bpf_map_update_elem(st->served_fd, &to, &served, 0);
+	/* Lists were rolled back by write_lists(); orphans are written last. */
+}
+
+/* Flags and sizes of the lists in one generation. */
+static int count_lists(const struct ag_state *st, __u32 gen, __u32 *flags, __u32 *allow_n,
+		       __u32 *deny_n)
+{
+	static const struct {
+		size_t fd_off;
+		__u32 bit;
+		bool allow;
+	} lists[] = {
+		{ offsetof(struct ag_state, allow4_fd), AG_LIST_ALLOW4, true },
+		{ offsetof(struct ag_state, allow6_fd), AG_LIST_ALLOW6, true },
+		{ offsetof(struct ag_state, deny4_fd), AG_LIST_DENY4, false },
+		{ offsetof(struct ag_state, deny6_fd), AG_LIST_DENY6, false },
+	};
+	struct ag_lpm6 key, next;
+	unsigned int i;
+	void *prev;
+	__u32 n;
+
+	*flags = *allow_n = *deny_n = 0;
+	for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		int fd = *(const int *)((const char *)st + lists[i].fd_off);
+
+		/* ag_lpm4 is a prefix of ag_lpm6: one buffer serves both. */
+		for (n = 0, prev = NULL; !bpf_map_get_next_key(fd, prev, &next); prev = &key) {
+			key = next;
+			n += key.gen == gen;
+		}
+		if (n)
+			*flags |= lists[i].bit;
+		*(lists[i].allow ? allow_n : deny_n) += n;
+	}
+	return 0;
+}
+
+static int set_list_flags(const struct ag_state *st, __u32 gen, bool active)
+{
+	struct ag_config cfg;
+	__u32 flags, allow_n, deny_n;
+
+	count_lists(st, gen, &flags, &allow_n, &deny_n);
+	if (bpf_map_lookup_elem(st->config_fd, &(__u32){ 0 }, &cfg))
+		return -errno;
+	cfg.lists[gen] = flags;
+	if (active) {
+		cfg.allow_n = allow_n;
+		cfg.deny_n = deny_n;
+	}
+	return bpf_map_update_elem(st->config_fd, &(__u32){ 0 }, &cfg, 0) ? -errno : 0;
+}
+
+static int flip(const struct ag_state *st, __u32 next)
+{
+	struct ag_config cfg;
+
+	if (bpf_map_lookup_elem(st->config_fd, &(__u32){ 0 }, &cfg))
+		return -errno;
+	cfg.gen = next;
+	return bpf_map_update_elem(st->config_fd, &(__u32){ 0 }, &cfg, 0) ? -errno : 0;
+}
+
+/* Ports whose slot went away or moved: unmapped once no packet reads the old table. */
+static void unmap_ports(const struct ag_state *st, const struct ag_policy *old,
+			const struct ag_policy *tbl)
+{
+	__u32 slot, port, cur;
+
+	for (slot = 1; slot < AG_MAX_VECTORS; slot++) {
+		port = old[slot].port;
+		if (!old[slot].in_use || (tbl[slot].in_use && tbl[slot].port == port))
+			continue;
+		if (!bpf_map_lookup_elem(st->port_vec_fd, &port, &cur) && cur == slot)
+			bpf_map_update_elem(st->port_vec_fd, &port, &(__u32){ 0 }, 0);
+	}
+}
+
+int ag_commit(const struct ag_state *st, const struct ag_change *ch)
+{
+	struct ag_policy old[AG_MAX_VECTORS];
+	struct ag_config cfg;
+	__u32 cur, next;
+	int err;
+
+	if (bpf_map_lookup_elem(st->config_fd, &(__u32){ 0 }, &cfg))
+		return -errno;
+	cur = cfg.gen & 1;
+	next = !cur;
+	if (ch->tbl && (err = ag_policy_read(st->config_fd, st->policy_fd, old)))
+		return err;
+
+	err = write_gen(st, next, ch);
+	err = err ?: (ch->nr_ops ? set_list_flags(st, next, false) : 0);
+	if (err) {
+		restore_gen(st, cur, next, ch);
+		return err;
+	}
+	err = flip(st, next);
+	if (err)
+		return err;
+	grace_period();
+
+	/* The old generation is idle now: bring it level with the new one. */
+	err = write_gen(st, cur, ch);
+	err = err ?: (ch->nr_ops ? set_list_flags(st, cur, false) : 0);
+	if (!err && ch->nr_ops)
+		err = set_list_flags(st, next, true);
+	if (ch->tbl)
+		unmap_ports(st, old, ch->tbl);
+	return err;
+}
