@@ -10,7 +10,7 @@ BUILD     := build
 CC        ?= gcc
 CLANG     ?= clang
 BPFTOOL   ?= bpftool
-PKGS      := libbpf libelf zlib json-c libmicrohttpd
+PKGS      := libbpf libelf zlib json-c libmicrohttpd yaml-0.1
 ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 
@@ -32,10 +32,11 @@ LIB_SRCS  := $(filter-out user/main.c,$(wildcard user/*.c))
 LIB_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
 LIB       := $(BUILD)/libampguard.a
 
-TEST_BINS := $(BUILD)/tests/test_xdp $(BUILD)/tests/test_track $(BUILD)/tests/test_ratelimit $(BUILD)/tests/test_lists_frags $(BUILD)/tests/udpgen $(BUILD)/tests/udpsink
+FUZZ_BINS := $(BUILD)/fuzz/fuzz_config
+TEST_BINS := $(FUZZ_BINS) $(BUILD)/tests/udpflood $(BUILD)/tests/test_xdp $(BUILD)/tests/test_track $(BUILD)/tests/test_ratelimit $(BUILD)/tests/test_lists_frags $(BUILD)/tests/udpgen $(BUILD)/tests/udpsink
 BENCH_BINS := $(BUILD)/tests/bench_micro $(BUILD)/tests/bench_live
 
-.PHONY: all deps test bench bench-micro install install-systemd clean
+.PHONY: all deps test fuzz bench bench-micro install install-systemd clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -73,6 +74,21 @@ $(BUILD)/tests/bench_%: tests/bench/bench_%.c tests/unit/frames.c tests/unit/*.h
 
 test: ampguard $(TEST_BINS)
 	bash tests/run.sh
+
+# The configuration loader under libFuzzer with ASan and UBSan, built from
+# the same sources as the binary.
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	       -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
+	       -Iinclude -Iuser -I$(BUILD) $(shell pkg-config --cflags $(PKGS)) \
+	       -DAG_VERSION=\"$(VERSION)\"
+
+$(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(LIB_SRCS) user/*.h include/*.h $(SKELS)
+	mkdir -p $(BUILD)/fuzz
+	$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_config.c $(LIB_SRCS) $(LDLIBS) -o $@
+
+FUZZ_SECONDS ?= 300
+fuzz: $(FUZZ_BINS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
 
 bench-micro: $(BUILD)/tests/bench_micro
 	$(BUILD)/tests/bench_micro

@@ -142,6 +142,9 @@ int ag_policy_commit(const struct ag_state *st,
 void ag_policy_defaults(struct ag_policy tbl[AG_MAX_VECTORS]);
 int ag_policy_find(const struct ag_policy tbl[AG_MAX_VECTORS], const char *spec,
 		   int *port_out);
+int ag_policy_alloc(const struct ag_state *st, struct ag_policy tbl[AG_MAX_VECTORS], int port);
+int ag_policy_settle(const struct ag_state *st, const struct ag_policy *old,
+		     const struct ag_policy *now, unsigned int slot);
 
 /* stats.c */
 struct ag_iface_counters {
@@ -177,11 +180,67 @@ void ag_fmt_limits(const struct ag_policy *p, char *buf, size_t len);
 
 /* lists.c */
 int ag_cidr_parse(const char *s, int *family, struct ag_lpm6 *key, char *why, size_t why_len);
+int ag_lists_read(const struct ag_state *st, struct ag_list_op **out, size_t *n);
 int ag_lists_refresh_flags(const struct ag_state *st);
 
 /* fragments.c */
 void ag_orphan_defaults(struct ag_orphan_cfg *o);
 const char *ag_orphan_name(unsigned int v);
+
+/* attach.c */
+enum { AG_MODE_AUTO = 0 };
+
+struct ag_attach_req {
+	const char *ifname;
+	int ifindex;
+	int mode; /* AG_MODE_AUTO or enum ag_attach_mode */
+	bool force;
+	/* egress tracking: [0] the interface itself, then --track-on ones */
+	const char *track_names[AG_MAX_TRACK_IFACES];
+	__u32 track_ifindex[AG_MAX_TRACK_IFACES];
+	unsigned int nr_track;
+	const char *config; /* attach --config */
+};
+
+int ag_attach_resolve(struct ag_attach_req *req);
+int ag_state_lock_create(struct ag_state *st);
+int ag_attach_locked(const struct ag_state *st, const struct ag_attach_req *req);
+int ag_detach_locked(const struct ag_state *st, const char *ifname);
+
+/* config_yaml.c, config.c: declarative configuration */
+struct ag_conf_iface {
+	char name[IF_NAMESIZE];
+	int mode; /* AG_MODE_AUTO or enum ag_attach_mode */
+	char track_on[AG_MAX_TRACK_IFACES - 1][IF_NAMESIZE];
+	unsigned int nr_track;
+	struct ag_orphan_cfg orphan;
+};
+
+struct ag_conf_port {
+	struct ag_policy pol; /* pol.port is the port */
+};
+
+struct ag_conf {
+	struct ag_policy builtin[AG_MAX_VECTORS]; /* by slot; custom slots unused */
+	struct ag_conf_port *ports;
+	size_t nr_ports;
+	struct ag_served served;
+	struct ag_list_op *lists; /* allow and deny entries */
+	size_t nr_lists;
+	bool has_ifaces; /* an interfaces section was given */
+	struct ag_conf_iface *ifaces;
+	size_t nr_ifaces;
+	char listen[64]; /* exporter address, "" when not given */
+};
+
+void ag_conf_init(struct ag_conf *c);
+void ag_conf_free(struct ag_conf *c);
+int ag_conf_parse(const char *buf, size_t len, const char *fname, bool read_files,
+		  struct ag_conf *c, char *err, size_t errlen);
+int ag_conf_load(const char *path, struct ag_conf *c, char *err, size_t errlen);
+int ag_conf_apply(struct ag_conf *c, const char *only, bool dry_run);
+int ag_conf_apply_file(const char *path, const char *only_iface, bool dry_run);
+int ag_conf_attach(const struct ag_attach_req *req);
 
 /* verbs */
 int cmd_attach(int argc, char **argv);
@@ -197,6 +256,8 @@ int cmd_allow(int argc, char **argv);
 int cmd_deny(int argc, char **argv);
 int cmd_fragments(int argc, char **argv);
 int cmd_exporter(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 
 /* metrics.c */
 int ag_metrics_render(char **out, size_t *len);

@@ -22,20 +22,7 @@
 #include "ampguard_xdp.skel.h"
 #include "ampguard_tc.skel.h"
 
-enum { MODE_AUTO = 0 };
 
-
-
-struct attach_req {
-	const char *ifname;
-	int ifindex;
-	int mode; /* MODE_AUTO or enum ag_attach_mode */
-	bool force;
-	/* egress tracking: [0] the interface itself, then --track-on ones */
-	const char *track_names[AG_MAX_TRACK_IFACES];
-	__u32 track_ifindex[AG_MAX_TRACK_IFACES];
-	unsigned int nr_track;
-};
 
 /* The two programs of one protected interface. */
 struct instance {
@@ -173,7 +160,7 @@ static int remove_foreign(int ifindex, const struct bpf_xdp_query_opts *q)
 	return 0;
 }
 
-static int check_foreign(const struct attach_req *req)
+static int check_foreign(const struct ag_attach_req *req)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	char name[BPF_OBJ_NAME_LEN + 1];
@@ -203,7 +190,7 @@ static int check_foreign(const struct attach_req *req)
 	return err ? ag_bpf_err(err, "removing the foreign XDP program") : 0;
 }
 
-static int link_xdp(int prog_fd, const struct attach_req *req, unsigned int *mode)
+static int link_xdp(int prog_fd, const struct ag_attach_req *req, unsigned int *mode)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, opts);
 	int fd, err;
@@ -271,7 +258,7 @@ static void remove_if_unused(const struct ag_state *st)
 	rmdir(st->root);
 }
 
-static int track_attach_all(const struct attach_req *req, int prog_fd, struct ag_ifinfo *info)
+static int track_attach_all(const struct ag_attach_req *req, int prog_fd, struct ag_ifinfo *info)
 {
 	unsigned int i;
 	int err;
@@ -311,7 +298,7 @@ static int repin(int fd, const char *dir, const char *name)
 }
 
 /* Same interface, still attached: swap in freshly loaded programs, no gap. */
-static int reattach(const struct ag_state *st, const struct attach_req *req, const char *ifdir,
+static int reattach(const struct ag_state *st, const struct ag_attach_req *req, const char *ifdir,
 		    int link_fd)
 {
 	struct instance in = {};
@@ -325,7 +312,7 @@ static int reattach(const struct ag_state *st, const struct attach_req *req, con
 		return ag_bpf_err(err, "loading the BPF programs");
 	if (bpf_map_lookup_elem(bpf_map__fd(in.xdp->maps.ifinfo), &(__u32){ 0 }, &info))
 		info = (struct ag_ifinfo){ 0 };
-	if (req->mode != MODE_AUTO && info.mode && info.mode != (__u32)req->mode) {
+	if (req->mode != AG_MODE_AUTO && info.mode && info.mode != (__u32)req->mode) {
 		ag_err("%s is protected in %s mode: run 'ampguard detach %s' first to change the mode",
 		       req->ifname, ag_mode_name(info.mode), req->ifname);
 		err = -EEXIST;
@@ -363,7 +350,7 @@ out:
 	return err;
 }
 
-static int attach_new(const struct ag_state *st, const struct attach_req *req, const char *ifdir)
+static int attach_new(const struct ag_state *st, const struct ag_attach_req *req, const char *ifdir)
 {
 	char staging[PATH_MAX] = "", path[PATH_MAX];
 	struct ag_ifinfo info = { .ifindex = req->ifindex, .attached_at = time(NULL) };
@@ -461,23 +448,29 @@ static void usage_attach(FILE *f)
 		   "  --mode      auto (default): native, or generic with a warning when the driver lacks XDP\n"
 		   "  --track-on  also record requests leaving through this interface (gateways whose\n"
 		   "              requests leave elsewhere than the replies arrive); repeatable\n"
-		   "  --force     replace an XDP program that ampguard did not attach\n");
+		   "  --force     replace an XDP program that ampguard did not attach\n"
+		   "  --config F  then apply configuration file F (its entry for IFACE, if any, gives\n"
+		   "              the mode and track-on; other interfaces in F are left alone)\n");
 }
 
-static int parse_attach(int argc, char **argv, struct attach_req *req)
+static int parse_attach(int argc, char **argv, struct ag_attach_req *req)
 {
 	static const struct option opts[] = {
 		{ "mode", required_argument, NULL, 'm' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "track-on", required_argument, NULL, 't' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	int c;
 
 	req->nr_track = 1;
-	while ((c = getopt_long(argc, argv, "m:ft:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:ft:c:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'c':
+			req->config = optarg;
+			break;
 		case 't':
 			if (req->nr_track == AG_MAX_TRACK_IFACES) {
 				ag_err("--track-on given more than %d times", AG_MAX_TRACK_IFACES - 1);
@@ -487,7 +480,7 @@ static int parse_attach(int argc, char **argv, struct attach_req *req)
 			break;
 		case 'm':
 			if (!strcmp(optarg, "auto"))
-				req->mode = MODE_AUTO;
+				req->mode = AG_MODE_AUTO;
 			else if (!strcmp(optarg, "native"))
 				req->mode = AG_MODE_NATIVE;
 			else if (!strcmp(optarg, "generic"))
@@ -517,7 +510,7 @@ static int parse_attach(int argc, char **argv, struct attach_req *req)
 	return 0;
 }
 
-static int resolve_ifaces(struct attach_req *req)
+int ag_attach_resolve(struct ag_attach_req *req)
 {
 	unsigned int i, j;
 
@@ -557,48 +550,65 @@ static int open_iface_link(const struct ag_state *st, const char *ifname, __u32 
 	return fd;
 }
 
-int cmd_attach(int argc, char **argv)
+/* Creates the state root if needed and takes the writer lock on it. */
+int ag_state_lock_create(struct ag_state *st)
 {
-	struct attach_req req = { 0 };
+	int err;
+
+	if (ag_path(st->root, sizeof(st->root), "%s", ag_root())) {
+		ag_err("state root path too long: %s", ag_root());
+		return -ENAMETOOLONG;
+	}
+	err = ag_ensure_bpffs(st->root);
+	if (err)
+		return err;
+	err = ag_state_lock(st, true);
+	if (err && err != -EACCES && err != -EPERM)
+		ag_bpf_err(err, st->root);
+	return err;
+}
+
+/* Attaches (or re-attaches) one interface; the caller holds the writer lock. */
+int ag_attach_locked(const struct ag_state *st, const struct ag_attach_req *req)
+{
 	char ifdir[PATH_MAX];
-	struct ag_state st = { .lock_fd = -1 };
 	__u32 linked_ifindex;
 	int err, link_fd;
+
+	if (ag_iface_pin(st, req->ifname, NULL, ifdir, sizeof(ifdir)))
+		return -ENAMETOOLONG;
+	link_fd = open_iface_link(st, req->ifname, &linked_ifindex);
+	if (link_fd >= 0 && linked_ifindex == (__u32)req->ifindex) {
+		err = reattach(st, req, ifdir, link_fd);
+	} else {
+		if (link_fd >= 0 || access(ifdir, F_OK) == 0) {
+			/* The interface this was pinned for is gone (or was recreated). */
+			ag_warn("%s: removing stale state of an earlier attach", req->ifname);
+			ag_remove_tree(ifdir);
+		}
+		err = attach_new(st, req, ifdir);
+	}
+	if (link_fd >= 0)
+		close(link_fd);
+	return err;
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	struct ag_attach_req req = { 0 };
+	struct ag_state st = { .lock_fd = -1 };
+	int err;
 
 	err = parse_attach(argc, argv, &req);
 	if (err)
 		return err < 0 ? err : 0;
-	err = resolve_ifaces(&req);
+	if (req.config)
+		return ag_conf_attach(&req);
+	err = ag_attach_resolve(&req);
+	err = err ?: ag_state_lock_create(&st);
 	if (err)
 		return err;
-	if (ag_path(st.root, sizeof(st.root), "%s", ag_root()) ||
-	    ag_iface_pin(&st, req.ifname, NULL, ifdir, sizeof(ifdir))) {
-		ag_err("state root path too long: %s", ag_root());
-		return -ENAMETOOLONG;
-	}
-	err = ag_ensure_bpffs(st.root);
-	if (err)
-		return err;
-	err = ag_state_lock(&st, true);
-	if (err) {
-		if (err != -EACCES && err != -EPERM)
-			ag_bpf_err(err, st.root);
-		return err;
-	}
-
-	link_fd = open_iface_link(&st, req.ifname, &linked_ifindex);
-	if (link_fd >= 0 && linked_ifindex == (__u32)req.ifindex) {
-		err = reattach(&st, &req, ifdir, link_fd);
-	} else {
-		if (link_fd >= 0 || access(ifdir, F_OK) == 0) {
-			/* The interface this was pinned for is gone (or was recreated). */
-			ag_warn("%s: removing stale state of an earlier attach", req.ifname);
-			ag_remove_tree(ifdir);
-		}
-		err = attach_new(&st, &req, ifdir);
-	}
-	if (link_fd >= 0)
-		close(link_fd);
+	err = ag_attach_locked(&st, &req);
 	ag_state_close(&st);
 	return err;
 }
@@ -610,15 +620,46 @@ static void usage_detach(FILE *f)
 		   "  policy goes with the last interface.\n");
 }
 
+/*
+ * Removes an interface's programs and pins; the shared state goes with the
+ * last interface. The caller holds the writer lock.
+ */
+int ag_detach_locked(const struct ag_state *st, const char *ifname)
+{
+	struct ag_ifinfo info;
+	char path[PATH_MAX];
+	__u32 ifindex;
+	int err, fd;
+
+	if (!ag_iface_pin(st, ifname, "ifinfo", path, sizeof(path)) &&
+	    (fd = bpf_obj_get(path)) >= 0) {
+		if (!bpf_map_lookup_elem(fd, &(__u32){ 0 }, &info))
+			track_detach_all(&info);
+		close(fd);
+	}
+	fd = open_iface_link(st, ifname, &ifindex);
+	if (fd >= 0) {
+		/* Detach now, even if another process still holds the link open. */
+		if (bpf_link_detach(fd) && errno != ENOLINK && errno != EINVAL)
+			ag_warn("%s: detaching the link: %s", ifname, strerror(errno));
+		close(fd);
+	}
+	if (ag_iface_pin(st, ifname, NULL, path, sizeof(path)))
+		return -ENAMETOOLONG;
+	err = ag_remove_tree(path);
+	if (err)
+		ag_bpf_err(err, path);
+	remove_if_unused(st);
+	return err;
+}
+
 int cmd_detach(int argc, char **argv)
 {
 	static const struct option opts[] = { { "help", no_argument, NULL, 'h' }, {} };
 	struct ag_state st = { .lock_fd = -1 };
-	struct ag_ifinfo info;
 	char ifdir[PATH_MAX];
 	const char *ifname;
-	__u32 ifindex;
-	int c, err, link_fd, info_fd;
+	int c, err;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == 'h') {
@@ -645,25 +686,7 @@ int cmd_detach(int argc, char **argv)
 		ag_state_close(&st);
 		return -ENOENT;
 	}
-
-	if (!ag_iface_pin(&st, ifname, "ifinfo", ifdir, sizeof(ifdir)) &&
-	    (info_fd = bpf_obj_get(ifdir)) >= 0) {
-		if (!bpf_map_lookup_elem(info_fd, &(__u32){ 0 }, &info))
-			track_detach_all(&info);
-		close(info_fd);
-	}
-	ag_iface_pin(&st, ifname, NULL, ifdir, sizeof(ifdir));
-	link_fd = open_iface_link(&st, ifname, &ifindex);
-	if (link_fd >= 0) {
-		/* Detach now, even if another process still holds the link open. */
-		if (bpf_link_detach(link_fd) && errno != ENOLINK && errno != EINVAL)
-			ag_warn("%s: detaching the link: %s", ifname, strerror(errno));
-		close(link_fd);
-	}
-	err = ag_remove_tree(ifdir);
-	if (err)
-		ag_bpf_err(err, ifdir);
-	remove_if_unused(&st);
+	err = ag_detach_locked(&st, ifname);
 	ag_state_close(&st);
 	if (!err)
 		printf("%s: detached\n", ifname);

@@ -137,11 +137,35 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
 static void usage_exporter(FILE *f)
 {
-	fprintf(f, "usage: ampguard exporter [--listen ADDRESS:PORT] [--once]\n"
+	fprintf(f, "usage: ampguard exporter [--listen ADDRESS:PORT] [--config FILE] [--once]\n"
 		   "  Serves Prometheus metrics at http://ADDRESS:PORT/metrics (default %s,\n"
 		   "  loopback only) until SIGINT or SIGTERM.\n"
-		   "  --once  print the metrics to stdout and exit (for promtool, textfile collectors)\n",
+		   "  --config  apply FILE at start and again on SIGHUP (all or nothing; a bad file\n"
+		   "            is logged and the running state kept); its exporter.listen is the\n"
+		   "            default address\n"
+		   "  --once    print the metrics to stdout and exit (for promtool, textfile collectors)\n",
 		AG_DEFAULT_LISTEN);
+}
+
+/* Applies the configuration file; on a reload, a failure keeps what runs. */
+static int load_config(const char *path, char *listen_buf, size_t len, bool reload)
+{
+	struct ag_conf c;
+	char err[512];
+	int ret;
+
+	ret = ag_conf_load(path, &c, err, sizeof(err));
+	if (ret) {
+		ag_err("%s%s", err, reload ? "; keeping the running configuration" : "");
+		return ret;
+	}
+	if (listen_buf && *c.listen)
+		snprintf(listen_buf, len, "%s", c.listen);
+	printf("ampguard: %s %s\n", reload ? "reloading" : "applying", path);
+	ret = ag_conf_apply(&c, NULL, false);
+	fflush(stdout);
+	ag_conf_free(&c);
+	return ret;
 }
 
 int cmd_exporter(int argc, char **argv)
@@ -149,10 +173,12 @@ int cmd_exporter(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "once", no_argument, NULL, 'o' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	const char *listen_spec = AG_DEFAULT_LISTEN;
+	const char *listen_spec = NULL, *config = NULL;
+	char file_listen[64] = AG_DEFAULT_LISTEN;
 	struct MHD_Daemon *d;
 	bool once = false;
 	sigset_t set;
@@ -160,8 +186,11 @@ int cmd_exporter(int argc, char **argv)
 	size_t len;
 	int c, fd, sig, err;
 
-	while ((c = getopt_long(argc, argv, "l:oh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:oc:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
 		case 'l':
 			listen_spec = optarg;
 			break;
@@ -190,14 +219,19 @@ int cmd_exporter(int argc, char **argv)
 		return err;
 	}
 
-	fd = listen_on(listen_spec);
-	if (fd < 0)
-		return fd;
 	/* Signals are taken synchronously below; the server threads never see them. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (config && (err = load_config(config, file_listen, sizeof(file_listen), false)))
+		return err;
+	if (!listen_spec)
+		listen_spec = file_listen;
+	fd = listen_on(listen_spec);
+	if (fd < 0)
+		return fd;
 	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 			     handle, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
 			     MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
@@ -207,7 +241,10 @@ int cmd_exporter(int argc, char **argv)
 		return -EIO;
 	}
 	fprintf(stderr, "ampguard: exporter listening on http://%s/metrics\n", listen_spec);
-	sigwait(&set, &sig);
+	while (!sigwait(&set, &sig) && sig == SIGHUP) {
+		if (config)
+			load_config(config, NULL, 0, true);
+	}
 	MHD_stop_daemon(d);
 	close(fd);
 	return 0;

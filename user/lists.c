@@ -200,6 +200,46 @@ static int collect_list(const struct ag_state *st, const struct list_kind *k, st
 	return err ?: collect(kind_fd(st, k, AF_INET6), AF_INET6, gen, all);
 }
 
+/* Both lists of the active generation, as list operations (adds). */
+int ag_lists_read(const struct ag_state *st, struct ag_list_op **out, size_t *n)
+{
+	const struct list_kind *kinds[] = { &allow_kind, &deny_kind };
+	struct ag_list_op *ops = NULL;
+	struct cidr_set set;
+	size_t i, total = 0;
+	unsigned int k;
+	int err = 0;
+
+	for (k = 0; k < 2 && !err; k++) {
+		memset(&set, 0, sizeof(set));
+		err = collect_list(st, kinds[k], &set);
+		if (!err && set.n) {
+			struct ag_list_op *grown = realloc(ops, (total + set.n) * sizeof(*ops));
+
+			if (!grown) {
+				err = -ENOMEM;
+			} else {
+				ops = grown;
+				for (i = 0; i < set.n; i++) {
+					ops[total + i] = (struct ag_list_op){
+						.list = kinds[k]->list, .family = set.v[i].family,
+						.prefixlen = set.v[i].key.prefixlen };
+					memcpy(ops[total + i].addr, set.v[i].key.addr, 16);
+				}
+				total += set.n;
+			}
+		}
+		free(set.v);
+	}
+	if (err) {
+		free(ops);
+		return err;
+	}
+	*out = ops;
+	*n = total;
+	return 0;
+}
+
 static int cidr_cmp(const void *a, const void *b)
 {
 	const struct cidr *x = a, *y = b;

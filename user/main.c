@@ -26,6 +26,8 @@ static const struct verb verbs[] = {
 	{ "allow", cmd_allow, "CIDRs whose traffic always passes" },
 	{ "deny", cmd_deny, "CIDRs whose traffic is always dropped" },
 	{ "fragments", cmd_fragments, "what happens to fragments whose first was not seen" },
+	{ "apply", cmd_apply, "make the running state equal to a configuration file" },
+	{ "config", cmd_config, "show the running state as a configuration, or check a file" },
 	{ "exporter", cmd_exporter, "serve Prometheus metrics over HTTP" },
 	{ "vectors", cmd_vectors, "list the built-in vectors" },
 };

@@ -115,29 +115,49 @@ static int zero_iface_slot(const char *ifname, void *arg)
  * A freed slot may still hold counts of the port that had it; they must not
  * show up under the new port's name.
  */
-static int alloc_slot(const struct ag_state *st, struct ag_policy tbl[AG_MAX_VECTORS], int port)
+/* The free custom slot best suited to port, or -1. */
+static int pick_slot(const struct ag_policy tbl[AG_MAX_VECTORS], int port)
+{
+	unsigned int slot, pass;
+
+	/*
+	 * The slot that last held this port keeps its counts; then slots never
+	 * used; a slot freed by another port comes last (its counts must go).
+	 */
+	for (pass = 0; pass < 3; pass++)
+		for (slot = AG_FIRST_CUSTOM_SLOT; slot < AG_MAX_VECTORS; slot++)
+			if (!tbl[slot].in_use &&
+			    (pass == 2 || tbl[slot].port == (pass == 0 ? port : 0)))
+				return slot;
+	return -1;
+}
+
+/* Gives port a custom slot in tbl (not yet committed); -ENOSPC when none is free. */
+int ag_policy_alloc(const struct ag_state *st, struct ag_policy tbl[AG_MAX_VECTORS], int port)
 {
 	struct { const struct ag_state *st; unsigned int slot; } arg = { st, 0 };
-	unsigned int slot;
-	int err;
+	int slot = pick_slot(tbl, port), err;
 
-	/* Slots never used first: a freed one still names its old port's counts. */
-	for (slot = AG_FIRST_CUSTOM_SLOT; slot < AG_MAX_VECTORS; slot++)
-		if (!tbl[slot].in_use && !tbl[slot].port)
-			break;
-	if (slot == AG_MAX_VECTORS)
-		for (slot = AG_FIRST_CUSTOM_SLOT; slot < AG_MAX_VECTORS; slot++)
-			if (!tbl[slot].in_use)
-				break;
-	if (slot < AG_MAX_VECTORS) {
-		arg.slot = slot;
-		err = ag_for_each_iface(st, zero_iface_slot, &arg);
-		if (err)
-			return err;
+	if (slot >= 0) {
+		if (tbl[slot].port != port) {
+			arg.slot = slot;
+			err = ag_for_each_iface(st, zero_iface_slot, &arg);
+			if (err)
+				return err;
+		}
 		tbl[slot] = (struct ag_policy){ .port = port, .in_use = 1,
 						.track_timeout_ms = AG_DEFAULT_TRACK_MS };
 		return slot;
 	}
+	return -ENOSPC;
+}
+
+static int alloc_slot(const struct ag_state *st, struct ag_policy tbl[AG_MAX_VECTORS], int port)
+{
+	int slot = ag_policy_alloc(st, tbl, port);
+
+	if (slot != -ENOSPC)
+		return slot;
 	ag_err("no free vector slot for port %d (%u custom ports at most): free one with 'ampguard unset PORT'",
 	       port, AG_MAX_VECTORS - AG_FIRST_CUSTOM_SLOT);
 	return -ENOSPC;
@@ -348,8 +368,8 @@ static void print_vector(const struct ag_policy *p, unsigned int slot)
 }
 
 /* Per-source state of a vector that no longer limits per source is freed. */
-static int settle_rate_state(const struct ag_state *st, const struct ag_policy *old,
-			     const struct ag_policy *now, unsigned int slot)
+int ag_policy_settle(const struct ag_state *st, const struct ag_policy *old,
+		     const struct ag_policy *now, unsigned int slot)
 {
 	if (ag_policy_src_active(old) && !ag_policy_src_active(now))
 		ag_src_free(st, slot);
@@ -394,7 +414,7 @@ int cmd_set(int argc, char **argv)
 	if (err)
 		goto out;
 	err = ag_policy_commit(&st, tbl);
-	err = err ?: settle_rate_state(&st, &old, &tbl[slot], slot);
+	err = err ?: ag_policy_settle(&st, &old, &tbl[slot], slot);
 	if (err) {
 		ag_bpf_err(err, "writing policy");
 		goto out;
@@ -446,7 +466,7 @@ int cmd_unset(int argc, char **argv)
 	if (!tbl[slot].in_use)
 		tbl[slot].port = old.port;
 	err = ag_policy_commit(&st, tbl);
-	err = err ?: settle_rate_state(&st, &old, &tbl[slot], slot);
+	err = err ?: ag_policy_settle(&st, &old, &tbl[slot], slot);
 	if (err) {
 		ag_bpf_err(err, "writing policy");
 		goto out;

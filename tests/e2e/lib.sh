@@ -513,3 +513,172 @@ assert_model()
 {
 	assert_lines "$1" "$(expected_counters)" "$(udp_counters)"
 }
+
+# ====================================================================
+# ---- daemons, stack counters and tracking (added for test_tracking.sh)
+# Helpers below only add to the ones above; they change none of them.
+# ====================================================================
+
+UDPFLOOD=$E2E_TOP/build/tests/udpflood
+# shellcheck disable=SC2034 # for the tests that source this file
+UDPASK=$E2E_TOP/tests/tools/udpask.py
+# No daemon a test starts outlives this many seconds, even if the test is
+# killed before its cleanup runs.
+DAEMON_MAX_SECONDS=600
+
+# check_here NAME CMD...: check, with CMD run in this shell rather than a
+# subshell, so that the background processes it starts are tracked here.
+check_here()
+{
+	local name=$1 rc
+
+	shift
+	"$@" >"$E2E_TMP/check.out" 2>&1
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
+		ok "$name"
+	else
+		not_ok "$name" "'$*' exited $rc: $(cat "$E2E_TMP/check.out")"
+	fi
+}
+
+# require_udpflood: builds the flood generator when it is missing or older
+# than its source.
+require_udpflood()
+{
+	local src=$E2E_TOP/tests/tools/udpflood.c
+
+	if [ ! -x "$UDPFLOOD" ] || [ "$src" -nt "$UDPFLOOD" ]; then
+		make -s -C "$E2E_TOP" build/tests/udpflood >"$E2E_TMP/make.out" 2>&1 ||
+			bail "cannot build $UDPFLOOD: $(cat "$E2E_TMP/make.out")"
+	fi
+}
+
+# private_binaries: runs this test on copies of ampguard and the traffic
+# tools, so that a rebuild while it runs cannot mix two builds (a CLI of
+# one build reading the pins of another).
+private_binaries()
+{
+	local dir=$E2E_TMP/bin
+
+	if ! mkdir -p "$dir" || ! cp "$AG_BIN" "$UDPGEN" "$UDPSINK" "$UDPFLOOD" "$dir/"; then
+		bail "cannot copy the binaries to $dir"
+	fi
+	AG_BIN=$dir/ampguard
+	UDPGEN=$dir/udpgen
+	UDPSINK=$dir/udpsink
+	UDPFLOOD=$dir/udpflood
+}
+
+# daemon_start VAR NAME NS CMD...: runs CMD in the foreground of a
+# background job in namespace NS, bounded by DAEMON_MAX_SECONDS, output in
+# $E2E_TMP/NAME.log. Its pid goes to VAR and to E2E_PIDS, so cleanup stops
+# it whatever happens to the test.
+daemon_start()
+{
+	local _ds_var=$1 _ds_name=$2 _ds_ns=$3
+
+	shift 3
+	timeout "$DAEMON_MAX_SECONDS" ip netns exec "$_ds_ns" "$@" >"$E2E_TMP/$_ds_name.log" 2>&1 &
+	E2E_PIDS+=("$!")
+	printf -v "$_ds_var" '%s' "$!"
+}
+
+# daemon_stop PID: stops a daemon started by daemon_start and reaps it.
+daemon_stop()
+{
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	forget_pid "$1"
+}
+
+# daemon_alive PID
+daemon_alive()
+{
+	kill -0 "$1" 2>/dev/null
+}
+
+# wait_udp_listen NS ADDR PORT: up to 10 s for a UDP socket on ADDR:PORT in NS.
+wait_udp_listen()
+{
+	local i addr=$2
+
+	case $addr in *:*) addr="[$addr]" ;; esac
+	for ((i = 0; i < 200; i++)); do
+		ip netns exec "$1" ss -Hnlu src "$addr:$3" 2>/dev/null | grep -q . && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# udp_seen NS FAMILY: UDP datagrams the stack of NS took in for FAMILY (4
+# or 6), delivered to a socket or not: InDatagrams + NoPorts + InErrors.
+# shellcheck disable=SC2016 # awk programs
+udp_seen()
+{
+	if [ "$2" = 6 ]; then
+		ip netns exec "$1" awk '$1 == "Udp6InDatagrams" || $1 == "Udp6NoPorts" ||
+			$1 == "Udp6InErrors" { n += $2 } END { print n + 0 }' /proc/net/snmp6
+	else
+		ip netns exec "$1" awk '$1 == "Udp:" && $2 ~ /^[0-9]+$/ {
+			print $2 + $3 + $4 }' /proc/net/snmp
+	fi
+}
+
+# reason_packets REASON [VECTOR...]: packets counted for REASON in STATS,
+# summed over the VECTORs (every vector when none is given).
+reason_packets()
+{
+	local reason=$1
+
+	shift
+	printf '%s\n' "$STATS" | awk -v r="$reason" -v list="$*" '
+		BEGIN { n = split(list, v, " "); for (i = 1; i <= n; i++) want[v[i]] = 1 }
+		$3 == r && (n == 0 || ($1 in want)) { s += $5 }
+		END { print s + 0 }'
+}
+
+# counter_deltas OLD NEW: "VECTOR REASON PACKETS" for every UDP counter
+# that grew between two STATS snapshots, sorted.
+counter_deltas()
+{
+	awk 'NR == FNR { old[$1 " " $3] = $5; next }
+	     $3 != "not_ip" && $3 != "not_udp" && NF && $5 != old[$1 " " $3] {
+		print $1, $3, $5 - old[$1 " " $3] }' \
+		<(printf '%s\n' "$1") <(printf '%s\n' "$2") | sort
+}
+
+# status_field NS EXPR: one value of 'status --json', EXPR a Python
+# expression on the document d (e.g. 'd["tracking"]["entries"]').
+status_field()
+{
+	ag "$1" status --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+v = eval(sys.argv[1], {"d": d})
+print(json.dumps(v) if isinstance(v, (list, dict)) else v)' "$2"
+}
+
+# track_timeout_ms NS VECTOR: the vector's tracking timeout in 'status --json'.
+track_timeout_ms()
+{
+	status_field "$1" "next(v['track_timeout_ms'] for v in d['vectors'] if v['name'] == '$2')"
+}
+
+# at_least_permille PART WHOLE PERMILLE: PART >= WHOLE * PERMILLE / 1000.
+at_least_permille()
+{
+	[ $(($1 * 1000)) -ge $(($2 * $3)) ]
+}
+
+# at_most_permille PART WHOLE PERMILLE: PART <= WHOLE * PERMILLE / 1000.
+at_most_permille()
+{
+	[ $(($1 * 1000)) -le $(($2 * $3)) ]
+}
+
+# now_ms: wall-clock milliseconds since the epoch, as udpask.py's ready file.
+now_ms()
+{
+	date +%s%3N
+}
