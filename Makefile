@@ -36,7 +36,7 @@ FUZZ_BINS := $(BUILD)/fuzz/fuzz_config
 TEST_BINS := $(FUZZ_BINS) $(BUILD)/tests/udpflood $(BUILD)/tests/test_xdp $(BUILD)/tests/test_track $(BUILD)/tests/test_ratelimit $(BUILD)/tests/test_lists_frags $(BUILD)/tests/udpgen $(BUILD)/tests/udpsink
 BENCH_BINS := $(BUILD)/tests/bench_micro $(BUILD)/tests/bench_live
 
-.PHONY: all deps test fuzz bench bench-micro install install-systemd clean
+.PHONY: all deps test fuzz demo bench bench-micro install install-systemd clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -74,6 +74,10 @@ $(BUILD)/tests/bench_%: tests/bench/bench_%.c tests/unit/frames.c tests/unit/*.h
 
 test: ampguard $(TEST_BINS)
 	bash tests/run.sh
+
+# The reference attack scenario, stopped live (installs what it needs).
+demo: deps ampguard $(BUILD)/tests/udpflood
+	bash scripts/demo.sh
 
 # The configuration loader under libFuzzer with ASan and UBSan, built from
 # the same sources as the binary.

@@ -203,7 +203,7 @@ static void print_table(const struct ag_snapshot *s, const struct ag_snapshot *p
 	double dt = prev ? s->when - prev->when : 0;
 	unsigned int i, idx, rows = 0;
 
-	printf("%-15s %-20s %-12s %-7s %14s %16s", "INTERFACE", "VECTOR", "REASON", "VERDICT",
+	printf("%-15s %-20s %-19s %-7s %14s %16s", "INTERFACE", "VECTOR", "REASON", "VERDICT",
 	       "PACKETS", "BYTES");
 	printf(dt > 0 ? " %14s %16s\n" : "\n", "RATE", "BANDWIDTH");
 	for (i = 0; i < s->n; i++) {
@@ -223,7 +223,7 @@ static void print_table(const struct ag_snapshot *s, const struct ag_snapshot *p
 				snprintf(vec, sizeof(vec), "%s", name);
 			snprintf(pkts, sizeof(pkts), "%llu", (unsigned long long)c->packets);
 			snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)c->bytes);
-			printf("%-15s %-20s %-12s %-7s %14s %16s", ifc->name, vec,
+			printf("%-15s %-20s %-19s %-7s %14s %16s", ifc->name, vec,
 			       ag_reason_name(reason), ag_reason_drops(reason) ? "drop" : "pass",
 			       pkts, bytes);
 			if (dt > 0) {

@@ -1,0 +1,293 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
+#
+# The reference attack scenario, shared by the demo (scripts/demo.sh) and
+# its end-to-end test (tests/e2e/test_scenario.sh): the 2019 extortion
+# campaign's reflection flood (DNS, NTP, WS-Discovery, ARMS, SSDP,
+# memcached, CLDAP, with fragmented large replies) against a host that is
+# also the NAT gateway of a small LAN, while that host and a LAN host keep
+# resolving names and syncing time against real servers.
+#
+#   [internet]  dnsmasq 192.0.2.53, chronyd 192.0.2.123,
+#               reflectors 203.0.113.0/24 (spoofed)
+#     inet0 192.0.2.1
+#       |
+#     wan0 192.0.2.10   [host]  ampguard on wan0, NAT for the LAN
+#     lan0 198.51.100.1
+#       |
+#     lan1 198.51.100.20  [lan]
+#
+# Everything lives in three network namespaces that sc_cleanup removes;
+# traffic never leaves them. Source this file, call sc_setup, and make sure
+# sc_cleanup runs on exit.
+
+SC_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SC_PREFIX=${SC_PREFIX:-agsc-$$-}
+SC_INET=${SC_PREFIX}inet
+SC_HOST=${SC_PREFIX}host
+SC_LAN=${SC_PREFIX}lan
+SC_TMP=$(mktemp -d "/tmp/ag-scenario-$$.XXXXXX")
+SC_PIDS=()     # servers
+SC_GEN_PIDS=() # flood generators
+export AMPGUARD_ROOT=${AMPGUARD_ROOT:-/sys/fs/bpf/ampguard-scenario-$$}
+
+SC_DNS=192.0.2.53
+SC_NTP=192.0.2.123
+SC_WAN=192.0.2.10
+SC_REFLECTORS=203.0.113.1
+SC_ZONE=example.test
+SC_ZONE_A=192.0.2.80
+
+# name:port of each reflected vector, as in the 2019 campaign.
+SC_VECTORS=(dns:53 ntp:123 ws-discovery:3702 arms:3283 ssdp:1900 memcached:11211 cldap:389)
+# Large replies arrive fragmented: these vectors also send 3000-byte ones.
+SC_FRAG_VECTORS=(memcached:11211 cldap:389 dns:53)
+
+declare -A SC_SENT      # vector -> datagrams (or fragments) the generators sent
+declare -A SC_SENT_FRAG # vector -> fragments of large replies
+
+# Private copies: a rebuild while the scenario runs cannot change them.
+sc_binaries()
+{
+	mkdir -p "$SC_TMP/bin" &&
+		cp "$SC_TOP/ampguard" "$SC_TOP/build/tests/udpflood" "$SC_TMP/bin/" &&
+		cp "$SC_TOP/tests/tools/rawframes.py" "$SC_TMP/bin/"
+}
+
+sc_ag()
+{
+	nsenter --net="/run/netns/$SC_HOST" "$SC_TMP/bin/ampguard" "$@"
+}
+
+sc_cleanup()
+{
+	local pid ns
+
+	for pid in "${SC_GEN_PIDS[@]}" "${SC_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${SC_GEN_PIDS[@]}" "${SC_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	SC_GEN_PIDS=()
+	SC_PIDS=()
+	if [ -d "$AMPGUARD_ROOT" ]; then
+		sc_ag detach wan0 >/dev/null 2>&1
+		rm -rf "$AMPGUARD_ROOT"
+	fi
+	for ns in "$SC_LAN" "$SC_HOST" "$SC_INET"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	rm -rf "$SC_TMP"
+}
+
+sc_daemon()
+{
+	local name=$1 ns=$2
+
+	shift 2
+	timeout 900 ip netns exec "$ns" "$@" >"$SC_TMP/$name.log" 2>&1 &
+	SC_PIDS+=("$!")
+}
+
+# Waits (bounded) until something listens on UDP ADDR:PORT in NS.
+sc_wait_udp()
+{
+	local i
+
+	for i in $(seq 50); do
+		ip netns exec "$1" ss -Hlun "src $2:$3" 2>/dev/null | grep -q . && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+sc_chrony_conf()
+{
+	local file=$1 name=$2
+
+	shift 2
+	{
+		printf '%s\n' "$@"
+		echo "cmdport 0"
+		echo "bindcmdaddress /"
+		echo "pidfile $SC_TMP/$name.pid"
+		echo "driftfile $SC_TMP/$name.drift"
+	} >"$file"
+}
+
+sc_servers()
+{
+	cat >"$SC_TMP/dnsmasq.conf" <<-EOF
+		port=53
+		listen-address=$SC_DNS
+		bind-interfaces
+		no-resolv
+		no-hosts
+		address=/$SC_ZONE/$SC_ZONE_A
+		pid-file=$SC_TMP/dnsmasq.pid
+		user=root
+		group=root
+		log-facility=-
+	EOF
+	sc_daemon dnsmasq "$SC_INET" dnsmasq -k --conf-file="$SC_TMP/dnsmasq.conf"
+	sc_chrony_conf "$SC_TMP/ntpd.conf" ntpd "local stratum 8" allow "bindaddress $SC_NTP" \
+		"port 123"
+	sc_daemon ntpd "$SC_INET" chronyd -4 -x -d -u root -f "$SC_TMP/ntpd.conf"
+	sc_wait_udp "$SC_INET" $SC_DNS 53 && sc_wait_udp "$SC_INET" $SC_NTP 123
+}
+
+sc_setup()
+{
+	local ns
+
+	sc_binaries || return 1
+	for ns in "$SC_INET" "$SC_HOST" "$SC_LAN"; do
+		ip netns add "$ns" || return 1
+		ip -n "$ns" link set lo up
+	done
+	ip link add inet0 netns "$SC_INET" type veth peer name wan0 netns "$SC_HOST" &&
+		ip link add lan0 netns "$SC_HOST" type veth peer name lan1 netns "$SC_LAN" || return 1
+	ip -n "$SC_INET" addr add 192.0.2.1/24 dev inet0
+	ip -n "$SC_INET" addr add $SC_DNS/24 dev inet0
+	ip -n "$SC_INET" addr add $SC_NTP/24 dev inet0
+	ip -n "$SC_HOST" addr add $SC_WAN/24 dev wan0
+	ip -n "$SC_HOST" addr add 198.51.100.1/24 dev lan0
+	ip -n "$SC_LAN" addr add 198.51.100.20/24 dev lan1
+	for ns in "$SC_INET:inet0" "$SC_HOST:wan0" "$SC_HOST:lan0" "$SC_LAN:lan1"; do
+		ip -n "${ns%%:*}" link set "${ns#*:}" up
+	done
+	ip -n "$SC_HOST" route add default via 192.0.2.1
+	ip -n "$SC_LAN" route add default via 198.51.100.1
+	ip netns exec "$SC_HOST" sysctl -qw net.ipv4.ip_forward=1
+	# The host's ephemeral ports are where the flood aims too.
+	ip netns exec "$SC_HOST" sysctl -qw net.ipv4.ip_local_port_range="50000 50999"
+	ip netns exec "$SC_HOST" nft -f - <<-EOF || return 1
+		table ip nat {
+			chain post {
+				type nat hook postrouting priority srcnat;
+				oifname "wan0" ip saddr 198.51.100.0/24 masquerade
+			}
+		}
+	EOF
+	sc_servers
+}
+
+sc_mac()
+{
+	ip -n "$1" -br link show "$2" | awk '{ print $3 }'
+}
+
+# Starts the flood: every vector at RATE pps for SECONDS, from 200 spoofed
+# reflectors each, at the host's ephemeral ports; plus 3000-byte replies
+# (three fragments each) at FRAG_RATE datagrams/s for the large-reply vectors.
+sc_flood_start()
+{
+	local seconds=$1 rate=$2 frag_rate=$3 v name port i=0
+	local src_mac dst_mac
+
+	# Counters advance here: a background command expands its words in the child.
+	for v in "${SC_VECTORS[@]}"; do
+		name=${v%%:*} port=${v#*:}
+		i=$((i + 1))
+		timeout $((seconds + 30)) ip netns exec "$SC_INET" "$SC_TMP/bin/udpflood" \
+			-s $SC_REFLECTORS --sources 200 -d $SC_WAN --sport "$port" \
+			--dport 1024-65535 -n $((rate * seconds)) --rate "$rate" --size 400 \
+			--seed "$i" >"$SC_TMP/flood-$name.out" 2>&1 &
+		SC_GEN_PIDS+=("$!")
+	done
+	src_mac=$(sc_mac "$SC_INET" inet0)
+	dst_mac=$(sc_mac "$SC_HOST" wan0)
+	# Each large-reply vector gets its own range of IP IDs.
+	for v in "${SC_FRAG_VECTORS[@]}"; do
+		name=${v%%:*} port=${v#*:}
+		i=$((i + 1))
+		timeout $((seconds + 30)) ip netns exec "$SC_INET" python3 "$SC_TMP/bin/rawframes.py" \
+			frags --dev inet0 --src-mac "$src_mac" --dst-mac "$dst_mac" \
+			--src 203.0.113.77 --dst $SC_WAN --sport "$port" --dport 50500 --size 3000 \
+			--datagrams $((frag_rate * seconds)) --id $((i * 5000)) --which all \
+			--rate $((frag_rate * 3)) >"$SC_TMP/frag-$name.out" 2>&1 &
+		SC_GEN_PIDS+=("$!")
+	done
+}
+
+# Waits for the generators; fills SC_SENT (single datagrams) and SC_SENT_FRAG.
+sc_flood_wait()
+{
+	local v name pid
+
+	for pid in "${SC_GEN_PIDS[@]}"; do
+		wait "$pid"
+	done
+	SC_GEN_PIDS=()
+	for v in "${SC_VECTORS[@]}"; do
+		name=${v%%:*}
+		SC_SENT[$name]=$(awk '/^sent/ { print $2 }' "$SC_TMP/flood-$name.out")
+	done
+	for v in "${SC_FRAG_VECTORS[@]}"; do
+		name=${v%%:*}
+		SC_SENT_FRAG[$name]=$(awk '/^sent/ { print $2 }' "$SC_TMP/frag-$name.out")
+	done
+}
+
+sc_flood_total()
+{
+	local n=0 k
+
+	for k in "${!SC_SENT[@]}"; do
+		n=$((n + ${SC_SENT[$k]:-0}))
+	done
+	for k in "${!SC_SENT_FRAG[@]}"; do
+		n=$((n + ${SC_SENT_FRAG[$k]:-0}))
+	done
+	echo "$n"
+}
+
+# Datagrams and fragments the host's stack took in: UDP in (delivered, no
+# port, errors) plus fragments handed to reassembly.
+sc_stack_in()
+{
+	ip netns exec "$SC_HOST" awk '
+		/^Udp: / && !u { split($0, h); u = 1; next }
+		/^Udp: / { for (i = 2; i <= NF; i++) if (h[i] ~ /^(InDatagrams|NoPorts|InErrors)$/) n += $i }
+		/^Ip: / && !p { split($0, g); p = 1; next }
+		/^Ip: / { for (i = 2; i <= NF; i++) if (g[i] == "ReasmReqds") n += $i }
+		END { print n }' /proc/net/snmp
+}
+
+sc_dig()
+{
+	local ns=$1 out
+
+	out=$(ip netns exec "$ns" dig +tries=1 +timeout=2 +short @$SC_DNS $SC_ZONE A 2>&1)
+	[ "$out" = "$SC_ZONE_A" ]
+}
+
+sc_ntp()
+{
+	local ns=$1 name=ntpq-$1-$RANDOM
+
+	sc_chrony_conf "$SC_TMP/$name.conf" "$name" "server $SC_NTP iburst maxpoll 6"
+	timeout 20 ip netns exec "$ns" chronyd -4 -Q -t 8 -u root -f "$SC_TMP/$name.conf" \
+		>"$SC_TMP/$name.log" 2>&1 && grep -q 'System clock wrong by' "$SC_TMP/$name.log"
+}
+
+# sc_legit ROUNDS: dig and NTP from the host and from the LAN host, ROUNDS
+# times each; sets SC_LEGIT_OK and SC_LEGIT_TOTAL.
+sc_legit()
+{
+	local r ns
+
+	SC_LEGIT_OK=0
+	SC_LEGIT_TOTAL=0
+	for r in $(seq "$1"); do
+		for ns in "$SC_HOST" "$SC_LAN"; do
+			SC_LEGIT_TOTAL=$((SC_LEGIT_TOTAL + 1))
+			sc_dig "$ns" && SC_LEGIT_OK=$((SC_LEGIT_OK + 1))
+		done
+	done
+	for ns in "$SC_HOST" "$SC_LAN"; do
+		SC_LEGIT_TOTAL=$((SC_LEGIT_TOTAL + 1))
+		sc_ntp "$ns" && SC_LEGIT_OK=$((SC_LEGIT_OK + 1))
+	done
+}

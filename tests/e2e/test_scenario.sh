@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# The reference attack scenario (scripts/scenario.sh, the one `make demo`
+# shows) as a test: under the 2019 campaign's flood, with ampguard's
+# default profile on the gateway, every legitimate DNS and NTP exchange of
+# the gateway and of the LAN host behind it is answered, every flood packet
+# is counted as dropped at XDP under its own vector, and next to nothing
+# reaches the gateway's stack.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+SC_PREFIX=$NS_PREFIX
+# shellcheck source=../../scripts/scenario.sh
+. "$E2E_TOP/scripts/scenario.sh"
+trap 'sc_cleanup; e2e_cleanup >/dev/null 2>&1' EXIT
+
+RATE=2000
+FRAG_RATE=100
+SECONDS_PER_PHASE=6
+
+# reason_total VECTOR REASON: packets under that counter of wan0.
+reason_total()
+{
+	sc_ag stats wan0 --json | python3 "$AGJSON" counters |
+		awk -v v="$1" -v r="$2" '$2 == v && $4 == r { n += $6 } END { print n + 0 }'
+}
+
+# flood_phase: floods while exchanging legitimate queries; sets REACHED
+# (packets the gateway's stack took in) and TOTAL (flood packets sent).
+flood_phase()
+{
+	local before
+
+	before=$(sc_stack_in)
+	sc_flood_start $SECONDS_PER_PHASE $RATE $FRAG_RATE
+	sleep 1
+	sc_legit 5
+	sc_flood_wait
+	REACHED=$(($(sc_stack_in) - before))
+	TOTAL=$(sc_flood_total)
+}
+
+test_unprotected()
+{
+	flood_phase
+	check "the generators sent the whole flood ($TOTAL packets)" \
+		test "$TOTAL" -ge $((7 * RATE * SECONDS_PER_PHASE * 99 / 100))
+	check "without ampguard the flood reaches the stack ($REACHED of $TOTAL)" \
+		test "$REACHED" -ge $((TOTAL * 99 / 100))
+}
+
+test_default_profile()
+{
+	local v name drops want
+
+	agrun_scenario attach wan0
+	flood_phase
+	assert_eq "every legitimate DNS and NTP exchange answered" \
+		"$SC_LEGIT_TOTAL" "$SC_LEGIT_OK"
+	for v in "${SC_VECTORS[@]}"; do
+		name=${v%%:*}
+		want=$((${SC_SENT[$name]:-0} + ${SC_SENT_FRAG[$name]:-0}))
+		drops=$(($(reason_total "$name" policy_drop) + $(reason_total "$name" fragment_drop)))
+		assert_eq "$name: every flood packet counted as dropped (sent $want)" "$want" "$drops"
+	done
+	# The stack still gets the gateway's own legitimate replies: a few per exchange.
+	check "at most 0.1% of the flood reached the stack ($REACHED packets of $TOTAL, legitimate replies included)" \
+		test "$REACHED" -le $((TOTAL / 1000 + 10 * SC_LEGIT_TOTAL))
+	check "the LAN host's replies came back through the NAT as solicited" \
+		test "$(reason_total dns solicited)" -ge 10
+}
+
+test_relax_and_tighten()
+{
+	local pass agg pol fpass fdrop want
+
+	agrun_scenario set dns ratelimit --pps 500
+	pol=$(reason_total dns policy_drop)
+	fdrop=$(reason_total dns fragment_drop)
+	flood_phase
+	pass=$(reason_total dns ratelimit_pass)
+	agg=$(reason_total dns ratelimit_aggregate)
+	fpass=$(reason_total dns fragment_pass)
+	want=$((${SC_SENT[dns]} + ${SC_SENT_FRAG[dns]}))
+	assert_eq "relaxed: every dns flood packet admitted or dropped by the budget" "$want" \
+		$((pass + agg + fpass + $(reason_total dns fragment_drop) - fdrop))
+	assert_eq "relaxed: nothing more counted as policy_drop" "$pol" "$(reason_total dns policy_drop)"
+	check "relaxed: about 500 pps admitted over the phase ($pass)" \
+		test "$pass" -ge 1000 -a "$pass" -le $((600 * (SECONDS_PER_PHASE + 2)))
+	assert_eq "relaxed: legitimate exchanges still answered" "$SC_LEGIT_TOTAL" "$SC_LEGIT_OK"
+	agrun_scenario set dns drop
+	pass=$(reason_total dns ratelimit_pass)
+	flood_phase
+	assert_eq "tightened again: nothing more admitted" "$pass" "$(reason_total dns ratelimit_pass)"
+}
+
+# agrun_scenario ARGS: the CLI on the gateway; must succeed.
+agrun_scenario()
+{
+	local out
+
+	out=$(sc_ag "$@" 2>&1)
+	check "ampguard $* ($(oneline "$out"))" test $? -eq 0
+}
+
+for cmd in dnsmasq chronyd dig nft python3; do
+	command -v "$cmd" >/dev/null || bail "$cmd is missing: run 'make deps'"
+done
+[ -x "$E2E_TOP/build/tests/udpflood" ] || bail "build/tests/udpflood is missing: run 'make test'"
+sc_setup || bail "setting up the scenario failed: $(cat "$SC_TMP"/*.log 2>/dev/null | head -5)"
+test_unprotected
+test_default_profile
+test_relax_and_tighten
+sc_ag detach wan0 >/dev/null
+sc_cleanup
+finish
