@@ -171,6 +171,13 @@ static inline __u32 ag_src_set(const __u8 addr[16], __u32 vec)
 		h *= 0x85ebca6bU;
 		h ^= h >> 13;
 	}
+	/* Final avalanche, so sources that differ in one byte (a /24 of
+	 * spoofed addresses) spread over all sets, not a few. */
+	h ^= h >> 16;
+	h *= 0x85ebca6bU;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35U;
+	h ^= h >> 16;
 	return h & (AG_SRC_ENTRIES - 2);
 }
 

@@ -175,6 +175,8 @@ int ag_src_full_parse(const char *s);
 int ag_src_free(const struct ag_state *st, unsigned int slot);
 struct ag_src_entry *ag_src_read(int rl_src_fd);
 unsigned long ag_src_in_use(const struct ag_src_entry *all);
+int ag_src_held(const struct ag_state *st, const struct ag_policy tbl[AG_MAX_VECTORS],
+		unsigned long *held);
 int ag_rl_reset(const struct ag_state *st, unsigned int slot);
 void ag_fmt_limits(const struct ag_policy *p, char *buf, size_t len);
 

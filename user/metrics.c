@@ -169,23 +169,22 @@ static int iface_info(const char *ifname, void *arg)
 	return 0;
 }
 
-static void tables(FILE *f, const struct ag_state *st)
+static void tables(FILE *f, const struct ag_state *st, const struct ag_policy *tbl)
 {
-	struct ag_src_entry *src = ag_src_read(st->rl_src_fd);
 	struct ag_config cfg = { 0 };
-	unsigned long track = 0;
+	unsigned long track = 0, held = 0;
 
 	ag_track_count(st->track_fd, &track);
+	ag_src_held(st, tbl, &held);
 	bpf_map_lookup_elem(st->config_fd, &(__u32){ 0 }, &cfg);
 	gauge(f, "ampguard_tracking_entries", "Tracked requests in the solicited-response table.",
 	      track);
 	gauge(f, "ampguard_tracking_capacity", "Capacity of the solicited-response table.",
 	      AG_TRACK_ENTRIES);
 	gauge(f, "ampguard_sources_entries", "Slots held in the per-source rate-limit table.",
-	      src ? ag_src_in_use(src) : 0);
+	      held);
 	gauge(f, "ampguard_sources_capacity", "Slots of the per-source rate-limit table.",
 	      AG_SRC_ENTRIES);
-	free(src);
 	family(f, "ampguard_list_entries", "gauge", "CIDRs on the allow and deny lists.");
 	fprintf(f, "ampguard_list_entries{list=\"allow\"} %u\n", cfg.allow_n);
 	fprintf(f, "ampguard_list_entries{list=\"deny\"} %u\n", cfg.deny_n);
@@ -228,7 +227,7 @@ int ag_metrics_render(char **out, size_t *len)
 		counters(f, &snap, false);
 		counters(f, &snap, true);
 		vectors(f, snap.tbl);
-		tables(f, &st);
+		tables(f, &st, snap.tbl);
 	}
 	free(snap.ifs);
 	ag_state_close(&st);

@@ -161,6 +161,31 @@ struct ag_src_entry *ag_src_read(int rl_src_fd)
 	return all;
 }
 
+/*
+ * Slots held in the per-source table. Reading the table costs a few tens of
+ * milliseconds, so it is skipped when no vector limits per source: their
+ * state is freed when they stop.
+ */
+int ag_src_held(const struct ag_state *st, const struct ag_policy tbl[AG_MAX_VECTORS],
+		unsigned long *held)
+{
+	struct ag_src_entry *all;
+	unsigned int slot;
+	bool any = false;
+
+	*held = 0;
+	for (slot = 1; slot < AG_MAX_VECTORS; slot++)
+		any |= ag_policy_src_active(&tbl[slot]);
+	if (!any)
+		return 0;
+	all = ag_src_read(st->rl_src_fd);
+	if (!all)
+		return -errno;
+	*held = ag_src_in_use(all);
+	free(all);
+	return 0;
+}
+
 unsigned long ag_src_in_use(const struct ag_src_entry *all)
 {
 	unsigned long n = 0;

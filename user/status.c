@@ -184,7 +184,6 @@ static int print_status(const struct ag_state *st, bool json)
 	struct status_arg arg = { .st = st, .gen = ag_active_gen(st) };
 	json_object *root = NULL, *vecs = NULL, *track, *served, *sources, *lists;
 	unsigned long entries = 0;
-	struct ag_src_entry *sources_tbl = NULL;
 	unsigned long held = 0;
 	struct ag_config cfg = { 0 };
 	struct ag_served sv;
@@ -193,11 +192,7 @@ static int print_status(const struct ag_state *st, bool json)
 	err = ag_policy_read(st->config_fd, st->policy_fd, tbl);
 	err = err ?: ag_served_read(st, &sv);
 	err = err ?: ag_track_count(st->track_fd, &entries);
-	if (!err && !(sources_tbl = ag_src_read(st->rl_src_fd)))
-		err = -errno;
-	if (sources_tbl)
-		held = ag_src_in_use(sources_tbl);
-	free(sources_tbl);
+	err = err ?: ag_src_held(st, tbl, &held);
 	if (!err && bpf_map_lookup_elem(st->config_fd, &(__u32){ 0 }, &cfg))
 		err = -errno;
 	if (err)

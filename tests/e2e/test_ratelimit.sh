@@ -1,0 +1,602 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# End to end: the `ratelimit` action under real floods through a veth with
+# two receive queues, so that the XDP program runs on both CPUs at once.
+#
+#   NS_A (flooder)                           NS_P (protected, ampguard)
+#   peer0, 2 tx queues, XPS: CPU n -> tx-n   prot0, 2 rx queues, native XDP
+#   udpgen pinned with taskset, spoofed      192.0.2.2
+#   sources from 203.0.113.0/24 and
+#   198.51.100.0/24, source port 53/123
+#
+# veth runs the XDP program of rx queue n in the NAPI context of the CPU
+# that filled it, and XPS sends what a sender on CPU n writes to tx queue
+# n: a sender pinned to CPU n makes the program run on CPU n. The per-CPU
+# counters of the interface (read with bpftool) show where it ran.
+#
+# What is asserted is counted, never timed: the packets a budget admitted
+# against rate x duration + burst (within 10%), where the duration is the
+# span between the first and the last datagram of the senders, read from
+# their own CLOCK_MONOTONIC timestamps (udpgen --report), the clock the
+# GCRA buckets run on. Every sender offers well over the budget alone, so
+# the budget is saturated over the whole span even when one sender stalls.
+#
+# In order: the aggregate budget with the flood spread over both CPUs, then
+# on CPU 0 alone (every packet counted once, whatever CPU); per-source
+# budgets (even sources, a heavy and a light one, 'top --json' during the
+# flood, many sources of one /24); a budget changed during a flood, and
+# 'set dns drop' freeing the per-source state.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+DURATION=3          # seconds of each flood (at least 2)
+RATES="1000 10000 100000"
+BIG_RATE=1000000    # asserted only when the machine can offer enough
+MARGIN=100          # permille: admitted within 10% of what is expected
+SENDER_MAX=30       # seconds: no sender runs longer, whatever happens
+DPORT=40000         # nothing listens there
+SRC1=203.0.113.1    # sender 1 cycles over SOURCES addresses from here
+SRC2=198.51.100.1   # sender 2 likewise
+SOURCES=100
+
+PS_RATE=100         # per-source budget (pps) of the per-source runs
+PS_BURST=10
+PS_N=20             # sources of the even run...
+PS_OFFER=300        # ...each offering this many pps
+PS_BASE=203.0.113.101
+HEAVY=198.51.100.200
+HEAVY_RATE=2000
+LIGHT=198.51.100.201
+LIGHT_RATE=50
+
+MANY_N=250          # sources of one /24, all over their budget at once...
+MANY_BASE=198.51.100.1
+MANY_OFFER=30       # ...each offering this many pps...
+MANY_RATE=10        # ...against this per-source budget
+MANY_BURST=5
+
+LIVE_OLD=10000      # live change: from this aggregate budget...
+LIVE_NEW=20000      # ...to this one, with the flood at twice the new one
+LIVE_BURST=100
+
+# ---- topology ------------------------------------------------------------
+
+# setup_mq: like setup_pair (IPv4 only), but the veth has two queues each
+# way and the flooder's transmit queue n is used by CPU n only.
+setup_mq()
+{
+	local q
+
+	new_ns NS_P prot && new_ns NS_A peer || return 1
+	IF_P=prot0
+	IF_A=peer0
+	ip -n "$NS_A" link add "$IF_A" address $MAC_A numtxqueues 2 numrxqueues 2 type veth \
+		peer name "$IF_P" address $MAC_P numtxqueues 2 numrxqueues 2 netns "$NS_P" ||
+		return 1
+	nsctl "$NS_P" net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+		"net.ipv4.conf.$IF_P.rp_filter=0" "net.ipv6.conf.$IF_P.router_solicitations=0" ||
+		return 1
+	nsctl "$NS_A" net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.$IF_A.rp_filter=0" \
+		"net.ipv6.conf.$IF_A.router_solicitations=0" || return 1
+	ip -n "$NS_P" link set "$IF_P" up && ip -n "$NS_A" link set "$IF_A" up || return 1
+	ip -n "$NS_P" addr add $ADDR_P4/24 dev "$IF_P" &&
+		ip -n "$NS_A" addr add $ADDR_A4/24 dev "$IF_A" || return 1
+	ip -n "$NS_A" neigh replace $ADDR_P4 lladdr $MAC_P dev "$IF_A" nud permanent &&
+		ip -n "$NS_P" neigh replace $ADDR_A4 lladdr $MAC_A dev "$IF_P" nud permanent ||
+		return 1
+	# 'ip netns exec' mounts the namespace's own /sys.
+	for q in 0 1; do
+		ip netns exec "$NS_A" sh -c \
+			"echo $((1 << q)) >/sys/class/net/$IF_A/queues/tx-$q/xps_cpus" || return 1
+	done
+}
+
+# ---- measurements ----------------------------------------------------------
+
+# now_us: wall-clock microseconds, without a fork.
+now_us()
+{
+	echo "${EPOCHREALTIME//[!0-9]/}"
+}
+
+# cpu_packets: packets the XDP program counted on IF_P, per CPU, one
+# number per CPU on one line (from the per-CPU stats map).
+cpu_packets()
+{
+	bpftool map dump pinned "$AMPGUARD_ROOT/ifaces/$IF_P/stats" -j | python3 -c '
+import json, sys
+tot = {}
+for e in json.load(sys.stdin):
+    vals = e["formatted"]["values"] if "formatted" in e else e["values"]
+    for v in vals:
+        x = v["value"]
+        n = x["packets"] if isinstance(x, dict) else int.from_bytes(bytes(int(b, 16) for b in x[:8]), "little")
+        tot[v["cpu"]] = tot.get(v["cpu"], 0) + n
+print(" ".join(str(tot[c]) for c in sorted(tot)))'
+}
+
+# veth_drops: datagrams the veth pair itself dropped (peer0 transmit and
+# prot0 receive), which never reached the XDP program.
+veth_drops()
+{
+	local a p
+
+	a=$(ip -n "$NS_A" -s -j link show dev "$IF_A") || return 1
+	p=$(ip -n "$NS_P" -s -j link show dev "$IF_P") || return 1
+	python3 -c '
+import json, sys
+a = json.loads(sys.argv[1])[0]["stats64"]
+p = json.loads(sys.argv[2])[0]["stats64"]
+print(a["tx"]["dropped"] + a["rx"]["dropped"] + p["rx"]["dropped"] + p["tx"]["dropped"])' "$a" "$p"
+}
+
+# flood_start RATE COUNT CPU SRC NSRC [SPORT]: one udpgen in NS_A pinned to
+# CPU, COUNT datagrams at RATE pps (0: as fast as it can) from NSRC
+# addresses starting at SRC. Its pid joins FLOOD_PIDS, its output file
+# FLOOD_OUTS.
+flood_start()
+{
+	local rate=$1 n=$2 cpu=$3 src=$4 nsrc=$5 sport=${6:-53} out pace=()
+
+	out=$E2E_TMP/flood.${#FLOOD_OUTS[@]}
+	[ "$rate" -gt 0 ] && pace=(--rate "$rate" --no-late-sleep)
+	taskset -c "$cpu" timeout "$SENDER_MAX" ip netns exec "$NS_A" "$UDPGEN" -s "$src" \
+		--sources "$nsrc" -d $ADDR_P4 --sport "$sport" --dport $DPORT -n "$n" \
+		--size $PKT_SIZE "${pace[@]}" --report >"$out" 2>&1 &
+	FLOOD_PIDS+=("$!")
+	E2E_PIDS+=("$!")
+	FLOOD_OUTS+=("$out")
+}
+
+flood_reset()
+{
+	FLOOD_PIDS=()
+	FLOOD_OUTS=()
+}
+
+# flood_running: every sender started since flood_reset is still running.
+flood_running()
+{
+	local p
+
+	for p in "${FLOOD_PIDS[@]}"; do
+		kill -0 "$p" 2>/dev/null || return 1
+	done
+}
+
+# flood_wait: waits for the senders. Fills SENT (their total), SPAN_NS
+# (first datagram of any to last datagram of any) and OFFERED (pps over
+# the span); FLOOD_ERR says what went wrong, empty when nothing did.
+flood_wait()
+{
+	local p f line n t0 t1 lo=0 hi=0
+
+	FLOOD_ERR=""
+	for p in "${FLOOD_PIDS[@]}"; do
+		wait "$p" || FLOOD_ERR+="a sender exited $?; "
+		forget_pid "$p"
+	done
+	SENT=0
+	for f in "${FLOOD_OUTS[@]}"; do
+		line=$(<"$f")
+		if ! [[ $line =~ ^sent\ ([0-9]+)\ start_ns\ ([0-9]+)\ end_ns\ ([0-9]+)$ ]]; then
+			FLOOD_ERR+="udpgen said '$(oneline "$line")'; "
+			continue
+		fi
+		n=${BASH_REMATCH[1]}
+		t0=${BASH_REMATCH[2]}
+		t1=${BASH_REMATCH[3]}
+		SENT=$((SENT + n))
+		{ [ "$lo" -eq 0 ] || [ "$t0" -lt "$lo" ]; } && lo=$t0
+		[ "$t1" -gt "$hi" ] && hi=$t1
+	done
+	SPAN_NS=$((hi - lo))
+	[ "$SPAN_NS" -gt 0 ] || FLOOD_ERR+="no time span; "
+	OFFERED=$((SPAN_NS > 0 ? SENT * 1000000000 / SPAN_NS : 0))
+}
+
+# ratio ACTUAL EXPECTED: ACTUAL / EXPECTED with three decimals.
+ratio()
+{
+	awk -v a="$1" -v e="$2" 'BEGIN { printf "%.3f", (e > 0 ? a / e : 0) }'
+}
+
+# expected_admitted RATE BURST SPAN_NS: rate x span + burst, in packets.
+expected_admitted()
+{
+	echo $(($1 * $3 / 1000000000 + $2))
+}
+
+# within NAME ACTUAL EXPECTED: ACTUAL is within MARGIN permille of EXPECTED.
+within()
+{
+	local name=$1 a=$2 e=$3
+
+	if at_least_permille "$a" "$e" $((1000 - MARGIN)) &&
+	   at_most_permille "$a" "$e" $((1000 + MARGIN)); then
+		ok "$name: $a, expected $e (ratio $(ratio "$a" "$e"))"
+	else
+		not_ok "$name" "$a admitted, expected $e +-$((MARGIN / 10))% (ratio $(ratio "$a" "$e"))"
+	fi
+}
+
+# rl_counts [VECTOR]: "PASS AGGREGATE SOURCE" packets of VECTOR (default
+# dns) in STATS.
+rl_counts()
+{
+	local v=${1:-dns}
+
+	echo "$(counter_packets "$v" ratelimit_pass) $(counter_packets "$v" ratelimit_aggregate)" \
+		"$(counter_packets "$v" ratelimit_source)"
+}
+
+# ---- 1 and 2: the aggregate budget ----------------------------------------
+
+# aggregate_run LABEL RATE PER_SENDER CPU...: one sender per CPU given,
+# each offering PER_SENDER pps for DURATION s, against a budget of RATE
+# pps with a burst of RATE/100.
+aggregate_run()
+{
+	local label=$1 rate=$2 each=$3 burst=$(($2 / 100)) cpus=("${@:4}") i src
+	local p0 a0 s0 p1 a1 s1 lost0 lost1 cpu0 cpu1 exp counted lost
+	local c0 c1 d0 d1
+
+	[ "$burst" -ge 1 ] || burst=1
+	agrun "$NS_P" set dns ratelimit --pps "$rate" --burst "$burst" --per-source-pps 0
+	if [ "$AG_RC" -ne 0 ]; then
+		not_ok "$label: set the budget" "$AG_ERR"
+		return
+	fi
+	snapshot
+	read -r p0 a0 s0 <<<"$(rl_counts)"
+	lost0=$(veth_drops)
+	cpu0=$(cpu_packets)
+	flood_reset
+	for i in "${!cpus[@]}"; do
+		src=$SRC1
+		[ $((i % 2)) -eq 1 ] && src=$SRC2
+		flood_start "$each" $((each * DURATION)) "${cpus[$i]}" $src $SOURCES
+	done
+	flood_wait
+	snapshot
+	read -r p1 a1 s1 <<<"$(rl_counts)"
+	lost1=$(veth_drops)
+	cpu1=$(cpu_packets)
+	if [ -n "$FLOOD_ERR" ]; then
+		not_ok "$label: senders" "$FLOOD_ERR"
+		return
+	fi
+	if [ "$OFFERED" -lt $((rate * 3 / 2)) ]; then
+		not_ok "$label: senders offer at least 1.5x the budget" \
+			"only $OFFERED pps offered: the machine is too busy to measure this budget"
+		return
+	fi
+	exp=$(expected_admitted "$rate" "$burst" "$SPAN_NS")
+	echo "# $label: $SENT sent in $((SPAN_NS / 1000000)) ms ($OFFERED pps offered)," \
+		"admitted $((p1 - p0)), expected $exp, ratio $(ratio $((p1 - p0)) "$exp")"
+	within "$label: admitted = rate x duration + burst" $((p1 - p0)) "$exp"
+
+	# Every datagram the senders wrote reached the program unless the
+	# veth pair itself dropped it, and was counted exactly once.
+	counted=$((p1 - p0 + a1 - a0 + s1 - s0))
+	lost=$((lost1 - lost0))
+	assert_eq "$label: admitted + dropped = sent - lost in the veth ($lost)" \
+		$((SENT - lost)) "$counted"
+	check "$label: at most 0.1% lost before XDP ($lost of $SENT)" \
+		at_most_permille "$lost" "$SENT" 1
+	assert_eq "$label: no per-source drops without a per-source budget" 0 $((s1 - s0))
+
+	read -r c0 c1 <<<"$cpu0"
+	read -r d0 d1 <<<"$cpu1"
+	d0=$((${d0:-0} - ${c0:-0}))
+	d1=$((${d1:-0} - ${c1:-0}))
+	echo "# $label: XDP ran $d0 packets on CPU 0 and $d1 on CPU 1"
+	if [ "${cpus[0]}" != "${cpus[-1]}" ]; then
+		check "$label: XDP ran on both CPUs, each >= 30% ($d0, $d1)" \
+			both_at_least_permille "$d0" "$d1" 300
+	elif [ "${cpus[0]}" = 0 ]; then
+		check "$label: XDP ran on CPU 0 only, >= 99% ($d0, $d1)" \
+			at_least_permille "$d0" $((d0 + d1)) 990
+	else
+		check "$label: XDP ran on CPU 1 only, >= 99% ($d0, $d1)" \
+			at_least_permille "$d1" $((d0 + d1)) 990
+	fi
+}
+
+# both_at_least_permille A B PERMILLE: A and B are each at least PERMILLE of A + B.
+# shellcheck disable=SC2317 # called through check
+both_at_least_permille()
+{
+	at_least_permille "$1" $(($1 + $2)) "$3" && at_least_permille "$2" $(($1 + $2)) "$3"
+}
+
+# capacity: pps two unpaced senders (one per CPU) push through the veth
+# into the program when it drops everything.
+capacity()
+{
+	ag "$NS_P" set dns drop >/dev/null || return 1
+	flood_reset
+	flood_start 0 400000 0 $SRC1 $SOURCES
+	flood_start 0 400000 1 $SRC2 $SOURCES
+	flood_wait
+	[ -z "$FLOOD_ERR" ] || return 1
+	CAPACITY=$OFFERED
+}
+
+# ---- 3 and 5: per-source budgets and top -----------------------------------
+
+# top_rows JSON VECTOR LIST: "SOURCE DROPPED ADMITTED" per row of LIST
+# (by_dropped or by_admitted) of a 'top --json' document, for VECTOR.
+top_rows()
+{
+	python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+for r in d[sys.argv[3]]:
+    if r["vector"] == sys.argv[2]:
+        print(r["source"], r["dropped"], r["admitted"])' "$1" "$2" "$3"
+}
+
+per_source_even()
+{
+	local p0 a0 s0 p1 a1 s1 exp rows n bad src d a sum_a=0 sum_d=0 worst_lo worst_hi
+
+	agrun "$NS_P" set dns ratelimit --pps 0 --per-source-pps $PS_RATE \
+		--per-source-burst $PS_BURST
+	assert_eq "per source: set dns ratelimit --per-source-pps $PS_RATE" 0 "$AG_RC"
+	snapshot
+	read -r p0 a0 s0 <<<"$(rl_counts)"
+	flood_reset
+	flood_start $((PS_N * PS_OFFER)) $((PS_N * PS_OFFER * DURATION)) 1 $PS_BASE $PS_N
+	flood_wait
+	snapshot
+	read -r p1 a1 s1 <<<"$(rl_counts)"
+	if [ -n "$FLOOD_ERR" ]; then
+		not_ok "per source: sender" "$FLOOD_ERR"
+		return
+	fi
+	exp=$(expected_admitted $PS_RATE $PS_BURST "$SPAN_NS")
+	echo "# per source: $SENT sent by $PS_N sources in $((SPAN_NS / 1000000)) ms," \
+		"admitted $((p1 - p0)), expected $((PS_N * exp)), ratio $(ratio $((p1 - p0)) $((PS_N * exp)))"
+	within "per source: $PS_N sources x $PS_OFFER pps, total admitted = $PS_N x ($PS_RATE pps x duration + burst)" \
+		$((p1 - p0)) $((PS_N * exp))
+	assert_eq "per source: ratelimit_source drops are the rest of what was sent" \
+		$((SENT - (p1 - p0))) $((s1 - s0))
+	assert_eq "per source: no aggregate drops without an aggregate budget" 0 $((a1 - a0))
+
+	rows=$(top_rows "$(ag "$NS_P" top dns --json -n 100)" dns by_admitted)
+	n=$(printf '%s\n' "$rows" | grep -c .)
+	assert_eq "per source: top lists the $PS_N sources" $PS_N "$n"
+	bad=""
+	worst_lo=$exp
+	worst_hi=$exp
+	while read -r src d a; do
+		[ -n "$src" ] || continue
+		sum_a=$((sum_a + a))
+		sum_d=$((sum_d + d))
+		[ "$a" -lt "$worst_lo" ] && worst_lo=$a
+		[ "$a" -gt "$worst_hi" ] && worst_hi=$a
+		if ! at_least_permille "$a" "$exp" $((1000 - MARGIN)) ||
+		   ! at_most_permille "$a" "$exp" $((1000 + MARGIN)); then
+			bad+="$src admitted $a; "
+		fi
+	done <<<"$rows"
+	echo "# per source: each source admitted $worst_lo..$worst_hi, expected $exp" \
+		"(ratios $(ratio "$worst_lo" "$exp")..$(ratio "$worst_hi" "$exp"))"
+	assert_eq "per source: every source admitted $PS_RATE pps x duration + burst ($exp) +-10%" \
+		"" "$bad"
+	assert_eq "per source: top's admitted add up to ratelimit_pass" $((p1 - p0)) "$sum_a"
+	assert_eq "per source: top's dropped add up to ratelimit_source" $((s1 - s0)) "$sum_d"
+}
+
+per_source_heavy_light()
+{
+	local p0 a0 s0 p1 a1 s1 during rows first light heavy exp heavy_sent light_sent running
+
+	agrun "$NS_P" set ntp ratelimit --per-source-pps $PS_RATE --per-source-burst $PS_BURST \
+		--track-timeout off
+	assert_eq "heavy and light: set ntp ratelimit --per-source-pps $PS_RATE" 0 "$AG_RC"
+	snapshot
+	read -r p0 a0 s0 <<<"$(rl_counts ntp)"
+	flood_reset
+	flood_start $HEAVY_RATE $((HEAVY_RATE * DURATION)) 0 $HEAVY 1 123
+	flood_start $LIGHT_RATE $((LIGHT_RATE * DURATION)) 1 $LIGHT 1 123
+	# top samples over its 1 s interval, well inside the flood.
+	sleep 0.5
+	during=$(ag "$NS_P" top ntp --json -n 10)
+	flood_running
+	running=$?
+	flood_wait
+	snapshot
+	read -r p1 a1 s1 <<<"$(rl_counts ntp)"
+	if [ -n "$FLOOD_ERR" ]; then
+		not_ok "heavy and light: senders" "$FLOOD_ERR"
+		return
+	fi
+	heavy_sent=$(awk '{ print $2 }' "${FLOOD_OUTS[0]}")
+	light_sent=$(awk '{ print $2 }' "${FLOOD_OUTS[1]}")
+
+	assert_eq "top: ran while both sources were sending" 0 "$running"
+	first=$(top_rows "$during" ntp by_dropped | head -n 1)
+	assert_match "top --json during the flood lists the heavy source first in by_dropped" \
+		"^${HEAVY//./\\.} [1-9][0-9]* " "$first"
+	check "top --json rows have source, vector, dropped, admitted, dropped_pps, admitted_pps" \
+		python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+keys = {"source", "vector", "dropped", "admitted", "dropped_pps", "admitted_pps"}
+rows = d["by_dropped"] + d["by_admitted"]
+assert rows and all(set(r) >= keys for r in rows), rows
+h = [r for r in d["by_dropped"] if r["source"] == sys.argv[2]][0]
+assert h["dropped_pps"] > h["admitted_pps"] > 0, h' "$during" $HEAVY
+
+	rows=$(top_rows "$(ag "$NS_P" top ntp --json -n 10)" ntp by_admitted)
+	heavy=$(printf '%s\n' "$rows" | awk -v s=$HEAVY '$1 == s { print $3, $2 }')
+	light=$(printf '%s\n' "$rows" | awk -v s=$LIGHT '$1 == s { print $3, $2 }')
+	exp=$(expected_admitted $PS_RATE $PS_BURST "$SPAN_NS")
+	echo "# heavy and light: heavy sent $heavy_sent, admitted/dropped $heavy (expected" \
+		"$exp admitted, ratio $(ratio "${heavy%% *}" "$exp")); light sent $light_sent," \
+		"admitted/dropped $light"
+	within "heavy source at $HEAVY_RATE pps: admitted = $PS_RATE pps x duration + burst" \
+		"${heavy%% *}" "$exp"
+	check "light source at $LIGHT_RATE pps: admitted >= 98% of its $light_sent packets ($light)" \
+		at_least_permille "${light%% *}" "$light_sent" 980
+	assert_eq "heavy and light: ntp admitted + dropped = sent" "$SENT" \
+		$((p1 - p0 + a1 - a0 + s1 - s0))
+	agrun "$NS_P" set ntp drop
+	assert_eq "heavy and light: set ntp drop" 0 "$AG_RC"
+}
+
+# per_source_many: MANY_N sources of one /24, each over its budget the
+# whole time. Far fewer sources than slots: each must keep its own slot
+# and bucket, so each is admitted its budget and no more.
+per_source_many()
+{
+	local p0 a0 s0 p1 a1 s1 exp ents
+
+	agrun "$NS_P" set dns ratelimit --pps 0 --per-source-pps $MANY_RATE \
+		--per-source-burst $MANY_BURST
+	assert_eq "one /24: set dns ratelimit --per-source-pps $MANY_RATE" 0 "$AG_RC"
+	snapshot
+	read -r p0 a0 s0 <<<"$(rl_counts)"
+	flood_reset
+	flood_start $((MANY_N * MANY_OFFER)) $((MANY_N * MANY_OFFER * DURATION)) 1 $MANY_BASE \
+		$MANY_N
+	sleep 1
+	ents=$(status_field "$NS_P" 'd["sources"]["entries"]')
+	flood_wait
+	snapshot
+	read -r p1 a1 s1 <<<"$(rl_counts)"
+	if [ -n "$FLOOD_ERR" ]; then
+		not_ok "one /24: sender" "$FLOOD_ERR"
+		return
+	fi
+	exp=$((MANY_N * $(expected_admitted $MANY_RATE $MANY_BURST "$SPAN_NS")))
+	echo "# one /24: $SENT sent by $MANY_N sources in $((SPAN_NS / 1000000)) ms," \
+		"admitted $((p1 - p0)), expected $exp, ratio $(ratio $((p1 - p0)) "$exp");" \
+		"$ents per-source entries during the flood"
+	check "one /24: each of the $MANY_N active sources holds a per-source slot ($ents entries)" \
+		test "${ents:-0}" -ge $MANY_N
+	within "one /24: $MANY_N sources x $MANY_OFFER pps, total admitted = $MANY_N x ($MANY_RATE pps x duration + burst)" \
+		$((p1 - p0)) "$exp"
+	assert_eq "one /24: admitted + dropped = sent" "$SENT" $((p1 - p0 + a1 - a0 + s1 - s0))
+}
+
+# ---- 4: a live change of the budget ----------------------------------------
+
+# timed_snapshot VAR: snapshot, with the mid-point of the read in VAR (us).
+timed_snapshot()
+{
+	local t0 t1
+
+	t0=$(now_us)
+	snapshot
+	t1=$(now_us)
+	printf -v "$1" '%s' $(((t0 + t1) / 2))
+}
+
+live_change()
+{
+	local ta tb tc td pa pb pc pd exp_old exp_new before after ents p1 a1 s1 p0 a0 s0 running
+	local each=$LIVE_NEW
+
+	agrun "$NS_P" set dns ratelimit --pps $LIVE_OLD --burst $LIVE_BURST \
+		--per-source-pps 10000 --per-source-burst 1000
+	assert_eq "live: set dns ratelimit --pps $LIVE_OLD" 0 "$AG_RC"
+	snapshot
+	read -r p0 a0 s0 <<<"$(rl_counts)"
+	flood_reset
+	# 2 x LIVE_NEW pps in all, for 7 s: 3 s at the old budget, 3 s at the new.
+	flood_start $each $((each * 7)) 0 $SRC1 $SOURCES
+	flood_start $each $((each * 7)) 1 $SRC2 $SOURCES
+	sleep 0.5
+	timed_snapshot ta
+	pa=$(counter_packets dns ratelimit_pass)
+	sleep 2.5
+	timed_snapshot tb
+	pb=$(counter_packets dns ratelimit_pass)
+	agrun "$NS_P" set dns --pps $LIVE_NEW --burst $LIVE_BURST
+	assert_eq "live: set dns --pps $LIVE_NEW during the flood" 0 "$AG_RC"
+	timed_snapshot tc
+	pc=$(counter_packets dns ratelimit_pass)
+	sleep 2.5
+	timed_snapshot td
+	pd=$(counter_packets dns ratelimit_pass)
+	flood_running
+	running=$?
+	ents=$(status_field "$NS_P" 'd["sources"]["entries"]')
+	flood_wait
+	snapshot
+	read -r p1 a1 s1 <<<"$(rl_counts)"
+	if [ -n "$FLOOD_ERR" ]; then
+		not_ok "live: senders" "$FLOOD_ERR"
+		return
+	fi
+	assert_eq "live: the flood lasted past the last sample" 0 "$running"
+	exp_old=$((LIVE_OLD * (tb - ta) / 1000000))
+	exp_new=$((LIVE_NEW * (td - tc) / 1000000))
+	echo "# live: before the change $((pb - pa)) admitted in $(((tb - ta) / 1000)) ms," \
+		"expected $exp_old (ratio $(ratio $((pb - pa)) "$exp_old")); after it $((pd - pc))" \
+		"in $(((td - tc) / 1000)) ms, expected $exp_new (ratio $(ratio $((pd - pc)) "$exp_new"))"
+	within "live: admitted at the old budget ($LIVE_OLD pps) over $(((tb - ta) / 1000)) ms" \
+		$((pb - pa)) "$exp_old"
+	within "live: admitted at the new budget ($LIVE_NEW pps) over $(((td - tc) / 1000)) ms" \
+		$((pd - pc)) "$exp_new"
+	check "live: counters were not reset by the change ($pb <= $pc)" test "$pb" -le "$pc"
+	assert_eq "live: admitted + dropped over the whole flood = sent" "$SENT" \
+		$((p1 - p0 + a1 - a0 + s1 - s0))
+	assert_eq "live: the status shows the new budget and keeps the per-source one" \
+		"$LIVE_NEW $LIVE_BURST 10000" \
+		"$(status_field "$NS_P" '" ".join(str(v["limits"][k]) for v in d["vectors"] if v["name"] == "dns" for k in ("pps", "burst", "per_source_pps"))')"
+
+	check "live: per-source state was in use during the flood ($ents entries)" \
+		test "${ents:-0}" -gt 0
+	before=$(rl_counts)
+	agrun "$NS_P" set dns drop
+	assert_eq "live: set dns drop" 0 "$AG_RC"
+	assert_eq "set dns drop frees the per-source state" 0 \
+		"$(status_field "$NS_P" 'd["sources"]["entries"]')"
+	snapshot
+	after=$(rl_counts)
+	assert_eq "set dns drop keeps the counters" "$before" "$after"
+}
+
+# ---- main ------------------------------------------------------------------
+
+# udpgen --report and --no-late-sleep are recent: rebuild a stale binary.
+if [ "$E2E_TOP/tests/tools/udpgen.c" -nt "$UDPGEN" ]; then
+	make -s -C "$E2E_TOP" build/tests/udpgen >"$E2E_TMP/make.out" 2>&1 ||
+		bail "cannot build $UDPGEN: $(cat "$E2E_TMP/make.out")"
+fi
+require
+command -v bpftool >/dev/null || bail "bpftool is missing"
+command -v taskset >/dev/null || bail "taskset is missing (util-linux)"
+[ "$(nproc)" -ge 2 ] || bail "needs 2 CPUs, has $(nproc)"
+setup_mq || bail "cannot build the namespaces"
+agrun "$NS_P" attach "$IF_P"
+assert_eq "attach $IF_P" 0 "$AG_RC"
+[ "$AG_RC" -eq 0 ] || finish
+agrun "$NS_P" set dns --track-timeout off
+assert_eq "set dns --track-timeout off" 0 "$AG_RC"
+
+CAPACITY=0
+capacity || not_ok "capacity" "the unpaced senders failed: $FLOOD_ERR"
+echo "# two unpaced senders, one per CPU, offer $CAPACITY pps into the program (all dropped)"
+
+for r in $RATES; do
+	aggregate_run "2 CPUs, $r pps" "$r" $((2 * r)) 0 1
+done
+if [ "$CAPACITY" -ge $((BIG_RATE * 5 / 2)) ]; then
+	aggregate_run "2 CPUs, $BIG_RATE pps" $BIG_RATE $((2 * BIG_RATE)) 0 1
+else
+	ok "2 CPUs, $BIG_RATE pps # SKIP the senders offer only $CAPACITY pps, not 2.5x the budget"
+fi
+for r in $RATES; do
+	aggregate_run "1 CPU, $r pps" "$r" "$r" 0 0
+done
+
+per_source_even
+per_source_heavy_light
+per_source_many
+live_change
+finish
