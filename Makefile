@@ -36,7 +36,7 @@ FUZZ_BINS := $(BUILD)/fuzz/fuzz_config
 TEST_BINS := $(FUZZ_BINS) $(BUILD)/tests/udpflood $(BUILD)/tests/test_xdp $(BUILD)/tests/test_track $(BUILD)/tests/test_ratelimit $(BUILD)/tests/test_lists_frags $(BUILD)/tests/udpgen $(BUILD)/tests/udpsink
 BENCH_BINS := $(BUILD)/tests/bench_micro $(BUILD)/tests/bench_live
 
-.PHONY: all deps test fuzz demo bench bench-micro install install-systemd clean
+.PHONY: all deps test test-sanitize fuzz demo bench bench-micro install install-systemd clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -72,12 +72,30 @@ $(BUILD)/tests/%: tests/tools/%.c | $(BUILD)/tests
 $(BUILD)/tests/bench_%: tests/bench/bench_%.c tests/unit/frames.c tests/unit/*.h $(LIB) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) $< tests/unit/frames.c $(LIB) $(LDLIBS) -o $@
 
-test: ampguard $(TEST_BINS)
+test: ampguard $(TEST_BINS) $(SAN_BINS)
 	bash tests/run.sh
 
 # The reference attack scenario, stopped live (installs what it needs).
 demo: deps ampguard $(BUILD)/tests/udpflood
 	bash scripts/demo.sh
+
+# The unit suites and the binary again under ASan and UBSan (make test runs
+# both builds; make test-sanitize only these).
+SAN_CFLAGS := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	      -fno-omit-frame-pointer
+SAN_TESTS  := test_xdp test_track test_ratelimit test_lists_frags
+SAN_BINS   := $(BUILD)/asan/ampguard $(patsubst %,$(BUILD)/asan/%,$(SAN_TESTS))
+
+$(BUILD)/asan/ampguard: user/*.c user/*.h include/*.h $(SKELS)
+	mkdir -p $(BUILD)/asan
+	$(CC) $(CFLAGS) $(SAN_CFLAGS) user/*.c $(LDLIBS) -o $@
+
+$(BUILD)/asan/test_%: tests/unit/test_%.c tests/unit/*.h tests/unit/frames.c $(LIB_SRCS) $(SKELS)
+	mkdir -p $(BUILD)/asan
+	$(CC) $(CFLAGS) $(SAN_CFLAGS) -Itests/unit $< tests/unit/frames.c $(LIB_SRCS) $(LDLIBS) -o $@
+
+test-sanitize: $(SAN_BINS)
+	bash tests/run.sh $(patsubst %,$(BUILD)/asan/%,$(SAN_TESTS)) tests/sanitize_cli.sh
 
 # The configuration loader under libFuzzer with ASan and UBSan, built from
 # the same sources as the binary.

@@ -27,6 +27,7 @@ void ag_fmt_rate(char *buf, size_t len, double value, const char *unit);
 void ag_fmt_count(char *buf, size_t len, double value);
 int ag_parse_duration_ms(const char *s, unsigned long *ms);
 void ag_fmt_duration(char *buf, size_t len, unsigned long ms);
+void ag_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
 struct json_object;
 void ag_json_print(struct json_object *o, bool pretty);
 

@@ -310,8 +310,8 @@ static int plan_lists(struct ag_conf *cur, struct ag_conf *c, struct plan *pl)
 	struct ag_list_op *want = c->lists;
 	int d;
 
-	qsort(cur->lists, cur->nr_lists, sizeof(*cur->lists), op_cmp);
-	qsort(c->lists, c->nr_lists, sizeof(*c->lists), op_cmp);
+	ag_sort(cur->lists, cur->nr_lists, sizeof(*cur->lists), op_cmp);
+	ag_sort(c->lists, c->nr_lists, sizeof(*c->lists), op_cmp);
 	/* Drop duplicates in the file. */
 	for (n = 0, i = 0; i < c->nr_lists; i++)
 		if (!n || op_cmp(&want[n - 1], &want[i]))

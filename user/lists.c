@@ -264,7 +264,7 @@ static int show(const struct ag_state *st, const struct list_kind *k, bool json)
 		free(all.v);
 		return ag_bpf_err(err, k->name);
 	}
-	qsort(all.v, all.n, sizeof(*all.v), cidr_cmp);
+	ag_sort(all.v, all.n, sizeof(*all.v), cidr_cmp);
 	if (json)
 		arr = json_object_new_array();
 	for (i = 0; i < all.n; i++) {
@@ -304,14 +304,14 @@ static int plan(const struct ag_state *st, const struct list_kind *k, struct cid
 		free(ops);
 		return err ?: -ENOMEM;
 	}
-	qsort(cur.v, cur.n, sizeof(*cur.v), cidr_cmp);
+	ag_sort(cur.v, cur.n, sizeof(*cur.v), cidr_cmp);
 	for (i = 0; i < cur.n; i++)
 		count[cur.v[i].family == AF_INET6]++;
 	/* Sorted, duplicates in the request sit side by side. */
-	qsort(req->v, req->n, sizeof(*req->v), cidr_cmp);
+	ag_sort(req->v, req->n, sizeof(*req->v), cidr_cmp);
 	for (i = 0; i < req->n && !err; i++) {
 		const struct cidr *c = &req->v[i];
-		bool present = bsearch(c, cur.v, cur.n, sizeof(*cur.v), cidr_cmp);
+		bool present = cur.n && bsearch(c, cur.v, cur.n, sizeof(*cur.v), cidr_cmp);
 
 		if (i && !cidr_cmp(c, &req->v[i - 1]))
 			continue;

@@ -444,9 +444,9 @@ int cmd_top(int argc, char **argv)
 		json_object_object_add(root, "interval_s", json_object_new_int64(interval));
 		json_object_object_add(root, "sources", json_object_new_int64(n));
 	}
-	qsort(rows, n, sizeof(*rows), by_dropped);
+	ag_sort(rows, n, sizeof(*rows), by_dropped);
 	print_rows("top sources by dropped packets:", rows, n, limit, tbl, bd);
-	qsort(rows, n, sizeof(*rows), by_admitted);
+	ag_sort(rows, n, sizeof(*rows), by_admitted);
 	print_rows("top sources by admitted packets:", rows, n, limit, tbl, ba);
 	if (json) {
 		json_object_object_add(root, "by_dropped", bd);

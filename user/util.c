@@ -142,6 +142,13 @@ void ag_fmt_duration(char *buf, size_t len, unsigned long ms)
 		snprintf(buf, len, "%lus", ms / 1000);
 }
 
+/* qsort() that accepts an empty array (qsort's base must not be NULL, even for 0). */
+void ag_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 /* Prints and frees a JSON document: pretty for people, one line for streams. */
 void ag_json_print(json_object *o, bool pretty)
 {

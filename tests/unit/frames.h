@@ -32,11 +32,13 @@ struct frame_spec {
 };
 
 struct frame {
+	/* Two bytes ahead of the frame put its IP header on a 4-byte boundary. */
+	__u8 align[2];
 	__u8 data[FRAME_MAX];
 	size_t len;
 	size_t l3_off;    /* offsets of the headers, for corrupting them */
 	size_t l4_off;
-};
+} __attribute__((aligned(4)));
 
 /* Builds the frame; returns its length. */
 size_t frame_build(const struct frame_spec *spec, struct frame *f);
