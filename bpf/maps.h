@@ -40,6 +40,15 @@ struct {
 	__type(value, struct ag_track_val);
 } track SEC(".maps");
 
+/* Local port -> time of the latest request recorded from it: a reply to a
+ * port with no recent request is unsolicited without a hash lookup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, AG_NR_PORTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} track_ports SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, AG_NR_GENERATIONS);

@@ -40,11 +40,21 @@ static __always_inline int is_solicited(const struct pkt *p, const void *end,
 {
 	const struct ag_track_val *val;
 	struct ag_track_key key;
+	__u32 port = p->dport;
+	const __u64 *last;
+	__u64 now;
 
-	if (!pol->track_timeout_ms || track_key(p, end, TRACK_REPLY, &key))
+	if (!pol->track_timeout_ms)
+		return 0;
+	/* Most of a flood aims at ports this host sent nothing from lately. */
+	now = bpf_ktime_get_coarse_ns();
+	last = bpf_map_lookup_elem(&track_ports, &port);
+	if (!last || now - *last > timeout_ns(pol))
+		return 0;
+	if (track_key(p, end, TRACK_REPLY, &key))
 		return 0;
 	val = bpf_map_lookup_elem(&track, &key);
-	return val && bpf_ktime_get_coarse_ns() - val->last_request_ns <= timeout_ns(pol);
+	return val && now - val->last_request_ns <= timeout_ns(pol);
 }
 
 /* Records a request, unless a recent write already covers it. */
@@ -53,6 +63,7 @@ static __always_inline void record_request(const struct pkt *p, const void *end,
 {
 	struct ag_track_val *val, fresh;
 	struct ag_track_key key;
+	__u32 port = p->sport;
 	__u64 now;
 
 	if (!pol->track_timeout_ms || track_key(p, end, TRACK_REQUEST, &key))
@@ -63,6 +74,8 @@ static __always_inline void record_request(const struct pkt *p, const void *end,
 		return;
 	fresh.last_request_ns = now;
 	bpf_map_update_elem(&track, &key, &fresh, BPF_ANY);
+	/* Written with the entry, so it is never older than any entry of its port. */
+	bpf_map_update_elem(&track_ports, &port, &now, BPF_ANY);
 }
 
 static __always_inline int is_served(__u32 gen, __u16 port)

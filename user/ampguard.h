@@ -61,6 +61,7 @@ struct ag_state {
 	int port_vec_fd;
 	int policy_fd;
 	int track_fd;
+	int track_ports_fd;
 	int served_fd;
 	int rl_agg_fd;
 	int rl_src_fd;
