@@ -204,12 +204,14 @@ struct ag_attach_req {
 	__u32 track_ifindex[AG_MAX_TRACK_IFACES];
 	unsigned int nr_track;
 	const char *config; /* attach --config */
+	bool quiet;         /* no success line (apply prints its own) */
 };
 
 int ag_attach_resolve(struct ag_attach_req *req);
 int ag_state_lock_create(struct ag_state *st);
 int ag_attach_locked(const struct ag_state *st, const struct ag_attach_req *req);
 int ag_detach_locked(const struct ag_state *st, const char *ifname);
+void ag_state_remove_if_unused(const struct ag_state *st);
 
 /* config_yaml.c, config.c: declarative configuration */
 struct ag_conf_iface {
@@ -218,6 +220,9 @@ struct ag_conf_iface {
 	char track_on[AG_MAX_TRACK_IFACES - 1][IF_NAMESIZE];
 	unsigned int nr_track;
 	struct ag_orphan_cfg orphan;
+	/* where the file names it and its track-on entries; 0: not from a file */
+	int line, col;
+	int track_line[AG_MAX_TRACK_IFACES - 1], track_col[AG_MAX_TRACK_IFACES - 1];
 };
 
 struct ag_conf_port {
@@ -235,6 +240,7 @@ struct ag_conf {
 	struct ag_conf_iface *ifaces;
 	size_t nr_ifaces;
 	char listen[64]; /* exporter address, "" when not given */
+	char fname[256]; /* the file it came from, for messages */
 };
 
 void ag_conf_init(struct ag_conf *c);

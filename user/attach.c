@@ -246,7 +246,7 @@ static void unpin_shared(const struct ag_state *st)
 }
 
 /* Removes the shared maps and the root once no interface is left. */
-static void remove_if_unused(const struct ag_state *st)
+void ag_state_remove_if_unused(const struct ag_state *st)
 {
 	char path[PATH_MAX];
 
@@ -343,7 +343,8 @@ static int reattach(const struct ag_state *st, const struct ag_attach_req *req, 
 		ag_bpf_err(err, "pinning the egress tracker");
 		goto out;
 	}
-	printf("%s: already protected (%s mode); programs replaced in place\n", req->ifname,
+	if (!req->quiet)
+		printf("%s: already protected (%s mode); programs replaced in place\n", req->ifname,
 	       ag_mode_name(info.mode));
 out:
 	instance_destroy(&in);
@@ -364,7 +365,7 @@ static int attach_new(const struct ag_state *st, const struct ag_attach_req *req
 
 	err = check_foreign(req);
 	if (err) {
-		remove_if_unused(st);
+		ag_state_remove_if_unused(st);
 		return err;
 	}
 	err = load_instance(st, NULL, &in, &fresh);
@@ -419,11 +420,13 @@ static int attach_new(const struct ag_state *st, const struct ag_attach_req *req
 	}
 	close(link_fd);
 	instance_destroy(&in);
-	printf("%s: protected (%s mode), tracking requests on", req->ifname,
-	       ag_mode_name(info.mode));
-	for (i = 0; i < req->nr_track; i++)
-		printf(" %s", req->track_names[i]);
-	printf("\n");
+	if (!req->quiet) {
+		printf("%s: protected (%s mode), tracking requests on", req->ifname,
+		       ag_mode_name(info.mode));
+		for (i = 0; i < req->nr_track; i++)
+			printf(" %s", req->track_names[i]);
+		printf("\n");
+	}
 	return 0;
 
 fail:
@@ -435,7 +438,7 @@ fail:
 	track_detach_all(&info);
 	if (fresh)
 		unpin_shared(st);
-	remove_if_unused(st);
+	ag_state_remove_if_unused(st);
 	instance_destroy(&in);
 	return err;
 }
@@ -649,7 +652,7 @@ int ag_detach_locked(const struct ag_state *st, const char *ifname)
 	err = ag_remove_tree(path);
 	if (err)
 		ag_bpf_err(err, path);
-	remove_if_unused(st);
+	ag_state_remove_if_unused(st);
 	return err;
 }
 

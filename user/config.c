@@ -175,6 +175,9 @@ static void emit(FILE *f, const struct ag_conf *c)
 /* ---- planning an apply -------------------------------------------------- */
 
 struct plan {
+	FILE *log;           /* the change lines, printed once the plan holds */
+	char *log_buf;
+	size_t log_len;
 	struct ag_policy old[AG_MAX_VECTORS];
 	struct ag_policy tbl[AG_MAX_VECTORS];
 	struct ag_served served;
@@ -188,7 +191,6 @@ struct plan {
 	const char **detach;                 /* attached, not named */
 	size_t nr_detach;
 	unsigned int changes;
-	bool verbose;
 };
 
 static void note(struct plan *pl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -198,12 +200,12 @@ static void note(struct plan *pl, const char *fmt, ...)
 	va_list ap;
 
 	pl->changes++;
-	if (!pl->verbose)
+	if (!pl->log)
 		return;
 	va_start(ap, fmt);
-	printf("  ");
-	vprintf(fmt, ap);
-	printf("\n");
+	fprintf(pl->log, "  ");
+	vfprintf(pl->log, fmt, ap);
+	fprintf(pl->log, "\n");
 	va_end(ap);
 }
 
@@ -355,17 +357,32 @@ static const struct ag_conf_iface *find_iface(const struct ag_conf *c, const cha
 	return NULL;
 }
 
-static int check_target(const struct ag_conf_iface *want, const struct ag_conf_iface *have)
+/* "FILE:LINE:COLUMN: " for a position in the file, or nothing when there is none. */
+static const char *where(const struct ag_conf *c, int line, int col, char *buf, size_t len)
 {
+	if (line)
+		snprintf(buf, len, "%s:%d:%d: ", c->fname, line, col);
+	else
+		buf[0] = '\0';
+	return buf;
+}
+
+static int check_target(const struct ag_conf *c, const struct ag_conf_iface *want,
+			const struct ag_conf_iface *have)
+{
+	char at[300];
 	unsigned int i;
 
 	if (!if_nametoindex(want->name)) {
-		ag_err("no such interface '%s': see 'ip link'", want->name);
+		ag_err("%sno such interface '%s': see 'ip link'",
+		       where(c, want->line, want->col, at, sizeof(at)), want->name);
 		return -ENODEV;
 	}
 	for (i = 0; i < want->nr_track; i++) {
 		if (!if_nametoindex(want->track_on[i])) {
-			ag_err("no such interface '%s' (track-on of %s)", want->track_on[i], want->name);
+			ag_err("%sno such interface '%s' (track-on of %s)",
+			       where(c, want->track_line[i], want->track_col[i], at, sizeof(at)),
+			       want->track_on[i], want->name);
 			return -ENODEV;
 		}
 	}
@@ -407,7 +424,7 @@ static int plan_ifaces(const struct ag_conf *cur, const struct ag_conf *c, const
 
 		if (only && strcmp(only, want->name))
 			continue;
-		err = check_target(want, have);
+		err = check_target(c, want, have);
 		if (err)
 			return err;
 		if (!have) {
@@ -433,6 +450,9 @@ static int plan_ifaces(const struct ag_conf *cur, const struct ag_conf *c, const
 
 static void plan_free(struct plan *pl)
 {
+	if (pl->log)
+		fclose(pl->log);
+	free(pl->log_buf);
 	free(pl->ops);
 	free(pl->orphans);
 	free(pl->attach);
@@ -463,6 +483,7 @@ static int attach_targets(const struct ag_state *st, const struct plan *pl, size
 		const struct ag_conf_iface *ifc = pl->attach[*done];
 
 		memset(&req, 0, sizeof(req));
+		req.quiet = true;
 		req.ifname = ifc->name;
 		req.mode = ifc->mode;
 		req.track_names[0] = ifc->name;
@@ -503,7 +524,7 @@ int ag_conf_apply(struct ag_conf *c, const char *only, bool dry_run)
 {
 	struct ag_state st = { .lock_fd = -1 };
 	struct ag_conf cur;
-	struct plan pl = { .verbose = true };
+	struct plan pl = { 0 };
 	size_t attached = 0, i;
 	bool had_state;
 	int err;
@@ -532,15 +553,14 @@ int ag_conf_apply(struct ag_conf *c, const char *only, bool dry_run)
 		goto out;
 	}
 
-	printf("%s:\n", dry_run ? "would change" : "changes");
-	err = plan_all(&st, &cur, c, only, &pl);
+	pl.log = open_memstream(&pl.log_buf, &pl.log_len);
+	err = pl.log ? plan_all(&st, &cur, c, only, &pl) : -ENOMEM;
 	if (err)
 		goto out;
-	if (!pl.changes) {
-		printf("  none: the running state already matches\n");
-		goto out;
-	}
-	if (dry_run)
+	fflush(pl.log);
+	printf("%s:\n%s", dry_run ? "would change" : "changes",
+	       pl.changes ? pl.log_buf : "  none: the running state already matches\n");
+	if (!pl.changes || dry_run)
 		goto out;
 
 	err = attach_targets(&st, &pl, &attached);
@@ -559,6 +579,9 @@ out:
 	ag_conf_free(&cur);
 	plan_free(&pl);
 out_unlock:
+	/* A failed first apply leaves no empty state root behind. */
+	if (err && !had_state)
+		ag_state_remove_if_unused(&st);
 	ag_state_close(&st);
 	return err;
 }

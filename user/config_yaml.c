@@ -533,6 +533,8 @@ static int each_track_on(struct ctx *x, const struct node *item, void *arg)
 		return fail(x, item, "'%s' is not an interface name", item->value);
 	if (ifc->nr_track >= AG_MAX_TRACK_IFACES - 1)
 		return fail(x, item, "more than %d tracking interfaces", AG_MAX_TRACK_IFACES - 1);
+	ifc->track_line[ifc->nr_track] = item->line;
+	ifc->track_col[ifc->nr_track] = item->col;
 	snprintf(ifc->track_on[ifc->nr_track++], IF_NAMESIZE, "%s", item->value);
 	return 0;
 }
@@ -596,6 +598,8 @@ static int iface_entry(struct ctx *x, unsigned int f, const struct node *key,
 	ifc = &c->ifaces[c->nr_ifaces++];
 	memset(ifc, 0, sizeof(*ifc));
 	snprintf(ifc->name, sizeof(ifc->name), "%s", key->value);
+	ifc->line = key->line;
+	ifc->col = key->col;
 	ag_orphan_defaults(&ifc->orphan);
 	a.ifc = ifc;
 	/* "eth0:" with nothing under it takes every default. */
@@ -687,6 +691,7 @@ int ag_conf_parse(const char *buf, size_t len, const char *fname, bool read_file
 	int ret = 0;
 
 	ag_conf_init(c);
+	snprintf(c->fname, sizeof(c->fname), "%s", fname);
 	root = read_tree(buf, len, &x);
 	if (root && !(root->kind == N_SCALAR && !*root->value)) {
 		seen.port_line = calloc(AG_NR_PORTS, sizeof(*seen.port_line));
