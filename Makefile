@@ -66,7 +66,7 @@ ampguard: $(BUILD)/user/main.o $(LIB)
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/*.h $(LIB) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) $(filter %.c,$^) tests/unit/frames.c $(LIB) $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/tools/%.c | $(BUILD)/tests
+$(BUILD)/tests/%: tests/tools/%.c tests/tools/*.h | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@
 
 $(BUILD)/tests/bench_%: tests/bench/bench_%.c tests/unit/frames.c tests/unit/*.h $(LIB) | $(BUILD)/tests

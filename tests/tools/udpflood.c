@@ -15,22 +15,10 @@
  * COUNT says. Prints "sent N".
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
 #include <getopt.h>
-#include <netinet/in.h>
-#include <netinet/ip.h>
-#include <netinet/ip6.h>
-#include <netinet/udp.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "rawudp.h"
 
 #define MAX_SECONDS 60
 #define MAX_PAYLOAD 1400
@@ -40,40 +28,14 @@
 #define NAP_NS 200000L
 
 struct flood {
-	int family;
+	struct raw_addrs a;
 	const char *src_str, *dst_str;
 	unsigned long count, size, rate, sources, seed;
 	unsigned int sports[MAX_SPORTS], nr_sports;
 	unsigned int dport_lo, dport_hi;
-	struct in6_addr src6, dst6;
-	struct in_addr src4, dst4;
 	uint64_t rng;
 	unsigned char pkt[sizeof(struct ip6_hdr) + sizeof(struct udphdr) + MAX_PAYLOAD];
 };
-
-static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "udpflood: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(2);
-}
-
-static unsigned long number(const char *opt, const char *s, unsigned long min, unsigned long max)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v < min || v > max)
-		die("%s takes a number from %lu to %lu, not '%s'", opt, min, max, s);
-	return v;
-}
 
 static void parse_sports(struct flood *f, char *list)
 {
@@ -122,7 +84,7 @@ static void parse_args(struct flood *f, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "6s:d:n:", opts, NULL)) != -1) {
 		switch (c) {
 		case '6':
-			f->family = AF_INET6;
+			f->a.family = AF_INET6;
 			break;
 		case 's':
 			f->src_str = optarg;
@@ -164,17 +126,6 @@ static void parse_args(struct flood *f, int argc, char **argv)
 		die("-s, -d, --sport, --dport, -n and --rate are required");
 }
 
-static void parse_addrs(struct flood *f)
-{
-	bool v6 = f->family == AF_INET6;
-	const char *fam = v6 ? "IPv6 address" : "IPv4 address (-6 for IPv6)";
-
-	if (inet_pton(f->family, f->src_str, v6 ? (void *)&f->src6 : (void *)&f->src4) != 1)
-		die("source '%s' is not an %s", f->src_str, fam);
-	if (inet_pton(f->family, f->dst_str, v6 ? (void *)&f->dst6 : (void *)&f->dst4) != 1)
-		die("destination '%s' is not an %s", f->dst_str, fam);
-}
-
 /* xorshift64*: cheap, and the same sequence for the same seed. */
 static uint32_t next_rand(struct flood *f)
 {
@@ -184,124 +135,14 @@ static uint32_t next_rand(struct flood *f)
 	return (f->rng * 0x2545F4914F6CDD1DULL) >> 32;
 }
 
-static uint32_t sum16(const void *data, size_t len, uint32_t sum)
-{
-	const uint8_t *p = data;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	return sum;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return ~sum & 0xffff;
-}
-
-/* SRCADDR + n, carrying through every byte of the address. */
-static void nth_source(const struct flood *f, uint32_t n, void *out)
-{
-	struct in6_addr a6 = f->src6;
-	int b;
-
-	if (f->family == AF_INET) {
-		((struct in_addr *)out)->s_addr = htonl(ntohl(f->src4.s_addr) + n);
-		return;
-	}
-	for (b = 15; b >= 0 && n; b--) {
-		n += a6.s6_addr[b];
-		a6.s6_addr[b] = n & 0xff;
-		n >>= 8;
-	}
-	memcpy(out, &a6, sizeof(a6));
-}
-
-static void fill_udp(struct flood *f, struct udphdr *udp, const void *src, const void *dst,
-		     size_t addr_len)
-{
-	uint16_t ulen = sizeof(*udp) + f->size;
-	uint16_t csum;
-	uint32_t sum;
-
-	udp->source = htons(f->sports[next_rand(f) % f->nr_sports]);
-	udp->dest = htons(f->dport_lo + next_rand(f) % (f->dport_hi - f->dport_lo + 1));
-	udp->len = htons(ulen);
-	udp->check = 0;
-	sum = sum16(src, addr_len, 0);
-	sum = sum16(dst, addr_len, sum);
-	sum += IPPROTO_UDP + ulen;
-	csum = fold(sum16(udp, ulen, sum));
-	udp->check = htons(csum ? csum : 0xffff);
-}
-
 /* Builds datagram i in f->pkt and returns its length. */
 static size_t build(struct flood *f, unsigned long i)
 {
 	uint32_t n = f->sources > 1 ? next_rand(f) % f->sources : 0;
+	uint16_t sport = f->sports[next_rand(f) % f->nr_sports];
+	uint16_t dport = f->dport_lo + next_rand(f) % (f->dport_hi - f->dport_lo + 1);
 
-	if (f->family == AF_INET) {
-		struct iphdr *ip = (struct iphdr *)f->pkt;
-
-		memset(ip, 0, sizeof(*ip));
-		ip->version = 4;
-		ip->ihl = sizeof(*ip) / 4;
-		ip->tot_len = htons(sizeof(*ip) + sizeof(struct udphdr) + f->size);
-		ip->id = htons(i & 0xffff);
-		ip->frag_off = htons(IP_DF);
-		ip->ttl = 64;
-		ip->protocol = IPPROTO_UDP;
-		nth_source(f, n, &ip->saddr);
-		ip->daddr = f->dst4.s_addr;
-		ip->check = htons(fold(sum16(ip, sizeof(*ip), 0)));
-		fill_udp(f, (struct udphdr *)(ip + 1), &ip->saddr, &ip->daddr, 4);
-		return sizeof(*ip) + sizeof(struct udphdr) + f->size;
-	} else {
-		struct ip6_hdr *ip6 = (struct ip6_hdr *)f->pkt;
-
-		memset(ip6, 0, sizeof(*ip6));
-		ip6->ip6_flow = htonl(6u << 28);
-		ip6->ip6_plen = htons(sizeof(struct udphdr) + f->size);
-		ip6->ip6_nxt = IPPROTO_UDP;
-		ip6->ip6_hlim = 64;
-		nth_source(f, n, &ip6->ip6_src);
-		ip6->ip6_dst = f->dst6;
-		fill_udp(f, (struct udphdr *)(ip6 + 1), &ip6->ip6_src, &ip6->ip6_dst, 16);
-		return sizeof(*ip6) + sizeof(struct udphdr) + f->size;
-	}
-}
-
-static int open_raw(int family)
-{
-	int fd, one = 1;
-
-	fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-	if (fd < 0)
-		die("raw socket: %s (needs CAP_NET_RAW)", strerror(errno));
-	if (family == AF_INET && setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &one, sizeof(one)))
-		die("IP_HDRINCL: %s", strerror(errno));
-	return fd;
-}
-
-/* Sends one datagram, waiting out a full transmit queue. */
-static void send_one(int fd, const void *pkt, size_t len, const struct sockaddr *to,
-		     socklen_t to_len)
-{
-	const struct timespec wait = { .tv_nsec = 1000000 };
-	int tries;
-
-	for (tries = 0; tries < 1000; tries++) {
-		if (sendto(fd, pkt, len, 0, to, to_len) == (ssize_t)len)
-			return;
-		if (errno != ENOBUFS && errno != EAGAIN && errno != EINTR)
-			break;
-		nanosleep(&wait, NULL);
-	}
-	die("sendto: %s", strerror(errno));
+	return build_datagram(f->pkt, &f->a, n, sport, dport, f->size, i & 0xffff);
 }
 
 static double elapsed(const struct timespec *start)
@@ -314,11 +155,9 @@ static double elapsed(const struct timespec *start)
 
 int main(int argc, char **argv)
 {
-	static struct flood f = { .family = AF_INET, .count = ~0UL, .size = 32, .seed = 1 };
+	static struct flood f = { .a.family = AF_INET, .count = ~0UL, .size = 32, .seed = 1 };
 	const struct timespec nap = { .tv_nsec = NAP_NS };
-	struct sockaddr_in to4 = { .sin_family = AF_INET };
-	struct sockaddr_in6 to6 = { .sin6_family = AF_INET6 };
-	struct sockaddr *to;
+	struct sockaddr_storage to;
 	struct timespec start;
 	unsigned long i = 0, due, burst;
 	socklen_t to_len;
@@ -326,15 +165,12 @@ int main(int argc, char **argv)
 	size_t len;
 	int fd;
 
+	raw_prog = "udpflood";
 	parse_args(&f, argc, argv);
-	parse_addrs(&f);
+	parse_addrs(&f.a, f.src_str, f.dst_str);
 	f.rng = f.seed * 0x9E3779B97F4A7C15ULL + 1;
 	memset(f.pkt, 'a', sizeof(f.pkt));
-	to4.sin_addr = f.dst4;
-	to6.sin6_addr = f.dst6;
-	to = f.family == AF_INET6 ? (struct sockaddr *)&to6 : (struct sockaddr *)&to4;
-	to_len = f.family == AF_INET6 ? sizeof(to6) : sizeof(to4);
-	fd = open_raw(f.family);
+	fd = open_raw(&f.a, &to, &to_len);
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (i < f.count) {
@@ -351,7 +187,7 @@ int main(int argc, char **argv)
 		/* Behind schedule after a stall: catch up in small bursts only. */
 		for (burst = 0; i < due && burst < MAX_BURST; burst++, i++) {
 			len = build(&f, i);
-			send_one(fd, f.pkt, len, to, to_len);
+			send_one(fd, f.pkt, len, &to, to_len);
 		}
 	}
 	close(fd);
