@@ -32,11 +32,12 @@ LIB_SRCS  := $(filter-out user/main.c,$(wildcard user/*.c))
 LIB_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
 LIB       := $(BUILD)/libampguard.a
 
-FUZZ_BINS := $(BUILD)/fuzz/fuzz_config
-TEST_BINS := $(FUZZ_BINS) $(BUILD)/tests/udpflood $(BUILD)/tests/test_xdp $(BUILD)/tests/test_track $(BUILD)/tests/test_ratelimit $(BUILD)/tests/test_lists_frags $(BUILD)/tests/udpgen $(BUILD)/tests/udpsink
+FUZZ_BINS := $(BUILD)/fuzz/fuzz_config $(BUILD)/fuzz/fuzz_refclass
+TEST_BINS := $(FUZZ_BINS) $(BUILD)/tests/udpflood $(BUILD)/tests/test_xdp $(BUILD)/tests/test_track $(BUILD)/tests/test_ratelimit $(BUILD)/tests/test_lists_frags $(BUILD)/tests/udpgen $(BUILD)/tests/udpsink \
+	     $(BUILD)/tests/test_refclass $(BUILD)/tests/fuzz_datapath
 BENCH_BINS := $(BUILD)/tests/bench_micro $(BUILD)/tests/bench_live
 
-.PHONY: all deps test test-sanitize fuzz demo bench bench-micro install install-systemd clean
+.PHONY: all deps test test-sanitize fuzz fuzz-datapath demo bench bench-micro install install-systemd clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -107,6 +108,20 @@ FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=
 $(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(LIB_SRCS) user/*.h include/*.h $(SKELS)
 	mkdir -p $(BUILD)/fuzz
 	$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_config.c $(LIB_SRCS) $(LDLIBS) -o $@
+
+# The reference model of the classifier is linked into the two tests that use it.
+REFCLASS_BINS := $(BUILD)/tests/test_refclass $(BUILD)/tests/fuzz_datapath
+$(REFCLASS_BINS): tests/unit/refclass.c
+
+$(BUILD)/fuzz/fuzz_refclass: tests/fuzz/fuzz_refclass.c tests/unit/refclass.c tests/unit/refclass.h include/*.h
+	mkdir -p $(BUILD)/fuzz
+	$(CLANG) $(FUZZ_CFLAGS) -Itests/unit $< -o $@
+
+# Differential test of the XDP classifier against the reference model
+# (make test runs 200k frames).
+FUZZ_DATAPATH_FRAMES ?= 200000
+fuzz-datapath: $(BUILD)/tests/fuzz_datapath
+	$(BUILD)/tests/fuzz_datapath $(FUZZ_DATAPATH_FRAMES) $(SEED)
 
 FUZZ_SECONDS ?= 300
 fuzz: $(FUZZ_BINS)

@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 
-suites=(build/tests/test_xdp build/tests/test_track build/tests/test_ratelimit build/tests/test_lists_frags tests/fuzz/run.sh)
+suites=(build/tests/test_xdp build/tests/test_track build/tests/test_ratelimit
+	build/tests/test_lists_frags build/tests/test_refclass tests/fuzz/datapath.sh
+	tests/fuzz/run.sh)
 for s in tests/e2e/test_*.sh; do
 	suites+=("$s")
 done

@@ -13,6 +13,7 @@
 #include "ampguard.h"
 #include "ampguard_xdp.skel.h"
 #include "frames.h"
+#include "fixture.h"
 #include "harness.h"
 
 #define DNS 1
@@ -263,22 +264,7 @@ static void test_cidr_parsing(void)
 
 int main(void)
 {
-	int err;
-
-	libbpf_set_print(NULL);
-	skel = ampguard_xdp__open_and_load();
-	if (!skel) {
-		fprintf(stderr, "loading: %s\n", strerror(errno));
-		printf("0 passed, 1 failed\n");
-		return 1;
-	}
-	ag_state_from_obj(&st, skel->obj);
-	err = ag_state_init_maps(&st);
-	if (err) {
-		fprintf(stderr, "init: %s\n", strerror(-err));
-		printf("0 passed, 1 failed\n");
-		return 1;
-	}
+	skel = fixture_xdp(&st);
 	RUN(test_cidr_parsing);
 	RUN(test_first_then_later);
 	RUN(test_later_before_first);

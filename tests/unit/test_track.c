@@ -15,6 +15,7 @@
 #include "ampguard_xdp.skel.h"
 #include "ampguard_tc.skel.h"
 #include "frames.h"
+#include "fixture.h"
 #include "harness.h"
 
 static struct ampguard_xdp *xdp;
@@ -267,21 +268,13 @@ int main(void)
 {
 	int err;
 
-	libbpf_set_print(NULL);
-	xdp = ampguard_xdp__open_and_load();
+	xdp = fixture_xdp(&st);
 	tc = ampguard_tc__open();
-	if (!xdp || !tc) {
-		fprintf(stderr, "opening programs: %s\n", strerror(errno));
-		printf("0 passed, 1 failed\n");
-		return 1;
-	}
-	ag_state_from_obj(&st, xdp->obj);
-	err = ag_state_share(&st, tc->obj) ?: ampguard_tc__load(tc) ?: ag_state_init_maps(&st);
-	if (err) {
-		fprintf(stderr, "loading the recorder: %s\n", strerror(-err));
-		printf("0 passed, 1 failed\n");
-		return 1;
-	}
+	if (!tc)
+		fixture_fail("opening the recorder", errno);
+	err = ag_state_share(&st, tc->obj) ?: ampguard_tc__load(tc);
+	if (err)
+		fixture_fail("loading the recorder", err);
 
 	RUN(test_reply_to_request_passes);
 	RUN(test_forged_replies_drop);

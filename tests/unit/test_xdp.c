@@ -16,6 +16,7 @@
 #include "ampguard.h"
 #include "ampguard_xdp.skel.h"
 #include "frames.h"
+#include "fixture.h"
 #include "harness.h"
 
 static struct ampguard_xdp *skel;
@@ -393,23 +394,7 @@ static void test_generation_flip(void)
 
 int main(void)
 {
-	int err;
-
-	libbpf_set_print(NULL);
-	skel = ampguard_xdp__open_and_load();
-	if (!skel) {
-		fprintf(stderr, "loading the XDP object failed: %s\n", strerror(errno));
-		printf("0 passed, 1 failed\n");
-		return 1;
-	}
-	ag_state_from_obj(&st, skel->obj);
-	err = ag_state_init_maps(&st);
-	if (err) {
-		fprintf(stderr, "initialising maps: %s\n", strerror(-err));
-		printf("0 passed, 1 failed\n");
-		return 1;
-	}
-
+	skel = fixture_xdp(&st);
 	RUN(test_default_profile);
 	RUN(test_builtin_vectors_drop_pass_monitor);
 	RUN(test_non_vector_and_other_protocols);
