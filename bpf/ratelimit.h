@@ -138,6 +138,14 @@ static __always_inline struct ag_src_entry *src_entry(const __u8 addr[16], __u32
 	return victim;
 }
 
+/* Would the aggregate refuse anything now? One hot cache line, read only. */
+static __always_inline int agg_exhausted(const struct ag_rl_agg *agg, const struct ag_policy *pol,
+					 __u64 now)
+{
+	return (pol->agg_pps.rate && agg->tat_pkt > now + pol->agg_pps.tol_ns) ||
+	       (pol->agg_bps.rate && agg->tat_byte > now + pol->agg_bps.tol_ns);
+}
+
 /* Returns the reason: AG_R_RL_PASS, AG_R_RL_SOURCE or AG_R_RL_AGGREGATE. */
 static __always_inline int ratelimit(const struct pkt *p, const void *end, __u32 vec,
 				     const struct ag_policy *pol)
@@ -147,6 +155,14 @@ static __always_inline int ratelimit(const struct pkt *p, const void *end, __u32
 	int full_drop = 0;
 	__u64 now = rl_now();
 	__u8 addr[16], dst[16];
+
+	/*
+	 * Over the aggregate, a flood is dropped before its source's slot is
+	 * touched: no cache miss on the source table, no claim, no refund.
+	 */
+	agg = bpf_map_lookup_elem(&rl_agg, &vec);
+	if (agg && agg_exhausted(agg, pol, now))
+		return AG_R_RL_AGGREGATE;
 
 	if (pol->src_pps.rate || pol->src_bps.rate) {
 		if (ip_addrs(p, end, addr, dst))
@@ -161,7 +177,6 @@ static __always_inline int ratelimit(const struct pkt *p, const void *end, __u32
 		}
 	}
 
-	agg = bpf_map_lookup_elem(&rl_agg, &vec);
 	if (agg && !take_pair(&agg->tat_pkt, &agg->tat_byte, &pol->agg_pps, &pol->agg_bps, now,
 			      p->len)) {
 		if (src) {
