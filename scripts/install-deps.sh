@@ -8,9 +8,11 @@ packages=(
 	# build
 	make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev bpftool
 	libjson-c-dev libyaml-dev libmicrohttpd-dev
-	# test hosts and peers
-	iproute2 iputils-ping dnsmasq-base chrony bind9-dnsutils
-	prometheus nftables iptables xdp-tools
+	# fuzzing and sanitizers (libFuzzer, ASan and UBSan runtimes for clang)
+	libclang-rt-14-dev
+	# test hosts, peers and the tools the tests drive them with
+	iproute2 iputils-ping util-linux procps python3 curl gawk
+	dnsmasq-base chrony bind9-dnsutils prometheus nftables iptables xdp-tools
 	# benchmarks and diagnostics
 	linux-perf valgrind
 )
