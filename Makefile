@@ -23,7 +23,7 @@ LDLIBS    += $(shell pkg-config --libs $(PKGS)) -lpthread
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
 
-BPF_PROGS := ampguard_xdp ampguard_tc xdp_floor bench_gen
+BPF_PROGS := ampguard_xdp ampguard_tc xdp_floor bench_gen bench_gen6 bench_portfilter
 BPF_OBJS  := $(patsubst %,$(BUILD)/%.bpf.o,$(BPF_PROGS))
 SKELS     := $(patsubst %,$(BUILD)/%.skel.h,$(BPF_PROGS))
 
@@ -37,7 +37,7 @@ TEST_BINS := $(FUZZ_BINS) $(BUILD)/tests/udpflood $(BUILD)/tests/test_xdp $(BUIL
 	     $(BUILD)/tests/test_refclass $(BUILD)/tests/fuzz_datapath
 BENCH_BINS := $(BUILD)/tests/bench_micro $(BUILD)/tests/bench_live
 
-.PHONY: all deps test test-sanitize fuzz fuzz-datapath demo bench bench-micro install install-systemd clean
+.PHONY: all deps test test-sanitize test-faults fuzz fuzz-datapath demo bench bench-micro install install-systemd clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -94,6 +94,12 @@ $(BUILD)/asan/ampguard: user/*.c user/*.h include/*.h $(SKELS)
 $(BUILD)/asan/test_%: tests/unit/test_%.c tests/unit/*.h tests/unit/frames.c $(LIB_SRCS) $(SKELS)
 	mkdir -p $(BUILD)/asan
 	$(CC) $(CFLAGS) $(SAN_CFLAGS) -Itests/unit $< tests/unit/frames.c $(LIB_SRCS) $(LDLIBS) -o $@
+
+# Crash and fault recovery: kill -9 at exact steps, pins removed by hand,
+# tables past capacity, interfaces vanishing, fuzzed argv, valgrind. Not in
+# make test yet: it still fails on the recovery cases listed in README.
+test-faults: ampguard $(TEST_BINS) $(BUILD)/tests/srcset
+	bash tests/run.sh tests/e2e/faults.sh
 
 test-sanitize: $(SAN_BINS)
 	bash tests/run.sh $(patsubst %,$(BUILD)/asan/%,$(SAN_TESTS)) tests/sanitize_cli.sh

@@ -226,6 +226,10 @@ struct ag_config {
 	/* Entries on each list (both families), kept by userspace for status. */
 	__u32 allow_n;
 	__u32 deny_n;
+	/* Set by a writer while the generations differ; a writer that finds it
+	 * set (its predecessor died) levels them before its own change. */
+	__u32 dirty;
+	__u32 pad;
 };
 
 /*

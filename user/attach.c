@@ -518,6 +518,10 @@ int ag_attach_resolve(struct ag_attach_req *req)
 	unsigned int i, j;
 
 	for (i = 0; i < req->nr_track; i++) {
+		if (!ag_ifname_valid(req->track_names[i])) {
+			ag_err("'%s' is not an interface name: see 'ip link'", req->track_names[i]);
+			return -EINVAL;
+		}
 		req->track_ifindex[i] = if_nametoindex(req->track_names[i]);
 		if (!req->track_ifindex[i]) {
 			ag_err("no such interface '%s': see 'ip link'", req->track_names[i]);
@@ -677,6 +681,10 @@ int cmd_detach(int argc, char **argv)
 		return -EINVAL;
 	}
 	ifname = argv[optind];
+	if (!ag_ifname_valid(ifname)) {
+		ag_err("'%s' is not an interface name: see 'ampguard status'", ifname);
+		return -EINVAL;
+	}
 	if (ag_path(st.root, sizeof(st.root), "%s", ag_root()) ||
 	    ag_iface_pin(&st, ifname, NULL, ifdir, sizeof(ifdir)))
 		return -ENAMETOOLONG;

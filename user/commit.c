@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -130,21 +131,21 @@ static int write_gen(const struct ag_state *st, __u32 gen, const struct ag_chang
 }
 
 /* Copies generation from into to, for the parts a failed change touched. */
-static void restore_gen(const struct ag_state *st, __u32 from, __u32 to,
-			const struct ag_change *ch)
+static void restore_gen(const struct ag_state *st, __u32 from, __u32 to, bool policy,
+			bool served_too)
 {
 	struct ag_policy tbl[AG_MAX_VECTORS];
 	struct ag_served served;
 	__u32 slot, key;
 
-	for (slot = 0; ch->tbl && slot < AG_MAX_VECTORS; slot++) {
+	for (slot = 0; policy && slot < AG_MAX_VECTORS; slot++) {
 		key = from * AG_MAX_VECTORS + slot;
 		if (!bpf_map_lookup_elem(st->policy_fd, &key, &tbl[slot])) {
 			key = to * AG_MAX_VECTORS + slot;
 			bpf_map_update_elem(st->policy_fd, &key, &tbl[slot], 0);
 		}
 	}
-	if (ch->served && !bpf_map_lookup_elem(st->served_fd, &from, &served))
+	if (served_too && !bpf_map_lookup_elem(st->served_fd, &from, &served))
 		bpf_map_update_elem(st->served_fd, &to, &served, 0);
 	/* Lists were rolled back by write_lists(); orphans are written last. */
 }
@@ -200,14 +201,94 @@ static int set_list_flags(const struct ag_state *st, __u32 gen, bool active)
 	return bpf_map_update_elem(st->config_fd, &(__u32){ 0 }, &cfg, 0) ? -errno : 0;
 }
 
-static int flip(const struct ag_state *st, __u32 next)
+static int set_config(const struct ag_state *st, int gen, int dirty)
 {
 	struct ag_config cfg;
 
 	if (bpf_map_lookup_elem(st->config_fd, &(__u32){ 0 }, &cfg))
 		return -errno;
-	cfg.gen = next;
+	if (gen >= 0)
+		cfg.gen = gen;
+	if (dirty >= 0)
+		cfg.dirty = dirty;
 	return bpf_map_update_elem(st->config_fd, &(__u32){ 0 }, &cfg, 0) ? -errno : 0;
+}
+
+static int flip(const struct ag_state *st, __u32 next)
+{
+	return set_config(st, next, -1);
+}
+
+/* Replaces generation to's list entries with those of generation from. */
+static void level_lists(const struct ag_state *st, __u32 from, __u32 to)
+{
+	const int fds[] = { st->allow4_fd, st->allow6_fd, st->deny4_fd, st->deny6_fd };
+	static const __u8 one = 1;
+	struct ag_lpm6 key, next, *keys;
+	size_t n, cap, i;
+	unsigned int f;
+	void *prev;
+
+	for (f = 0; f < sizeof(fds) / sizeof(fds[0]); f++) {
+		keys = NULL;
+		n = cap = 0;
+		/* ag_lpm4 is a prefix of ag_lpm6: one buffer serves both. */
+		for (prev = NULL; !bpf_map_get_next_key(fds[f], prev, &next); prev = &key) {
+			key = next;
+			if (n == cap) {
+				struct ag_lpm6 *grown = realloc(keys, (cap = cap ? 2 * cap : 256) *
+									      sizeof(*keys));
+				if (!grown)
+					break;
+				keys = grown;
+			}
+			keys[n++] = key;
+		}
+		for (i = 0; i < n; i++) {
+			if (keys[i].gen == to) {
+				bpf_map_delete_elem(fds[f], &keys[i]);
+			} else if (keys[i].gen == from) {
+				keys[i].gen = to;
+				bpf_map_update_elem(fds[f], &keys[i], &one, 0);
+			}
+		}
+		free(keys);
+	}
+}
+
+static int level_orphans(const char *ifname, void *arg)
+{
+	const struct { const struct ag_state *st; __u32 from, to; } *a = arg;
+	struct ag_ifinfo info;
+	char path[PATH_MAX];
+	int fd;
+
+	if (ag_iface_pin(a->st, ifname, "ifinfo", path, sizeof(path)))
+		return 0;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (!bpf_map_lookup_elem(fd, &(__u32){ 0 }, &info)) {
+		info.orphan[a->to] = info.orphan[a->from];
+		bpf_map_update_elem(fd, &(__u32){ 0 }, &info, 0);
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * A writer died between writing a generation and levelling the other: make
+ * the inactive generation a copy of the active one again, so the next
+ * change starts from what packets are judged by now.
+ */
+static int level_generations(const struct ag_state *st, __u32 active)
+{
+	struct { const struct ag_state *st; __u32 from, to; } arg = { st, active, !active };
+	restore_gen(st, active, !active, true, true);
+	level_lists(st, active, !active);
+	ag_for_each_iface(st, level_orphans, &arg);
+	set_list_flags(st, !active, false);
+	return set_list_flags(st, active, true);
 }
 
 /* Ports whose slot went away or moved: unmapped once no packet reads the old table. */
@@ -236,13 +317,16 @@ int ag_commit(const struct ag_state *st, const struct ag_change *ch)
 		return -errno;
 	cur = cfg.gen & 1;
 	next = !cur;
+	if (cfg.dirty && (err = level_generations(st, cur)))
+		return err;
 	if (ch->tbl && (err = ag_policy_read(st->config_fd, st->policy_fd, old)))
 		return err;
 
-	err = write_gen(st, next, ch);
+	err = set_config(st, -1, 1);
+	err = err ?: write_gen(st, next, ch);
 	err = err ?: (ch->nr_ops ? set_list_flags(st, next, false) : 0);
 	if (err) {
-		restore_gen(st, cur, next, ch);
+		restore_gen(st, cur, next, ch->tbl, ch->served);
 		return err;
 	}
 	err = flip(st, next);
@@ -257,5 +341,6 @@ int ag_commit(const struct ag_state *st, const struct ag_change *ch)
 		err = set_list_flags(st, next, true);
 	if (ch->tbl)
 		unmap_ports(st, old, ch->tbl);
-	return err;
+	/* Level again: the generations are equal at rest. */
+	return err ?: set_config(st, -1, 0);
 }

@@ -322,11 +322,28 @@ int ag_state_share(const struct ag_state *st, struct bpf_object *obj)
 	return 0;
 }
 
+/* What the kernel accepts as an interface name (dev_valid_name()). */
+bool ag_ifname_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!len || len >= IF_NAMESIZE || !strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	for (; *name; name++)
+		if (*name == '/' || *name == ':' || *name == ' ' || *name == '\t' ||
+		    *name == '\n')
+			return false;
+	return true;
+}
+
 int ag_iface_pin(const struct ag_state *st, const char *ifname,
 		 const char *obj, char *buf, size_t len)
 {
 	char enc[IF_NAMESIZE * 3 + 1];
 
+	/* Never a path that names the directory of all interfaces, or another. */
+	if (!ag_ifname_valid(ifname))
+		return -EINVAL;
 	iface_encode(ifname, enc, sizeof(enc));
 	if (obj)
 		return ag_path(buf, len, "%s/ifaces/%s/%s", st->root, enc, obj);
