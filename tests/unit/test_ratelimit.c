@@ -398,11 +398,16 @@ static void accuracy(unsigned long long rate, int cpus)
 	      "%llu pps on %d CPUs: admitted %llu, want %.0f +-10%%", rate, cpus, admitted, want);
 }
 
+/*
+ * A single offering thread reaches only some 100 kpps through test runs on
+ * this kind of VM, so the one-CPU case is checked at a rate it can exceed;
+ * the netns suite checks one CPU up to 100 kpps with real packets.
+ */
 static void test_accuracy_across_cpus(void)
 {
 	accuracy(1000, 2);
 	accuracy(1000000, 2);
-	accuracy(1000000, 1);
+	accuracy(1000, 1);
 }
 
 /* Spoofed floods come from one prefix: its sources must not crowd a few sets. */
