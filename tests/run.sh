@@ -9,7 +9,9 @@ mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 
 suites=(build/tests/test_xdp build/tests/test_track build/tests/test_ratelimit
 	build/tests/test_lists_frags build/tests/test_refclass tests/fuzz/datapath.sh
-	tests/fuzz/run.sh)
+	tests/fuzz/run.sh
+	build/asan/test_xdp build/asan/test_track build/asan/test_ratelimit
+	build/asan/test_lists_frags tests/sanitize_cli.sh)
 for s in tests/e2e/test_*.sh; do
 	suites+=("$s")
 done
