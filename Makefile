@@ -35,6 +35,13 @@ LIB       := $(BUILD)/libampguard.a
 FUZZ_BINS := $(BUILD)/fuzz/fuzz_config $(BUILD)/fuzz/fuzz_refclass
 TEST_BINS := $(FUZZ_BINS) $(BUILD)/tests/udpflood $(BUILD)/tests/test_xdp $(BUILD)/tests/test_track $(BUILD)/tests/test_ratelimit $(BUILD)/tests/test_lists_frags $(BUILD)/tests/udpgen $(BUILD)/tests/udpsink \
 	     $(BUILD)/tests/test_refclass $(BUILD)/tests/fuzz_datapath
+# The unit suites and the binary again under ASan and UBSan (make test runs
+# both builds; make test-sanitize only these).
+SAN_CFLAGS := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	      -fno-omit-frame-pointer
+SAN_TESTS  := test_xdp test_track test_ratelimit test_lists_frags
+SAN_BINS   := $(BUILD)/asan/ampguard $(patsubst %,$(BUILD)/asan/%,$(SAN_TESTS))
+
 BENCH_BINS := $(BUILD)/tests/bench_micro $(BUILD)/tests/bench_live
 
 .PHONY: all deps test test-sanitize test-faults fuzz fuzz-datapath demo bench bench-micro install install-systemd clean
@@ -79,13 +86,6 @@ test: ampguard $(TEST_BINS) $(SAN_BINS)
 # The reference attack scenario, stopped live (installs what it needs).
 demo: deps ampguard $(BUILD)/tests/udpflood
 	bash scripts/demo.sh
-
-# The unit suites and the binary again under ASan and UBSan (make test runs
-# both builds; make test-sanitize only these).
-SAN_CFLAGS := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-	      -fno-omit-frame-pointer
-SAN_TESTS  := test_xdp test_track test_ratelimit test_lists_frags
-SAN_BINS   := $(BUILD)/asan/ampguard $(patsubst %,$(BUILD)/asan/%,$(SAN_TESTS))
 
 $(BUILD)/asan/ampguard: user/*.c user/*.h include/*.h $(SKELS)
 	mkdir -p $(BUILD)/asan
