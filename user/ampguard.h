@@ -213,6 +213,7 @@ int ag_state_lock_create(struct ag_state *st);
 int ag_attach_locked(const struct ag_state *st, const struct ag_attach_req *req);
 int ag_detach_locked(const struct ag_state *st, const char *ifname);
 void ag_state_remove_if_unused(const struct ag_state *st);
+void ag_clear_staging(const struct ag_state *st);
 
 /* config_yaml.c, config.c: declarative configuration */
 struct ag_conf_iface {

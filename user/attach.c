@@ -5,6 +5,7 @@
  * interface's pins are assembled in a staging directory and
  * renamed into place last.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stddef.h>
 #include <getopt.h>
@@ -258,13 +259,52 @@ void ag_state_remove_if_unused(const struct ag_state *st)
 	rmdir(st->root);
 }
 
-static int track_attach_all(const struct ag_attach_req *req, int prog_fd, struct ag_ifinfo *info)
+struct owner_arg {
+	const struct ag_state *st;
+	__u32 ifindex;
+	bool owned;
+};
+
+static int find_owner(const char *ifname, void *arg)
+{
+	struct owner_arg *a = arg;
+	struct ag_ifinfo info;
+	char path[PATH_MAX];
+	unsigned int i;
+	int fd;
+
+	if (ag_iface_pin(a->st, ifname, "ifinfo", path, sizeof(path)))
+		return 0;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (!bpf_map_lookup_elem(fd, &(__u32){ 0 }, &info))
+		for (i = 0; i < AG_MAX_TRACK_IFACES && info.track_ifindex[i]; i++)
+			a->owned |= info.track_ifindex[i] == a->ifindex;
+	close(fd);
+	return 0;
+}
+
+/* Does a protected interface list ifindex among its tracking interfaces? */
+static bool tracker_owned(const struct ag_state *st, __u32 ifindex)
+{
+	struct owner_arg a = { .st = st, .ifindex = ifindex };
+
+	ag_for_each_iface(st, find_owner, &a);
+	return a.owned;
+}
+
+static int track_attach_all(const struct ag_state *st, const struct ag_attach_req *req,
+			    int prog_fd, struct ag_ifinfo *info)
 {
 	unsigned int i;
 	int err;
 
 	for (i = 0; i < req->nr_track; i++) {
 		err = ag_tc_attach(req->track_ifindex[i], prog_fd, false, &info->track_made_qdisc[i]);
+		/* An interrupted attach may have left our filter, owned by nobody: take it over. */
+		if (err == -EEXIST && !tracker_owned(st, req->track_ifindex[i]))
+			err = ag_tc_attach(req->track_ifindex[i], prog_fd, true, NULL);
 		if (err == -EEXIST) {
 			ag_err("%s already has ampguard's egress tracker: a tracking interface serves one protected interface",
 			       req->track_names[i]);
@@ -390,7 +430,7 @@ static int attach_new(const struct ag_state *st, const struct ag_attach_req *req
 	}
 
 	/* Record requests before dropping anything, so no reply in flight is lost. */
-	err = track_attach_all(req, bpf_program__fd(in.tc->progs.ampguard_tc_egress), &info);
+	err = track_attach_all(st, req, bpf_program__fd(in.tc->progs.ampguard_tc_egress), &info);
 	if (err)
 		goto fail;
 	link_fd = link_xdp(bpf_program__fd(in.xdp->progs.ampguard_xdp), req, &info.mode);
@@ -575,6 +615,46 @@ int ag_state_lock_create(struct ag_state *st)
 	return err;
 }
 
+/*
+ * Removes what an attach killed midway left in its staging directory: the
+ * link it may have pinned, the egress filters its ifinfo lists, the pins.
+ * Only writers call it, under the lock, so no attach is still in flight.
+ */
+void ag_clear_staging(const struct ag_state *st)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct ag_ifinfo info;
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	if (ag_path(dir, sizeof(dir), "%s/ifaces", st->root))
+		return;
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "staging:", 8))
+			continue;
+		if (!ag_path(path, sizeof(path), "%s/%s/ifinfo", dir, de->d_name) &&
+		    (fd = bpf_obj_get(path)) >= 0) {
+			if (!bpf_map_lookup_elem(fd, &(__u32){ 0 }, &info))
+				track_detach_all(&info);
+			close(fd);
+		}
+		if (!ag_path(path, sizeof(path), "%s/%s/link", dir, de->d_name) &&
+		    (fd = bpf_obj_get(path)) >= 0) {
+			bpf_link_detach(fd);
+			close(fd);
+		}
+		if (!ag_path(path, sizeof(path), "%s/%s", dir, de->d_name)) {
+			ag_warn("removing the leftovers of an interrupted attach (%s)", de->d_name);
+			ag_remove_tree(path);
+		}
+	}
+	closedir(d);
+}
+
 /* Attaches (or re-attaches) one interface; the caller holds the writer lock. */
 int ag_attach_locked(const struct ag_state *st, const struct ag_attach_req *req)
 {
@@ -582,6 +662,7 @@ int ag_attach_locked(const struct ag_state *st, const struct ag_attach_req *req)
 	__u32 linked_ifindex;
 	int err, link_fd;
 
+	ag_clear_staging(st);
 	if (ag_iface_pin(st, req->ifname, NULL, ifdir, sizeof(ifdir)))
 		return -ENAMETOOLONG;
 	link_fd = open_iface_link(st, req->ifname, &linked_ifindex);
@@ -692,7 +773,12 @@ int cmd_detach(int argc, char **argv)
 	err = ag_state_lock(&st, false);
 	if (err && err != -ENOENT)
 		return ag_bpf_err(err, st.root);
+	if (!err)
+		ag_clear_staging(&st);
 	if (err || access(ifdir, F_OK)) {
+		/* The last interface may have gone with an interrupted attach's leftovers. */
+		if (!err)
+			ag_state_remove_if_unused(&st);
 		ag_err("%s is not protected by ampguard: see 'ampguard status'", ifname);
 		ag_state_close(&st);
 		return -ENOENT;
