@@ -103,6 +103,7 @@ int ag_ensure_bpffs(const char *root);
 typedef int (*ag_iface_fn)(const char *ifname, void *arg);
 int ag_for_each_iface(const struct ag_state *st, ag_iface_fn fn, void *arg);
 bool ag_ifname_valid(const char *name);
+int ag_iface_info(const struct ag_state *st, const char *ifname, struct ag_ifinfo *info);
 int ag_iface_pin(const struct ag_state *st, const char *ifname,
 		 const char *obj, char *buf, size_t len);
 int ag_iface_staging(const struct ag_state *st, const char *ifname,

@@ -269,19 +269,11 @@ static int find_owner(const char *ifname, void *arg)
 {
 	struct owner_arg *a = arg;
 	struct ag_ifinfo info;
-	char path[PATH_MAX];
 	unsigned int i;
-	int fd;
 
-	if (ag_iface_pin(a->st, ifname, "ifinfo", path, sizeof(path)))
-		return 0;
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return 0;
-	if (!bpf_map_lookup_elem(fd, &(__u32){ 0 }, &info))
+	if (!ag_iface_info(a->st, ifname, &info))
 		for (i = 0; i < AG_MAX_TRACK_IFACES && info.track_ifindex[i]; i++)
 			a->owned |= info.track_ifindex[i] == a->ifindex;
-	close(fd);
 	return 0;
 }
 
@@ -719,12 +711,8 @@ int ag_detach_locked(const struct ag_state *st, const char *ifname)
 	__u32 ifindex;
 	int err, fd;
 
-	if (!ag_iface_pin(st, ifname, "ifinfo", path, sizeof(path)) &&
-	    (fd = bpf_obj_get(path)) >= 0) {
-		if (!bpf_map_lookup_elem(fd, &(__u32){ 0 }, &info))
-			track_detach_all(&info);
-		close(fd);
-	}
+	if (!ag_iface_info(st, ifname, &info))
+		track_detach_all(&info);
 	fd = open_iface_link(st, ifname, &ifindex);
 	if (fd >= 0) {
 		/* Detach now, even if another process still holds the link open. */

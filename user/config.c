@@ -31,15 +31,10 @@ static int add_running_iface(const char *ifname, void *arg)
 	struct iface_arg *a = arg;
 	struct ag_conf_iface *grown, *ifc;
 	struct ag_ifinfo info = { 0 };
-	char path[PATH_MAX], name[IF_NAMESIZE];
+	char name[IF_NAMESIZE];
 	unsigned int i;
-	int fd;
 
-	if (!ag_iface_pin(a->st, ifname, "ifinfo", path, sizeof(path)) &&
-	    (fd = bpf_obj_get(path)) >= 0) {
-		bpf_map_lookup_elem(fd, &(__u32){ 0 }, &info);
-		close(fd);
-	}
+	ag_iface_info(a->st, ifname, &info);
 	grown = realloc(a->c->ifaces, (a->c->nr_ifaces + 1) * sizeof(*grown));
 	if (!grown)
 		return -ENOMEM;

@@ -153,14 +153,8 @@ static int iface_info(const char *ifname, void *arg)
 	const struct ag_state *st = ((void **)arg)[0];
 	FILE *f = ((void **)arg)[1];
 	struct ag_ifinfo info = { 0 };
-	char path[PATH_MAX];
-	int fd;
 
-	if (!ag_iface_pin(st, ifname, "ifinfo", path, sizeof(path)) &&
-	    (fd = bpf_obj_get(path)) >= 0) {
-		bpf_map_lookup_elem(fd, &(__u32){ 0 }, &info);
-		close(fd);
-	}
+	ag_iface_info(st, ifname, &info);
 	fprintf(f, "ampguard_interface_info{");
 	label(f, "interface", ifname, true);
 	label(f, "mode", ag_mode_name(info.mode), false);

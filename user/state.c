@@ -350,6 +350,23 @@ int ag_iface_pin(const struct ag_state *st, const char *ifname,
 	return ag_path(buf, len, "%s/ifaces/%s", st->root, enc);
 }
 
+/* An interface's pinned ifinfo; on failure *info is left as it was. */
+int ag_iface_info(const struct ag_state *st, const char *ifname, struct ag_ifinfo *info)
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	err = ag_iface_pin(st, ifname, "ifinfo", path, sizeof(path));
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	err = bpf_map_lookup_elem(fd, &(__u32){ 0 }, info) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
 /* A name no interface can have (':' is invalid in interface names). */
 int ag_iface_staging(const struct ag_state *st, const char *ifname,
 		     char *buf, size_t len)

@@ -27,11 +27,7 @@ static int read_iface(const struct ag_state *st, const char *ifname, struct ifac
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->name, sizeof(s->name), "%s", ifname);
-	if (!ag_iface_pin(st, ifname, "ifinfo", path, sizeof(path)) &&
-	    (fd = bpf_obj_get(path)) >= 0) {
-		bpf_map_lookup_elem(fd, &(__u32){ 0 }, &s->info);
-		close(fd);
-	}
+	ag_iface_info(st, ifname, &s->info);
 	if (!ag_iface_pin(st, ifname, "link", path, sizeof(path)) &&
 	    (fd = bpf_obj_get(path)) >= 0) {
 		if (!bpf_obj_get_info_by_fd(fd, &li, &len)) {
