@@ -70,6 +70,8 @@ struct ag_state {
 	int allow4_fd;
 	int allow6_fd;
 	int frags_fd;
+	/* set by ag_state_repair(): an interface whose interrupted attach it removed */
+	char staging_cleared[IF_NAMESIZE];
 };
 
 /* The maps every interface shares, pinned at the root under these names. */
@@ -102,6 +104,8 @@ int ag_ensure_bpffs(const char *root);
 
 typedef int (*ag_iface_fn)(const char *ifname, void *arg);
 int ag_for_each_iface(const struct ag_state *st, ag_iface_fn fn, void *arg);
+typedef int (*ag_staging_fn)(const char *ifname, const char *dir, void *arg);
+int ag_for_each_staging(const struct ag_state *st, ag_staging_fn fn, void *arg);
 bool ag_ifname_valid(const char *name);
 int ag_iface_info(const struct ag_state *st, const char *ifname, struct ag_ifinfo *info);
 int ag_iface_pin(const struct ag_state *st, const char *ifname,
@@ -214,7 +218,10 @@ int ag_state_lock_create(struct ag_state *st);
 int ag_attach_locked(const struct ag_state *st, const struct ag_attach_req *req);
 int ag_detach_locked(const struct ag_state *st, const char *ifname);
 void ag_state_remove_if_unused(const struct ag_state *st);
-void ag_clear_staging(const struct ag_state *st);
+void ag_unpin_shared(const struct ag_state *st);
+
+/* repair.c */
+void ag_state_repair(struct ag_state *st);
 
 /* config_yaml.c, config.c: declarative configuration */
 struct ag_conf_iface {
@@ -279,6 +286,7 @@ int ag_metrics_render(char **out, size_t *len);
 int ag_served_read(const struct ag_state *st, struct ag_served *s);
 int ag_tc_attach(int ifindex, int prog_fd, bool replace, __u8 *made_qdisc);
 void ag_tc_detach(int ifindex, bool made_qdisc);
+void ag_track_detach_all(const struct ag_ifinfo *info);
 __u32 ag_tc_prog_id(int ifindex);
 int ag_track_count(int track_fd, unsigned long *entries);
 

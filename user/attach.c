@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * `attach` and `detach`. An attach either completes (program attached
- * through a pinned bpf_link, maps pinned) or leaves nothing behind: the
- * interface's pins are assembled in a staging directory and
- * renamed into place last.
+ * through a pinned bpf_link, maps pinned) or, when it fails, leaves nothing
+ * behind: the interface's pins are assembled in a staging directory and
+ * renamed into place last. One killed midway leaves that directory to the
+ * next writer's ag_state_repair().
  */
 #include <dirent.h>
 #include <errno.h>
@@ -116,6 +117,14 @@ static int load_instance(const struct ag_state *st, const char *ifdir, struct in
 fail:
 	instance_destroy(in);
 	return err ? err : -EINVAL;
+}
+
+/* Says why a load failed, unless load_instance() already has. */
+static int load_failed(int err)
+{
+	if (err == -EUCLEAN || err == -EPROTO)
+		return err;
+	return ag_bpf_err(err, "loading the BPF programs");
 }
 
 static int prog_name_by_id(__u32 id, char *buf, size_t len)
@@ -236,7 +245,7 @@ static int pin_fd(int fd, const char *dir, const char *name)
 	return bpf_obj_pin(fd, path) ? -errno : 0;
 }
 
-static void unpin_shared(const struct ag_state *st)
+void ag_unpin_shared(const struct ag_state *st)
 {
 	char path[PATH_MAX];
 	unsigned int i;
@@ -255,7 +264,7 @@ void ag_state_remove_if_unused(const struct ag_state *st)
 		return;
 	if (rmdir(path) && errno != ENOENT)
 		return; /* other interfaces remain */
-	unpin_shared(st);
+	ag_unpin_shared(st);
 	rmdir(st->root);
 }
 
@@ -311,14 +320,6 @@ static int track_attach_all(const struct ag_state *st, const struct ag_attach_re
 	return 0;
 }
 
-static void track_detach_all(const struct ag_ifinfo *info)
-{
-	unsigned int i;
-
-	for (i = 0; i < AG_MAX_TRACK_IFACES && info->track_ifindex[i]; i++)
-		ag_tc_detach(info->track_ifindex[i], info->track_made_qdisc[i]);
-}
-
 static int repin(int fd, const char *dir, const char *name)
 {
 	char path[PATH_MAX];
@@ -341,7 +342,7 @@ static int reattach(const struct ag_state *st, const struct ag_attach_req *req, 
 
 	err = load_instance(st, ifdir, &in, &fresh);
 	if (err)
-		return ag_bpf_err(err, "loading the BPF programs");
+		return load_failed(err);
 	if (bpf_map_lookup_elem(bpf_map__fd(in.xdp->maps.ifinfo), &(__u32){ 0 }, &info))
 		info = (struct ag_ifinfo){ 0 };
 	if (req->mode != AG_MODE_AUTO && info.mode && info.mode != (__u32)req->mode) {
@@ -402,7 +403,7 @@ static int attach_new(const struct ag_state *st, const struct ag_attach_req *req
 	}
 	err = load_instance(st, NULL, &in, &fresh);
 	if (err) {
-		ag_bpf_err(err, "loading the BPF programs");
+		load_failed(err);
 		goto fail;
 	}
 
@@ -467,9 +468,9 @@ fail:
 		ag_remove_tree(staging);
 	if (link_fd >= 0)
 		close(link_fd);
-	track_detach_all(&info);
+	ag_track_detach_all(&info);
 	if (fresh)
-		unpin_shared(st);
+		ag_unpin_shared(st);
 	ag_state_remove_if_unused(st);
 	instance_destroy(&in);
 	return err;
@@ -607,46 +608,6 @@ int ag_state_lock_create(struct ag_state *st)
 	return err;
 }
 
-/*
- * Removes what an attach killed midway left in its staging directory: the
- * link it may have pinned, the egress filters its ifinfo lists, the pins.
- * Only writers call it, under the lock, so no attach is still in flight.
- */
-void ag_clear_staging(const struct ag_state *st)
-{
-	char dir[PATH_MAX], path[PATH_MAX];
-	struct ag_ifinfo info;
-	struct dirent *de;
-	DIR *d;
-	int fd;
-
-	if (ag_path(dir, sizeof(dir), "%s/ifaces", st->root))
-		return;
-	d = opendir(dir);
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, "staging:", 8))
-			continue;
-		if (!ag_path(path, sizeof(path), "%s/%s/ifinfo", dir, de->d_name) &&
-		    (fd = bpf_obj_get(path)) >= 0) {
-			if (!bpf_map_lookup_elem(fd, &(__u32){ 0 }, &info))
-				track_detach_all(&info);
-			close(fd);
-		}
-		if (!ag_path(path, sizeof(path), "%s/%s/link", dir, de->d_name) &&
-		    (fd = bpf_obj_get(path)) >= 0) {
-			bpf_link_detach(fd);
-			close(fd);
-		}
-		if (!ag_path(path, sizeof(path), "%s/%s", dir, de->d_name)) {
-			ag_warn("removing the leftovers of an interrupted attach (%s)", de->d_name);
-			ag_remove_tree(path);
-		}
-	}
-	closedir(d);
-}
-
 /* Attaches (or re-attaches) one interface; the caller holds the writer lock. */
 int ag_attach_locked(const struct ag_state *st, const struct ag_attach_req *req)
 {
@@ -654,7 +615,6 @@ int ag_attach_locked(const struct ag_state *st, const struct ag_attach_req *req)
 	__u32 linked_ifindex;
 	int err, link_fd;
 
-	ag_clear_staging(st);
 	if (ag_iface_pin(st, req->ifname, NULL, ifdir, sizeof(ifdir)))
 		return -ENAMETOOLONG;
 	link_fd = open_iface_link(st, req->ifname, &linked_ifindex);
@@ -711,8 +671,14 @@ int ag_detach_locked(const struct ag_state *st, const char *ifname)
 	__u32 ifindex;
 	int err, fd;
 
-	if (!ag_iface_info(st, ifname, &info))
-		track_detach_all(&info);
+	if (!ag_iface_info(st, ifname, &info)) {
+		ag_track_detach_all(&info);
+	} else {
+		/* Which filters it made is lost with its ifinfo; its own egress is known. */
+		ifindex = if_nametoindex(ifname);
+		if (ifindex && !tracker_owned(st, ifindex))
+			ag_tc_detach(ifindex, false);
+	}
 	fd = open_iface_link(st, ifname, &ifindex);
 	if (fd >= 0) {
 		/* Detach now, even if another process still holds the link open. */
@@ -761,12 +727,15 @@ int cmd_detach(int argc, char **argv)
 	err = ag_state_lock(&st, false);
 	if (err && err != -ENOENT)
 		return ag_bpf_err(err, st.root);
-	if (!err)
-		ag_clear_staging(&st);
 	if (err || access(ifdir, F_OK)) {
 		/* The last interface may have gone with an interrupted attach's leftovers. */
 		if (!err)
 			ag_state_remove_if_unused(&st);
+		if (!err && !strcmp(st.staging_cleared, ifname)) {
+			printf("%s: detached (what an interrupted attach left is removed)\n", ifname);
+			ag_state_close(&st);
+			return 0;
+		}
 		ag_err("%s is not protected by ampguard: see 'ampguard status'", ifname);
 		ag_state_close(&st);
 		return -ENOENT;

@@ -185,7 +185,12 @@ static int count_lists(const struct ag_state *st, __u32 gen, __u32 *flags, __u32
 	return 0;
 }
 
-static int set_list_flags(const struct ag_state *st, __u32 gen, bool active)
+/*
+ * Records generation gen's list flags; with activate, also makes gen the
+ * active generation and its sizes the ones status shows, in one update, so
+ * the sizes never lag a flip, even when the writer dies right after it.
+ */
+static int set_list_flags(const struct ag_state *st, __u32 gen, bool activate)
 {
 	struct ag_config cfg;
 	__u32 flags, allow_n, deny_n;
@@ -194,7 +199,8 @@ static int set_list_flags(const struct ag_state *st, __u32 gen, bool active)
 	if (bpf_map_lookup_elem(st->config_fd, &(__u32){ 0 }, &cfg))
 		return -errno;
 	cfg.lists[gen] = flags;
-	if (active) {
+	if (activate) {
+		cfg.gen = gen;
 		cfg.allow_n = allow_n;
 		cfg.deny_n = deny_n;
 	}
@@ -214,9 +220,9 @@ static int set_config(const struct ag_state *st, int gen, int dirty)
 	return bpf_map_update_elem(st->config_fd, &(__u32){ 0 }, &cfg, 0) ? -errno : 0;
 }
 
-static int flip(const struct ag_state *st, __u32 next)
+static int flip(const struct ag_state *st, __u32 next, bool lists)
 {
-	return set_config(st, next, -1);
+	return lists ? set_list_flags(st, next, true) : set_config(st, next, -1);
 }
 
 /* Replaces generation to's list entries with those of generation from. */
@@ -324,12 +330,11 @@ int ag_commit(const struct ag_state *st, const struct ag_change *ch)
 
 	err = set_config(st, -1, 1);
 	err = err ?: write_gen(st, next, ch);
-	err = err ?: (ch->nr_ops ? set_list_flags(st, next, false) : 0);
 	if (err) {
 		restore_gen(st, cur, next, ch->tbl, ch->served);
 		return err;
 	}
-	err = flip(st, next);
+	err = flip(st, next, ch->nr_ops);
 	if (err)
 		return err;
 	grace_period();
@@ -337,8 +342,6 @@ int ag_commit(const struct ag_state *st, const struct ag_change *ch)
 	/* The old generation is idle now: bring it level with the new one. */
 	err = write_gen(st, cur, ch);
 	err = err ?: (ch->nr_ops ? set_list_flags(st, cur, false) : 0);
-	if (!err && ch->nr_ops)
-		err = set_list_flags(st, next, true);
 	if (ch->tbl)
 		unmap_ports(st, old, ch->tbl);
 	/* Level again: the generations are equal at rest. */

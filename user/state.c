@@ -104,6 +104,7 @@ int ag_state_lock(struct ag_state *st, bool create)
 		if (fstat(fd, &a) == 0 && stat(st->root, &b) == 0 &&
 		    a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
 			st->lock_fd = fd;
+			ag_state_repair(st);
 			return 0;
 		}
 		close(fd);
@@ -139,23 +140,45 @@ int ag_check_abi(int config_fd)
 	return 0;
 }
 
-/* Opens the shared maps; -ENOENT when nothing is attached. */
+static int count_entry(const char *ifname, void *arg)
+{
+	(void)ifname;
+	++*(unsigned int *)arg;
+	return 0;
+}
+
+static int count_staging(const char *ifname, const char *dir, void *arg)
+{
+	(void)dir;
+	return count_entry(ifname, arg);
+}
+
+/*
+ * Opens the shared maps; -ENOENT when nothing is attached, -EUCLEAN (said
+ * in one line) when some of the state is there and some is not.
+ */
 int ag_state_open_maps(struct ag_state *st)
 {
-	unsigned int i;
+	unsigned int i, ifaces = 0, missing = 0, first_missing = 0;
 
-	st->config_fd = open_pin(st, "config");
-	if (st->config_fd < 0)
-		return st->config_fd;
-	for (i = 1; i < ag_nr_shared_maps; i++) {
+	for (i = 0; i < ag_nr_shared_maps; i++) {
 		*shared_fd(st, i) = open_pin(st, ag_shared_maps[i].name);
-		if (*shared_fd(st, i) < 0) {
-			ag_err("incomplete state in %s (shared map %s is missing): detach every interface, then attach again",
-			       st->root, ag_shared_maps[i].name);
-			return -EUCLEAN;
-		}
+		if (*shared_fd(st, i) < 0 && !missing++)
+			first_missing = i;
 	}
-	return ag_check_abi(st->config_fd);
+	if (!missing)
+		return ag_check_abi(st->config_fd);
+	ag_for_each_iface(st, count_entry, &ifaces);
+	if (missing == ag_nr_shared_maps && !ifaces)
+		return -ENOENT;
+	if (!ifaces) {
+		ag_err("incomplete state in %s (shared maps left without an interface): 'ampguard attach IFACE' clears them",
+		       st->root);
+		return -EUCLEAN;
+	}
+	ag_err("incomplete state in %s (shared map %s is missing): any change, such as 'ampguard attach IFACE', restores it from the running program; failing that, detach every interface, then attach again",
+	       st->root, ag_shared_maps[first_missing].name);
+	return -EUCLEAN;
 }
 
 static void state_reset(struct ag_state *st)
@@ -214,8 +237,12 @@ int ag_state_open(struct ag_state *st, enum ag_lock_mode lock)
 	return 0;
 
 not_attached:
-	ag_err("ampguard is not attached to any interface (no state in %s): run 'ampguard attach IFACE' first",
-	       st->root);
+	if (ag_for_each_staging(st, count_staging, &(unsigned int){ 0 }) == 1)
+		ag_err("ampguard is not attached to any interface, but an interrupted attach left state in %s: 'ampguard detach IFACE' or 'ampguard attach IFACE' removes it",
+		       st->root);
+	else
+		ag_err("ampguard is not attached to any interface (no state in %s): run 'ampguard attach IFACE' first",
+		       st->root);
 	ag_state_close(st);
 	return -ENOENT;
 }
@@ -404,6 +431,40 @@ int ag_for_each_iface(const struct ag_state *st, ag_iface_fn fn, void *arg)
 	}
 	closedir(dir);
 	return err;
+}
+
+/*
+ * Calls fn for every staging directory (an attach in flight, or one that
+ * died); returns 1 when there was one and fn did not fail.
+ */
+int ag_for_each_staging(const struct ag_state *st, ag_staging_fn fn, void *arg)
+{
+	char path[PATH_MAX], ifname[IF_NAMESIZE], enc[IF_NAMESIZE * 3 + 1];
+	struct dirent *de;
+	int err = 0, found = 0;
+	char *colon;
+	DIR *dir;
+
+	if (ag_path(path, sizeof(path), "%s/ifaces", st->root))
+		return -ENAMETOOLONG;
+	dir = opendir(path);
+	if (!dir)
+		return errno == ENOENT ? 0 : -errno;
+	while (!err && (de = readdir(dir))) {
+		if (strncmp(de->d_name, "staging:", 8))
+			continue;
+		snprintf(enc, sizeof(enc), "%s", de->d_name + 8);
+		colon = strchr(enc, ':');
+		if (colon)
+			*colon = '\0';
+		iface_decode(enc, ifname, sizeof(ifname));
+		if (ag_path(path, sizeof(path), "%s/ifaces/%s", st->root, de->d_name))
+			continue;
+		found = 1;
+		err = fn(ifname, path, arg);
+	}
+	closedir(dir);
+	return err ?: found;
 }
 
 /* Removes a directory of pins (one level of subdirectories deep). */

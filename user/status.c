@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <net/if.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -16,9 +18,11 @@ struct iface_status {
 	__u32 prog_id;
 	__u32 link_id;
 	__u32 linked_ifindex; /* 0 once the interface is gone */
+	bool interrupted;     /* a staging directory an attach left */
 };
 
-static int read_iface(const struct ag_state *st, const char *ifname, struct iface_status *s)
+/* Reads an interface's pins in dir (its directory, or an attach's staging one). */
+static void read_iface(const char *dir, const char *ifname, struct iface_status *s)
 {
 	struct bpf_link_info li = {};
 	__u32 len = sizeof(li);
@@ -27,9 +31,11 @@ static int read_iface(const struct ag_state *st, const char *ifname, struct ifac
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->name, sizeof(s->name), "%s", ifname);
-	ag_iface_info(st, ifname, &s->info);
-	if (!ag_iface_pin(st, ifname, "link", path, sizeof(path)) &&
-	    (fd = bpf_obj_get(path)) >= 0) {
+	if (!ag_path(path, sizeof(path), "%s/ifinfo", dir) && (fd = bpf_obj_get(path)) >= 0) {
+		bpf_map_lookup_elem(fd, &(__u32){ 0 }, &s->info);
+		close(fd);
+	}
+	if (!ag_path(path, sizeof(path), "%s/link", dir) && (fd = bpf_obj_get(path)) >= 0) {
 		if (!bpf_obj_get_info_by_fd(fd, &li, &len)) {
 			s->prog_id = li.prog_id;
 			s->link_id = li.id;
@@ -37,13 +43,14 @@ static int read_iface(const struct ag_state *st, const char *ifname, struct ifac
 		}
 		close(fd);
 	}
-	return 0;
 }
 
 static const char *iface_state(const struct iface_status *s)
 {
+	if (s->interrupted)
+		return "interrupted"; /* the next attach or detach removes it */
 	if (!s->link_id)
-		return "broken";   /* pins without a link: an interrupted attach */
+		return "broken";   /* pins without a link: the link pin was removed */
 	if (!s->linked_ifindex)
 		return "gone";     /* the interface was deleted */
 	return "protected";
@@ -53,19 +60,20 @@ struct status_arg {
 	const struct ag_state *st;
 	json_object *arr;
 	__u32 gen;
+	unsigned int interrupted;
 };
 
-static int status_iface(const char *ifname, void *arg)
+static int status_one(const char *ifname, const char *dir, bool interrupted,
+		      struct status_arg *a)
 {
-	struct status_arg *a = arg;
-	struct iface_status s;
-	json_object *o;
-
-	json_object *track = NULL;
+	json_object *track = NULL, *o;
 	char tname[IF_NAMESIZE];
+	struct iface_status s;
 	unsigned int i;
 
-	read_iface(a->st, ifname, &s);
+	read_iface(dir, ifname, &s);
+	s.interrupted = interrupted;
+	a->interrupted += interrupted;
 	if (!a->arr) {
 		printf("  %-15s %-9s %-8s ifindex %-4u prog %-6u link %-5u tracking on", s.name,
 		       iface_state(&s), ag_mode_name(s.info.mode), s.info.ifindex, s.prog_id,
@@ -100,6 +108,27 @@ static int status_iface(const char *ifname, void *arg)
 			       json_object_new_uint64(s.info.orphan[a->gen].pps.rate));
 	json_object_array_add(a->arr, o);
 	return 0;
+}
+
+static int status_iface(const char *ifname, void *arg)
+{
+	struct status_arg *a = arg;
+	char dir[PATH_MAX];
+
+	if (ag_iface_pin(a->st, ifname, NULL, dir, sizeof(dir)))
+		return 0;
+	return status_one(ifname, dir, false, a);
+}
+
+/* A staging directory: an attach in flight, or the remains of one that died. */
+static int status_staging(const char *ifname, const char *dir, void *arg)
+{
+	const char *colon = strrchr(dir, ':');
+	long pid = colon ? strtol(colon + 1, NULL, 10) : 0;
+
+	if (pid > 0 && (kill(pid, 0) == 0 || errno == EPERM))
+		return 0;
+	return status_one(ifname, dir, true, arg);
 }
 
 static void add_budget(json_object *o, const char *rate_key, const char *burst_key,
@@ -203,6 +232,10 @@ static int print_status(const struct ag_state *st, bool json)
 		printf("state: %s\ninterfaces:\n", st->root);
 	}
 	err = ag_for_each_iface(st, status_iface, &arg);
+	if (!err && ag_for_each_staging(st, status_staging, &arg) < 0)
+		err = -EIO;
+	if (!json && arg.interrupted)
+		printf("  (interrupted: an attach died midway; 'ampguard attach IFACE' or 'ampguard detach IFACE' clears it)\n");
 	print_vectors(tbl, vecs);
 	served = served_json(&sv);
 	if (!json) {

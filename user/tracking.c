@@ -68,6 +68,15 @@ void ag_tc_detach(int ifindex, bool made_qdisc)
 	}
 }
 
+/* Removes the egress filters of one protected interface. */
+void ag_track_detach_all(const struct ag_ifinfo *info)
+{
+	unsigned int i;
+
+	for (i = 0; i < AG_MAX_TRACK_IFACES && info->track_ifindex[i]; i++)
+		ag_tc_detach(info->track_ifindex[i], info->track_made_qdisc[i]);
+}
+
 /* Program id of ampguard's filter on an interface's egress, 0 if none. */
 __u32 ag_tc_prog_id(int ifindex)
 {

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
-"""Small queries on the JSON of ampguard and bpftool for tests/e2e/faults.sh.
+"""Small queries on the JSON of ampguard and bpftool for tests/e2e/test_faults.sh.
 
 Reads one JSON document on stdin and prints one line:
 

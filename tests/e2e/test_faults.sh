@@ -6,7 +6,8 @@
 #      exact steps (tests/tools/killat.c): during a first attach, an in-place
 #      re-attach and a detach, during set, apply and allow --file of a big
 #      list, and of a running exporter and stats --watch. Protection must
-#      stay in force (a killed first attach: fully attached or nothing left),
+#      stay in force (a killed first attach: fully attached, nothing left, or
+#      what is left reported by status as an interrupted attach),
 #      no lock may outlive its process, the next command must work, and a
 #      killed commit must count as all or nothing, even for the commits
 #      after it;
@@ -293,15 +294,22 @@ after_first_attach_kill()
 
 	lock_free || why+="the writer lock is still held; "
 	left=$(leftovers)
+	agt status --json
 	if [ "$(iface_state)" = protected ] && [ "$(xdp_id)" != 0 ] && tracker_on; then
 		outcome=attached
 	elif [ -z "$left" ]; then
 		outcome=nothing
+	elif [ "$AG_RC" -eq 0 ] && [ "$(printf '%s' "$AG_OUT" | fj state "$IF_P")" = interrupted ]; then
+		outcome="what status calls interrupted"
+	elif [ "$AG_RC" -ne 0 ] && [ "$(error_lines)" -eq 1 ] &&
+	     printf '%s' "$AG_ERR" | grep -q 'interrupted attach'; then
+		outcome="what status reports as an interrupted attach"
 	fi
 	if [ -n "$outcome" ] && [ -z "$why" ]; then
 		ok "attach killed $label: left $outcome"
 	else
-		not_ok "attach killed $label: left fully attached or nothing" "$why${left:+left: $left}"
+		not_ok "attach killed $label: left fully attached, nothing, or what status reports as interrupted" \
+			"$why${left:+left: $left}; status: $(oneline "$AG_OUT$AG_ERR")"
 	fi
 
 	why=""
