@@ -92,25 +92,16 @@ static int write_lists(const struct ag_state *st, __u32 gen, const struct ag_cha
 static int write_orphans(const struct ag_state *st, __u32 gen, const struct ag_change *ch)
 {
 	struct ag_ifinfo info;
-	char path[PATH_MAX];
 	size_t i;
-	int fd, err = 0;
+	int err = 0;
 
 	for (i = 0; i < ch->nr_orphans && !err; i++) {
-		if (ag_iface_pin(st, ch->orphans[i].ifname, "ifinfo", path, sizeof(path)))
-			return -ENAMETOOLONG;
-		fd = bpf_obj_get(path);
-		if (fd < 0)
-			return -errno;
-		if (bpf_map_lookup_elem(fd, &(__u32){ 0 }, &info)) {
-			err = -errno;
-		} else {
-			info.orphan[gen] = ch->orphans[i].cfg;
-			info.orphan_tat = 0;
-			if (bpf_map_update_elem(fd, &(__u32){ 0 }, &info, 0))
-				err = -errno;
-		}
-		close(fd);
+		err = ag_iface_info(st, ch->orphans[i].ifname, &info);
+		if (err)
+			break;
+		info.orphan[gen] = ch->orphans[i].cfg;
+		info.orphan_tat = 0;
+		err = ag_iface_info_write(st, ch->orphans[i].ifname, &info);
 	}
 	return err;
 }
@@ -266,19 +257,11 @@ static int level_orphans(const char *ifname, void *arg)
 {
 	const struct { const struct ag_state *st; __u32 from, to; } *a = arg;
 	struct ag_ifinfo info;
-	char path[PATH_MAX];
-	int fd;
 
-	if (ag_iface_pin(a->st, ifname, "ifinfo", path, sizeof(path)))
-		return 0;
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return 0;
-	if (!bpf_map_lookup_elem(fd, &(__u32){ 0 }, &info)) {
+	if (!ag_iface_info(a->st, ifname, &info)) {
 		info.orphan[a->to] = info.orphan[a->from];
-		bpf_map_update_elem(fd, &(__u32){ 0 }, &info, 0);
+		ag_iface_info_write(a->st, ifname, &info);
 	}
-	close(fd);
 	return 0;
 }
 

@@ -59,19 +59,13 @@ static int show_or_set(const char *ifname, void *arg)
 	struct frag_req *r = arg;
 	struct ag_orphan_op op = { .ifname = ifname };
 	struct ag_ifinfo info;
-	char path[PATH_MAX], rate[32] = "";
+	char rate[32] = "";
 	__u32 gen = ag_active_gen(r->st);
-	int fd, err = 0;
+	int err;
 
-	if (ag_iface_pin(r->st, ifname, "ifinfo", path, sizeof(path)))
-		return -ENAMETOOLONG;
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return 0;
-	err = bpf_map_lookup_elem(fd, &(__u32){ 0 }, &info) ? -errno : 0;
-	close(fd);
+	err = ag_iface_info(r->st, ifname, &info);
 	if (err)
-		return err;
+		return err == -ENOENT ? 0 : err;
 	op.cfg = info.orphan[gen];
 	if (r->write) {
 		if (r->orphan >= 0)

@@ -394,6 +394,29 @@ int ag_iface_info(const struct ag_state *st, const char *ifname, struct ag_ifinf
 	return err;
 }
 
+/*
+ * Writes an interface's pinned ifinfo. Writers hold the lock, so a read
+ * through ag_iface_info() and this write are not interleaved with another
+ * writer's. The datapath writes only orphan_tat: writing back a value read
+ * a moment ago refunds at most that moment's orphan budget.
+ */
+int ag_iface_info_write(const struct ag_state *st, const char *ifname,
+			const struct ag_ifinfo *info)
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	err = ag_iface_pin(st, ifname, "ifinfo", path, sizeof(path));
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	err = bpf_map_update_elem(fd, &(__u32){ 0 }, info, 0) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
 /* A name no interface can have (':' is invalid in interface names). */
 int ag_iface_staging(const struct ag_state *st, const char *ifname,
 		     char *buf, size_t len)

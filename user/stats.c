@@ -336,7 +336,8 @@ int cmd_stats(int argc, char **argv)
 		ag_bpf_err(err, "reading counters");
 		goto out;
 	}
-	emit(&cur, NULL, json, false);
+	/* Watched JSON is one object per line from the first, for line-based readers. */
+	emit(&cur, NULL, json, interval != 0);
 	while (interval && !stop) {
 		struct ag_snapshot tmp;
 

@@ -616,16 +616,16 @@ kill_readers()
 	fi
 
 	why=""
-	# The first document is printed whole, each refresh as one line.
+	# Every document on one line (JSON Lines).
 	bg_ag p stats --watch 1 --json
 	for ((i = 0; i < 60; i++)); do
-		grep -q '^{"version":1' "$E2E_TMP/bg.out" && break
+		[ "$(grep -c '^{"version":1' "$E2E_TMP/bg.out")" -ge 2 ] && break
 		sleep 0.1
 	done
 	kill -9 "$p" 2>/dev/null
 	wait "$p" 2>/dev/null
-	grep '^{"version":1' "$E2E_TMP/bg.out" | fj lines >/dev/null ||
-		why+="stats --watch printed no refresh: $(oneline "$(cat "$E2E_TMP/bg.out")"); "
+	[ "$(fj lines <"$E2E_TMP/bg.out")" -ge 2 ] ||
+		why+="stats --watch --json did not print a document per line and a refresh: $(oneline "$(head -c 300 "$E2E_TMP/bg.out")"); "
 	lock_free || why+="the writer lock is held; "
 	agt set ntp pass
 	[ "$AG_RC" -eq 0 ] || why+="set exited $AG_RC: $(oneline "$AG_ERR"); "
@@ -718,6 +718,8 @@ damage_all()
 	damage_case "shared map pin 'policy' removed" "rm -f '$R/policy'"
 	assert_match "policy pin removed: status names the missing map and the fix" \
 		"policy.*detach" "${CASE_ERR[status]:-}"
+	assert_match "policy pin removed: the next writer re-pins it from the running program" \
+		"restored the missing pin .*/policy" "${CASE_ERR[set ntp pass]:-}"
 
 	CASE_OUT=() CASE_ERR=()
 	damage_case "shared map pin 'config' removed" "rm -f '$R/config'"
@@ -736,9 +738,13 @@ damage_all()
 
 	CASE_OUT=() CASE_ERR=()
 	damage_case "interface ifinfo pin removed" "rm -f '$ifd/ifinfo'"
+	assert_match "ifinfo pin removed: the next writer re-pins it from the running program" \
+		"restored the missing pin .*/ifinfo" "${CASE_ERR[set ntp pass]:-}"
 
 	CASE_OUT=() CASE_ERR=()
 	damage_case "interface stats pin removed" "rm -f '$ifd/stats'"
+	assert_match "stats pin removed: the next writer re-pins it from the running program" \
+		"restored the missing pin .*/stats" "${CASE_ERR[set ntp pass]:-}"
 }
 
 # ---- 3. tables far past capacity ------------------------------------------
