@@ -70,8 +70,6 @@ struct ag_state {
 	int allow4_fd;
 	int allow6_fd;
 	int frags_fd;
-	/* set by ag_state_repair(): an interface whose interrupted attach it removed */
-	char staging_cleared[IF_NAMESIZE];
 };
 
 /* The maps every interface shares, pinned at the root under these names. */
@@ -90,7 +88,10 @@ enum ag_lock_mode {
 
 void ag_set_root(const char *root);
 const char *ag_root(void);
+void ag_state_reset(struct ag_state *st);
 int ag_state_open(struct ag_state *st, enum ag_lock_mode lock);
+bool ag_writer_active(const struct ag_state *st);
+bool ag_stale_staging(const struct ag_state *st);
 int ag_state_open_quiet(struct ag_state *st);
 int ag_state_lock(struct ag_state *st, bool create);
 int ag_state_open_maps(struct ag_state *st);
@@ -221,9 +222,10 @@ int ag_attach_locked(const struct ag_state *st, const struct ag_attach_req *req)
 int ag_detach_locked(const struct ag_state *st, const char *ifname);
 void ag_state_remove_if_unused(const struct ag_state *st);
 void ag_unpin_shared(const struct ag_state *st);
+void ag_untrack_unknown(const struct ag_state *st, const char *ifname);
 
 /* repair.c */
-void ag_state_repair(struct ag_state *st);
+void ag_state_repair(const struct ag_state *st);
 
 /* config_yaml.c, config.c: declarative configuration */
 struct ag_conf_iface {

@@ -87,7 +87,7 @@ static int load_instance(const struct ag_state *st, const char *ifdir, struct in
 		found_n += found;
 	}
 	if (found_n && found_n != ag_nr_shared_maps) {
-		ag_err("incomplete state in %s (some shared maps are missing): detach every interface, then attach again",
+		ag_err("incomplete state in %s (shared maps are missing and no running program holds them): detach every interface, then attach again",
 		       st->root);
 		err = -EUCLEAN;
 		goto fail;
@@ -293,6 +293,19 @@ static bool tracker_owned(const struct ag_state *st, __u32 ifindex)
 
 	ag_for_each_iface(st, find_owner, &a);
 	return a.owned;
+}
+
+/*
+ * Removes ampguard's egress filter from an interface whose ifinfo (the list
+ * of filters it made) is lost, unless another protected interface owns it.
+ * Filters on --track-on interfaces cannot be found this way.
+ */
+void ag_untrack_unknown(const struct ag_state *st, const char *ifname)
+{
+	__u32 ifindex = if_nametoindex(ifname);
+
+	if (ifindex && !tracker_owned(st, ifindex))
+		ag_tc_detach(ifindex, false);
 }
 
 static int track_attach_all(const struct ag_state *st, const struct ag_attach_req *req,
@@ -600,12 +613,7 @@ int ag_state_lock_create(struct ag_state *st)
 		return -ENAMETOOLONG;
 	}
 	err = ag_ensure_bpffs(st->root);
-	if (err)
-		return err;
-	err = ag_state_lock(st, true);
-	if (err && err != -EACCES && err != -EPERM)
-		ag_bpf_err(err, st->root);
-	return err;
+	return err ?: ag_state_lock(st, true);
 }
 
 /* Attaches (or re-attaches) one interface; the caller holds the writer lock. */
@@ -623,7 +631,11 @@ int ag_attach_locked(const struct ag_state *st, const struct ag_attach_req *req)
 	} else {
 		if (link_fd >= 0 || access(ifdir, F_OK) == 0) {
 			/* The interface this was pinned for is gone (or was recreated). */
+			struct ag_ifinfo old;
+
 			ag_warn("%s: removing stale state of an earlier attach", req->ifname);
+			if (!ag_iface_info(st, req->ifname, &old))
+				ag_track_detach_all(&old);
 			ag_remove_tree(ifdir);
 		}
 		err = attach_new(st, req, ifdir);
@@ -636,8 +648,10 @@ int ag_attach_locked(const struct ag_state *st, const struct ag_attach_req *req)
 int cmd_attach(int argc, char **argv)
 {
 	struct ag_attach_req req = { 0 };
-	struct ag_state st = { .lock_fd = -1 };
+	struct ag_state st;
 	int err;
+
+	ag_state_reset(&st);
 
 	err = parse_attach(argc, argv, &req);
 	if (err)
@@ -671,14 +685,10 @@ int ag_detach_locked(const struct ag_state *st, const char *ifname)
 	__u32 ifindex;
 	int err, fd;
 
-	if (!ag_iface_info(st, ifname, &info)) {
+	if (!ag_iface_info(st, ifname, &info))
 		ag_track_detach_all(&info);
-	} else {
-		/* Which filters it made is lost with its ifinfo; its own egress is known. */
-		ifindex = if_nametoindex(ifname);
-		if (ifindex && !tracker_owned(st, ifindex))
-			ag_tc_detach(ifindex, false);
-	}
+	else
+		ag_untrack_unknown(st, ifname);
 	fd = open_iface_link(st, ifname, &ifindex);
 	if (fd >= 0) {
 		/* Detach now, even if another process still holds the link open. */
@@ -695,13 +705,30 @@ int ag_detach_locked(const struct ag_state *st, const char *ifname)
 	return err;
 }
 
+struct staging_match {
+	const char *ifname;
+	bool found;
+};
+
+static int staging_of(const char *ifname, const char *dir, void *arg)
+{
+	struct staging_match *m = arg;
+
+	(void)dir;
+	m->found |= !strcmp(ifname, m->ifname);
+	return 0;
+}
+
 int cmd_detach(int argc, char **argv)
 {
 	static const struct option opts[] = { { "help", no_argument, NULL, 'h' }, {} };
-	struct ag_state st = { .lock_fd = -1 };
+	struct ag_state st;
 	char ifdir[PATH_MAX];
 	const char *ifname;
+	struct staging_match leftovers = { 0 };
 	int c, err;
+
+	ag_state_reset(&st);
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == 'h') {
@@ -724,20 +751,22 @@ int cmd_detach(int argc, char **argv)
 	    ag_iface_pin(&st, ifname, NULL, ifdir, sizeof(ifdir)))
 		return -ENAMETOOLONG;
 
+	/* Taking the lock repairs the state: note first whether it holds IFACE's leftovers. */
+	leftovers.ifname = ifname;
+	ag_for_each_staging(&st, staging_of, &leftovers);
 	err = ag_state_lock(&st, false);
 	if (err && err != -ENOENT)
-		return ag_bpf_err(err, st.root);
+		return err;
 	if (err || access(ifdir, F_OK)) {
 		/* The last interface may have gone with an interrupted attach's leftovers. */
 		if (!err)
 			ag_state_remove_if_unused(&st);
-		if (!err && !strcmp(st.staging_cleared, ifname)) {
+		ag_state_close(&st);
+		if (!err && leftovers.found) {
 			printf("%s: detached (what an interrupted attach left is removed)\n", ifname);
-			ag_state_close(&st);
 			return 0;
 		}
 		ag_err("%s is not protected by ampguard: see 'ampguard status'", ifname);
-		ag_state_close(&st);
 		return -ENOENT;
 	}
 	err = ag_detach_locked(&st, ifname);

@@ -180,6 +180,8 @@ static int count_lists(const struct ag_state *st, __u32 gen, __u32 *flags, __u32
  * Records generation gen's list flags; with activate, also makes gen the
  * active generation and its sizes the ones status shows, in one update, so
  * the sizes never lag a flip, even when the writer dies right after it.
+ * The flags must be in place before that: a packet may read the new gen
+ * and then the flags, which the update copies in after it.
  */
 static int set_list_flags(const struct ag_state *st, __u32 gen, bool activate)
 {
@@ -313,6 +315,7 @@ int ag_commit(const struct ag_state *st, const struct ag_change *ch)
 
 	err = set_config(st, -1, 1);
 	err = err ?: write_gen(st, next, ch);
+	err = err ?: (ch->nr_ops ? set_list_flags(st, next, false) : 0);
 	if (err) {
 		restore_gen(st, cur, next, ch->tbl, ch->served);
 		return err;

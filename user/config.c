@@ -517,12 +517,14 @@ static int commit_plan(struct ag_state *st, struct plan *pl)
  */
 int ag_conf_apply(struct ag_conf *c, const char *only, bool dry_run)
 {
-	struct ag_state st = { .lock_fd = -1 };
+	struct ag_state st;
 	struct ag_conf cur;
 	struct plan pl = { 0 };
 	size_t attached = 0, i;
 	bool had_state;
 	int err;
+
+	ag_state_reset(&st);
 
 	err = ag_state_lock_create(&st);
 	if (err)

@@ -27,23 +27,28 @@ static const char *const iface_maps[] = { "stats", "ifinfo" };
 /* Removes one staging directory and what its attach had put on interfaces. */
 static int clear_one(const char *ifname, const char *dir, void *arg)
 {
-	struct ag_state *st = arg;
-	char path[PATH_MAX];
+	const struct ag_state *st = arg;
 	struct ag_ifinfo info;
+	char path[PATH_MAX];
+	bool untracked = false;
 	int fd;
 
 	if (!ag_path(path, sizeof(path), "%s/ifinfo", dir) && (fd = bpf_obj_get(path)) >= 0) {
-		if (!bpf_map_lookup_elem(fd, &(__u32){ 0 }, &info))
+		if (!bpf_map_lookup_elem(fd, &(__u32){ 0 }, &info)) {
 			ag_track_detach_all(&info);
+			untracked = true;
+		}
 		close(fd);
 	}
+	/* Killed before its ifinfo was pinned: its filters are known only by where they are. */
+	if (!untracked)
+		ag_untrack_unknown(st, ifname);
 	if (!ag_path(path, sizeof(path), "%s/link", dir) && (fd = bpf_obj_get(path)) >= 0) {
 		bpf_link_detach(fd);
 		close(fd);
 	}
 	ag_warn("%s: removing the leftovers of an interrupted attach", ifname);
 	ag_remove_tree(dir);
-	snprintf(st->staging_cleared, sizeof(st->staging_cleared), "%s", ifname);
 	return 0;
 }
 
@@ -163,16 +168,16 @@ static int count_iface(const char *ifname, void *arg)
 	return 0;
 }
 
-void ag_state_repair(struct ag_state *st)
+void ag_state_repair(const struct ag_state *st)
 {
 	unsigned int n = 0;
 
-	st->staging_cleared[0] = '\0';
-	ag_for_each_staging(st, clear_one, st);
-	ag_for_each_iface(st, count_iface, &n);
+	ag_for_each_staging(st, clear_one, (void *)st);
+	if (ag_for_each_iface(st, count_iface, &n))
+		return; /* unreadable: better nothing than the wrong thing */
 	/* Shared maps without an interface: a detach or a first attach died midway. */
 	if (!n)
 		ag_unpin_shared(st);
 	else
-		ag_for_each_iface(st, repair_iface, st);
+		ag_for_each_iface(st, repair_iface, (void *)st);
 }

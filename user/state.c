@@ -83,8 +83,10 @@ int ag_ensure_bpffs(const char *root)
 }
 
 /*
- * Takes the writer lock. The directory may be removed by a detach that
- * held the lock before us; in that case start over on the new one.
+ * Takes the writer lock, then repairs what a crash left (repair.c). The
+ * directory may be removed by a detach that held the lock before us; in
+ * that case start over on the new one. Errors are said here, except
+ * -ENOENT for a root that does not exist (create false).
  */
 int ag_state_lock(struct ag_state *st, bool create)
 {
@@ -96,10 +98,12 @@ int ag_state_lock(struct ag_state *st, bool create)
 			return ag_bpf_err(errno, st->root);
 		fd = open(st->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0)
-			return -errno;
+			return errno == ENOENT && !create ? -ENOENT : ag_bpf_err(errno, st->root);
 		if (flock(fd, LOCK_EX)) {
+			int err = -errno;
+
 			close(fd);
-			return -errno;
+			return ag_bpf_err(err, st->root);
 		}
 		if (fstat(fd, &a) == 0 && stat(st->root, &b) == 0 &&
 		    a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
@@ -147,10 +151,31 @@ static int count_entry(const char *ifname, void *arg)
 	return 0;
 }
 
+/* Is a writer (maybe an attach assembling its staging directory) in flight? */
+bool ag_writer_active(const struct ag_state *st)
+{
+	int fd = open(st->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool busy;
+
+	if (fd < 0)
+		return false;
+	busy = flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK;
+	close(fd);
+	return busy;
+}
+
 static int count_staging(const char *ifname, const char *dir, void *arg)
 {
 	(void)dir;
 	return count_entry(ifname, arg);
+}
+
+/* Staging directories no writer is working on: an attach died midway. */
+bool ag_stale_staging(const struct ag_state *st)
+{
+	unsigned int n = 0;
+
+	return ag_for_each_staging(st, count_staging, &n) == 1 && !ag_writer_active(st);
 }
 
 /*
@@ -161,27 +186,33 @@ int ag_state_open_maps(struct ag_state *st)
 {
 	unsigned int i, ifaces = 0, missing = 0, first_missing = 0;
 
+	int fd, err;
+
 	for (i = 0; i < ag_nr_shared_maps; i++) {
-		*shared_fd(st, i) = open_pin(st, ag_shared_maps[i].name);
-		if (*shared_fd(st, i) < 0 && !missing++)
+		fd = open_pin(st, ag_shared_maps[i].name);
+		*shared_fd(st, i) = fd;
+		if (fd == -ENOENT && !missing++)
 			first_missing = i;
+		else if (fd < 0)
+			return fd; /* not for want of the pin: permissions, say */
 	}
 	if (!missing)
 		return ag_check_abi(st->config_fd);
-	ag_for_each_iface(st, count_entry, &ifaces);
-	if (missing == ag_nr_shared_maps && !ifaces)
+	err = ag_for_each_iface(st, count_entry, &ifaces);
+	if (err)
+		return err;
+	/*
+	 * Maps without an interface: a last detach in progress, or one that
+	 * died, which the next writer clears. Either way nothing is attached.
+	 */
+	if (!ifaces)
 		return -ENOENT;
-	if (!ifaces) {
-		ag_err("incomplete state in %s (shared maps left without an interface): 'ampguard attach IFACE' clears them",
-		       st->root);
-		return -EUCLEAN;
-	}
 	ag_err("incomplete state in %s (shared map %s is missing): any change, such as 'ampguard attach IFACE', restores it from the running program; failing that, detach every interface, then attach again",
 	       st->root, ag_shared_maps[first_missing].name);
 	return -EUCLEAN;
 }
 
-static void state_reset(struct ag_state *st)
+void ag_state_reset(struct ag_state *st)
 {
 	unsigned int i;
 
@@ -200,7 +231,7 @@ int ag_state_open_quiet(struct ag_state *st)
 {
 	int err;
 
-	state_reset(st);
+	ag_state_reset(st);
 	if (ag_path(st->root, sizeof(st->root), "%s", ag_root()))
 		return -ENAMETOOLONG;
 	err = ag_state_open_maps(st);
@@ -213,7 +244,7 @@ int ag_state_open(struct ag_state *st, enum ag_lock_mode lock)
 {
 	int err;
 
-	state_reset(st);
+	ag_state_reset(st);
 	if (ag_path(st->root, sizeof(st->root), "%s", ag_root())) {
 		ag_err("state root path too long: %s", ag_root());
 		return -ENAMETOOLONG;
@@ -223,21 +254,19 @@ int ag_state_open(struct ag_state *st, enum ag_lock_mode lock)
 		if (err == -ENOENT)
 			goto not_attached;
 		if (err)
-			return ag_bpf_err(err, st->root);
+			return err;
 	}
 	err = ag_state_open_maps(st);
 	if (err == -ENOENT)
 		goto not_attached;
-	if (err == -EPROTO || err == -EUCLEAN) {
-		ag_state_close(st);
-		return err;
-	}
+	if (err && err != -EPROTO && err != -EUCLEAN)
+		ag_bpf_err(err, st->root);
 	if (err)
-		return ag_bpf_err(err, st->root);
-	return 0;
+		ag_state_close(st);
+	return err;
 
 not_attached:
-	if (ag_for_each_staging(st, count_staging, &(unsigned int){ 0 }) == 1)
+	if (ag_stale_staging(st))
 		ag_err("ampguard is not attached to any interface, but an interrupted attach left state in %s: 'ampguard detach IFACE' or 'ampguard attach IFACE' removes it",
 		       st->root);
 	else
@@ -328,7 +357,7 @@ void ag_state_from_obj(struct ag_state *st, const struct bpf_object *obj)
 {
 	unsigned int i;
 
-	state_reset(st);
+	ag_state_reset(st);
 	for (i = 0; i < ag_nr_shared_maps; i++)
 		*shared_fd(st, i) = bpf_map__fd(
 			bpf_object__find_map_by_name(obj, ag_shared_maps[i].name));

@@ -77,6 +77,13 @@ struct collect_arg {
 	struct ag_snapshot *snap;
 };
 
+static bool iface_has_link(const struct ag_state *st, const char *ifname)
+{
+	char path[PATH_MAX];
+
+	return !ag_iface_pin(st, ifname, "link", path, sizeof(path)) && access(path, F_OK) == 0;
+}
+
 static int collect_iface(const char *ifname, void *arg)
 {
 	struct collect_arg *a = arg;
@@ -89,6 +96,9 @@ static int collect_iface(const char *ifname, void *arg)
 	if (ag_iface_pin(a->st, ifname, "stats", path, sizeof(path)))
 		return -ENAMETOOLONG;
 	fd = bpf_obj_get(path);
+	if (fd < 0 && iface_has_link(a->st, ifname))
+		ag_warn("%s: its counters' pin is missing: any change, such as 'ampguard attach %s', restores it",
+			ifname, ifname);
 	if (fd < 0)
 		return 0; /* detached while we looked */
 	grown = realloc(a->snap->ifs, (a->snap->n + 1) * sizeof(*grown));

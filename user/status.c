@@ -3,8 +3,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <net/if.h>
-#include <signal.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -120,14 +118,9 @@ static int status_iface(const char *ifname, void *arg)
 	return status_one(ifname, dir, false, a);
 }
 
-/* A staging directory: an attach in flight, or the remains of one that died. */
+/* The remains of an attach that died midway (print_status checks no writer is in flight). */
 static int status_staging(const char *ifname, const char *dir, void *arg)
 {
-	const char *colon = strrchr(dir, ':');
-	long pid = colon ? strtol(colon + 1, NULL, 10) : 0;
-
-	if (pid > 0 && (kill(pid, 0) == 0 || errno == EPERM))
-		return 0;
 	return status_one(ifname, dir, true, arg);
 }
 
@@ -232,8 +225,10 @@ static int print_status(const struct ag_state *st, bool json)
 		printf("state: %s\ninterfaces:\n", st->root);
 	}
 	err = ag_for_each_iface(st, status_iface, &arg);
-	if (!err && ag_for_each_staging(st, status_staging, &arg) < 0)
-		err = -EIO;
+	if (!err && !ag_writer_active(st))
+		err = ag_for_each_staging(st, status_staging, &arg) < 0 ? -EIO : 0;
+	if (err)
+		ag_bpf_err(err, "reading the interfaces");
 	if (!json && arg.interrupted)
 		printf("  (interrupted: an attach died midway; 'ampguard attach IFACE' or 'ampguard detach IFACE' clears it)\n");
 	print_vectors(tbl, vecs);

@@ -51,6 +51,23 @@ test_attach()
 	MODEL_ON=1
 }
 
+# A reader without privileges is told so, not that nothing is attached.
+test_unprivileged_reader()
+{
+	local bin out
+
+	bin=$(mktemp /tmp/ampguard-unpriv.XXXXXX) || return
+	cp "$AG_BIN" "$bin" && chmod 755 "$bin"
+	out=$(nsenter --net="/run/netns/$NS_P" setpriv --reuid=nobody --regid=nogroup \
+		--clear-groups --inh-caps=-all --bounding-set=-all "$bin" status 2>&1 >/dev/null)
+	AG_RC=$?
+	rm -f "$bin"
+	assert_match "status as an unprivileged user fails with one line: permission denied" \
+		"^ampguard: .*permission denied: run as root" "$out"
+	assert_eq "... in one line, with a non-zero exit" "1 nonzero" \
+		"$(nlines "$out") $([ "$AG_RC" -ne 0 ] && echo nonzero)"
+}
+
 # The attaching process has returned by now: what follows runs on pins alone.
 test_default_drops()
 {
@@ -440,6 +457,7 @@ setup_pair || bail "cannot build the namespaces"
 test_errors_unattached
 test_baseline
 test_attach
+test_unprivileged_reader
 test_default_drops
 test_tcp
 test_ipv6

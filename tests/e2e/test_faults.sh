@@ -355,6 +355,25 @@ kill_attach()
 		after_first_attach_kill "${step#*|}$KILLED"
 	done
 
+	# Detach alone removes what a killed first attach left, its egress
+	# filter included (killed before its ifinfo, the list of its filters,
+	# was pinned).
+	for step in "pin:1|before its first pin" "pin:4|before pinning its link"; do
+		scrub
+		killed_at "${step%%|*}" attach "$IF_P"
+		why=""
+		tracker_on || why+="(the killed attach had not put its egress filter on) "
+		agt detach "$IF_P"
+		left=$(leftovers)
+		if [ "$AG_RC" -eq 0 ] && [ -z "$left" ]; then
+			ok "attach killed ${step#*|}$KILLED: detach alone removes its leftovers $why"
+		else
+			not_ok "attach killed ${step#*|}$KILLED: detach alone removes its leftovers" \
+				"detach exited $AG_RC ($(oneline "$AG_OUT$AG_ERR")); left: $left $why"
+		fi
+	done
+	scrub
+
 	# In-place re-attach of a protected interface.
 	fresh_attach || not_ok "attach before the re-attach kills" "$AG_ERR"
 	for i in 1 2 3 4; do
