@@ -40,8 +40,9 @@ struct {
 	__type(value, struct ag_track_val);
 } track SEC(".maps");
 
-/* Local port -> time of the latest request recorded from it: a reply to a
- * port with no recent request is unsolicited without a hash lookup. */
+/* Local port -> time of the latest request recorded from it (tracking
+ * clock): a reply to a port with no recent request is unsolicited without
+ * a hash lookup. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, AG_NR_PORTS);

@@ -29,9 +29,42 @@ static __always_inline int track_key(const struct pkt *p, const void *end, enum 
 	return err;
 }
 
-static __always_inline __u64 timeout_ns(const struct ag_policy *pol)
+/*
+ * The tracking clock. Timeouts are whole milliseconds against a tick-grained
+ * clock, so jiffies serve: bpf_jiffies64() is inlined by the verifier into
+ * one load, where bpf_ktime_get_coarse_ns() is a helper call (and, on CPUs
+ * with return-thunk mitigations, a costly return). Where the kernel's HZ is
+ * unknown to libbpf (no kernel config to read), the coarse clock in ns.
+ * Tests set track_clock_override to run on a clock of their own.
+ */
+extern unsigned int CONFIG_HZ __kconfig __weak;
+volatile __u64 track_clock_override;
+
+static __always_inline __u64 track_now(void)
 {
-	return (__u64)pol->track_timeout_ms * 1000000ULL;
+	__u64 t = track_clock_override;
+
+	if (t)
+		return t;
+	return CONFIG_HZ ? bpf_jiffies64() : bpf_ktime_get_coarse_ns();
+}
+
+/* Clock units per second. */
+static __always_inline __u64 track_hz(void)
+{
+	return CONFIG_HZ ?: 1000000000ULL;
+}
+
+/*
+ * Is age (clock units) more than frac thousandths of the vector's timeout?
+ * Compared without a division. Neither side wraps: ages from 2^44 units on
+ * (jiffies: 2 million years; ns: 4.9 h, past AG_TRACK_TIMEOUT_MAX_MS) are
+ * older than any timeout, and the timeout side stays under 2^62.
+ */
+static __always_inline int track_older(__u64 age, const struct ag_policy *pol, __u32 frac)
+{
+	return age >= (1ULL << 44) ||
+	       age * 1000000 > (__u64)pol->track_timeout_ms * track_hz() * frac;
 }
 
 /* Does this reply answer a request recorded within the vector's timeout? */
@@ -47,14 +80,14 @@ static __always_inline int is_solicited(const struct pkt *p, const void *end,
 	if (!pol->track_timeout_ms)
 		return 0;
 	/* Most of a flood aims at ports this host sent nothing from lately. */
-	now = bpf_ktime_get_coarse_ns();
+	now = track_now();
 	last = bpf_map_lookup_elem(&track_ports, &port);
-	if (!last || now - *last > timeout_ns(pol))
+	if (!last || track_older(now - *last, pol, 1000))
 		return 0;
 	if (track_key(p, end, TRACK_REPLY, &key))
 		return 0;
 	val = bpf_map_lookup_elem(&track, &key);
-	return val && now - val->last_request_ns <= timeout_ns(pol);
+	return val && !track_older(now - val->last_request, pol, 1000);
 }
 
 /* Records a request, unless a recent write already covers it. */
@@ -68,11 +101,11 @@ static __always_inline void record_request(const struct pkt *p, const void *end,
 
 	if (!pol->track_timeout_ms || track_key(p, end, TRACK_REQUEST, &key))
 		return;
-	now = bpf_ktime_get_coarse_ns();
+	now = track_now();
 	val = bpf_map_lookup_elem(&track, &key);
-	if (val && now - val->last_request_ns < timeout_ns(pol) / AG_TRACK_REFRESH_DIV)
+	if (val && !track_older(now - val->last_request, pol, 1000 / AG_TRACK_REFRESH_DIV))
 		return;
-	fresh.last_request_ns = now;
+	fresh.last_request = now;
 	bpf_map_update_elem(&track, &key, &fresh, BPF_ANY);
 	/* Written with the entry, so it is never older than any entry of its port. */
 	bpf_map_update_elem(&track_ports, &port, &now, BPF_ANY);

@@ -12,7 +12,7 @@
 
 #include <linux/types.h>
 
-#define AG_ABI_VERSION 1
+#define AG_ABI_VERSION 2
 
 /* Vector slots: 0 is "no vector", built-ins follow in table order, then
  * ports an operator adds. A u8 in port_vec holds any slot. */
@@ -194,8 +194,9 @@ struct ag_track_key {
 };
 
 struct ag_track_val {
-	__u64 last_request_ns; /* bpf_ktime_get_coarse_ns() of the latest request:
-				* CLOCK_MONOTONIC_COARSE, tick resolution */
+	__u64 last_request; /* when the latest request left, on the tracking
+			     * clock: jiffies, or coarse monotonic ns on a
+			     * kernel whose HZ is unknown (bpf/track.h) */
 };
 
 #define AG_TRACK_ENTRIES 131072
@@ -203,6 +204,10 @@ struct ag_track_val {
 /* A request refreshes its entry only when the entry is this far into its
  * timeout, so a busy flow does not write the map for every packet. */
 #define AG_TRACK_REFRESH_DIV 8
+
+/* The longest tracking timeout: longer makes every reply "solicited". The
+ * datapath's timeout arithmetic (bpf/track.h) relies on this bound. */
+#define AG_TRACK_TIMEOUT_MAX_MS 3600000
 
 /* Ports this host serves, as a bitmap: datagrams to them are requests.
  * One entry per generation. */

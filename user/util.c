@@ -123,8 +123,7 @@ int ag_parse_duration_ms(const char *s, unsigned long *ms)
 	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcmp(end, units[i].suffix))
 			continue;
-		/* an hour at most: longer makes every reply "solicited" */
-		if (v > 3600000UL / units[i].mult)
+		if (v > AG_TRACK_TIMEOUT_MAX_MS / units[i].mult)
 			return -ERANGE;
 		*ms = v * units[i].mult;
 		return 0;

@@ -41,8 +41,10 @@
 #define BATCH_MIN 300
 #define BATCH_MAX 4000
 #define BATCH_SECONDS 2.0 /* well under the shortest tracking timeout used (5 s) */
-#define STALE_NS (2ULL * 3600 * 1000000000ULL) /* older than any timeout (1 h at most) */
-#define HOUR_NS (3600ULL * 1000000000ULL)
+#define STALE_S 7200 /* older than any timeout (1 h at most) */
+#define HOUR_S 3600
+/* The programs' tracking clock stands still here: entries age only as written. */
+#define TRACK_CLOCK (1ULL << 40)
 
 /* ---- random numbers ---- */
 
@@ -1027,12 +1029,10 @@ static double mono(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static __u64 coarse_ns(void)
+/* Seconds on the programs' tracking clock (jiffies, or ns where HZ is unknown). */
+static __u64 track_units(__u64 seconds)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	return seconds * (xdp->kconfig->CONFIG_HZ ?: 1000000000ULL);
 }
 
 static void hexdump(FILE *o, const __u8 *d, size_t len)
@@ -1201,11 +1201,11 @@ static void run_tc(struct frm *f)
 static void inject_entry(void)
 {
 	struct ag_track_key k;
-	struct ag_track_val v = { .last_request_ns = coarse_ns() };
+	struct ag_track_val v = { .last_request = TRACK_CLOCK };
 	int v6 = chance(50), stale = chance(50);
 
 	if (stale)
-		v.last_request_ns -= STALE_NS;
+		v.last_request -= track_units(STALE_S);
 	memset(&k, 0, sizeof(k));
 	pick_addr(v6, 1, k.remote);
 	pick_addr(v6, 0, k.local);
@@ -1221,7 +1221,7 @@ static void inject_entry(void)
 	if (track_ports_fd >= 0 && !stale) {
 		__u32 port = k.local_port;
 
-		if (bpf_map_update_elem(track_ports_fd, &port, &v.last_request_ns, BPF_ANY))
+		if (bpf_map_update_elem(track_ports_fd, &port, &v.last_request, BPF_ANY))
 			die("writing a port's latest request", errno);
 	}
 	ref_track_add(&model, &k, stale);
@@ -1310,7 +1310,7 @@ static void check_track(void)
 	const struct ref_track_val *m;
 	const void *mk;
 	size_t n, i;
-	__u64 now = coarse_ns();
+	__u64 now = TRACK_CLOCK;
 
 	keys = map_keys(st.track_fd, sizeof(*keys), &n);
 	for (i = 0; i < n; i++) {
@@ -1320,7 +1320,7 @@ static void check_track(void)
 		if (!m)
 			table_mismatch("request recorded by the program only", &keys[i],
 				       sizeof(keys[i]));
-		else if (m->expired != (now - v.last_request_ns > HOUR_NS))
+		else if (m->expired != (now - v.last_request > track_units(HOUR_S)))
 			table_mismatch("tracked request of another age", &keys[i], sizeof(keys[i]));
 	}
 	for (i = 0; i < model.track.cap; i++) {
@@ -1441,6 +1441,8 @@ int main(int argc, char **argv)
 	err = ag_state_share(&st, tc->obj) ?: ampguard_tc__load(tc) ?: ag_state_init_maps(&st);
 	if (err)
 		die("loading the recorder", err);
+	xdp->bss->track_clock_override = TRACK_CLOCK;
+	tc->bss->track_clock_override = TRACK_CLOCK;
 	xdp_fd = bpf_program__fd(xdp->progs.ampguard_xdp);
 	tc_fd = bpf_program__fd(tc->progs.ampguard_tc_egress);
 	stats_fd = bpf_map__fd(xdp->maps.stats);

@@ -5,6 +5,7 @@
  * reply (or a forgery of it) through the XDP classifier.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <linux/pkt_cls.h>
@@ -101,12 +102,10 @@ static void set_timeout(unsigned int slot, __u32 ms, int action)
 	CHECK(ag_policy_commit(&st, tbl) == 0, "commit");
 }
 
-static __u64 mono_ns(void)
+/* Milliseconds on the programs' tracking clock (jiffies, or ns where HZ is unknown). */
+static __u64 track_units_ms(__u64 ms)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	return ms * (xdp->kconfig->CONFIG_HZ ?: 1000000000ULL) / 1000;
 }
 
 /* The one entry in the table (tests record one request at a time). */
@@ -162,8 +161,8 @@ static void test_expired_entry_drops(void)
 	clear_state();
 	request(q);
 	CHECK(only_entry(&key, &val) == 0, "entry recorded");
-	/* Age the entry to one millisecond past the 5 s DNS timeout. */
-	val.last_request_ns = mono_ns() - 5001000000ULL;
+	/* Age the entry past the 5 s DNS timeout by more than a clock tick. */
+	val.last_request -= track_units_ms(5100);
 	bpf_map_update_elem(st.track_fd, &key, &val, BPF_EXIST);
 	reply(dns, XDP_DROP, DNS_SLOT, AG_R_POLICY_DROP, "reply after expiry");
 
@@ -185,18 +184,18 @@ static void test_refresh_only_when_needed(void)
 	request(q);
 	CHECK(only_entry(&key, &val) == 0, "entry recorded");
 	/* Within the first eighth of the timeout: no write. */
-	recent = mono_ns() - 100000000ULL; /* 100 ms ago, of 5 s */
-	val.last_request_ns = recent;
+	recent = val.last_request - track_units_ms(100); /* 100 ms ago, of 5 s */
+	val.last_request = recent;
 	bpf_map_update_elem(st.track_fd, &key, &val, BPF_EXIST);
 	request(q);
 	only_entry(&key, &now);
-	CHECK(now.last_request_ns == recent, "entry rewritten within the refresh interval");
+	CHECK(now.last_request == recent, "entry rewritten within the refresh interval");
 	/* Later than timeout/8 (625 ms): refreshed. */
-	val.last_request_ns = mono_ns() - 700000000ULL;
+	val.last_request = recent - track_units_ms(600);
 	bpf_map_update_elem(st.track_fd, &key, &val, BPF_EXIST);
 	request(q);
 	only_entry(&key, &now);
-	CHECK(now.last_request_ns > val.last_request_ns, "entry not refreshed");
+	CHECK(now.last_request > val.last_request, "entry not refreshed");
 	CHECK(entries() == 1, "%lu entries", entries());
 }
 
@@ -264,6 +263,46 @@ static void test_pass_and_monitor_actions(void)
 	reply(dns, XDP_PASS, DNS_SLOT, AG_R_POLICY_PASS, "pass skips the lookup");
 }
 
+/* The kernel's jiffies, from /proc/timer_list; 0 when it cannot be read. */
+static __u64 kernel_jiffies(void)
+{
+	unsigned long long j = 0;
+	char line[256];
+	FILE *f = fopen("/proc/timer_list", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "jiffies: %llu", &j) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return j;
+}
+
+/*
+ * The tracking clock is jiffies (an inlined load, no helper call) wherever
+ * libbpf knows the kernel's HZ, as it does from this kernel's config.
+ */
+static void test_clock_is_jiffies(void)
+{
+	struct frame_spec q = { .sport = 40000, .dport = 53, .payload = 30 };
+	__u32 hz = xdp->kconfig->CONFIG_HZ;
+	struct ag_track_key key;
+	struct ag_track_val val;
+	__u64 before, after;
+
+	CHECK(hz != 0, "libbpf found no CONFIG_HZ: tracking fell back to the coarse clock");
+	clear_state();
+	before = kernel_jiffies();
+	request(q);
+	after = kernel_jiffies();
+	CHECK(before != 0, "cannot read jiffies from /proc/timer_list");
+	CHECK(only_entry(&key, &val) == 0, "entry recorded");
+	CHECK(val.last_request >= before && val.last_request <= after,
+	      "request recorded at %llu, jiffies went %llu..%llu",
+	      (unsigned long long)val.last_request, (unsigned long long)before,
+	      (unsigned long long)after);
+}
+
 int main(void)
 {
 	int err;
@@ -278,6 +317,7 @@ int main(void)
 
 	RUN(test_reply_to_request_passes);
 	RUN(test_forged_replies_drop);
+	RUN(test_clock_is_jiffies);
 	RUN(test_expired_entry_drops);
 	RUN(test_refresh_only_when_needed);
 	RUN(test_only_vector_requests_recorded);
