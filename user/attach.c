@@ -492,6 +492,7 @@ fail:
 static void usage_attach(FILE *f)
 {
 	fprintf(f, "usage: ampguard attach IFACE [--mode auto|native|generic] [--track-on IFACE]... [--force]\n"
+		   "                      [--config FILE]\n"
 		   "  Attaches the XDP classifier to IFACE and the request tracker to its egress;\n"
 		   "  protection stays after ampguard exits.\n"
 		   "  --mode      auto (default): native, or generic with a warning when the driver lacks XDP\n"
