@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # `make demo`: the 2019 extortion campaign's reflection flood, reproduced in
 # network namespaces and stopped by ampguard, while the protected host and
-# a LAN host behind it keep resolving names and syncing time. Takes about a
-# minute; Ctrl-C tears everything down.
+# a LAN host behind it keep resolving names and syncing time. Takes about
+# 30 s once the packages are installed; Ctrl-C tears everything down.
 set -u
 cd "$(dirname "$0")/.."
 # shellcheck source=scenario.sh
