@@ -105,6 +105,7 @@ int ag_ensure_bpffs(const char *root);
 
 typedef int (*ag_iface_fn)(const char *ifname, void *arg);
 int ag_for_each_iface(const struct ag_state *st, ag_iface_fn fn, void *arg);
+int ag_count_ifaces(const struct ag_state *st, unsigned int *n);
 typedef int (*ag_staging_fn)(const char *ifname, const char *dir, void *arg);
 int ag_for_each_staging(const struct ag_state *st, ag_staging_fn fn, void *arg);
 bool ag_ifname_valid(const char *name);

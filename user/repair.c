@@ -161,19 +161,12 @@ static int repair_iface(const char *ifname, void *arg)
 	return 0;
 }
 
-static int count_iface(const char *ifname, void *arg)
-{
-	(void)ifname;
-	++*(unsigned int *)arg;
-	return 0;
-}
-
 void ag_state_repair(const struct ag_state *st)
 {
-	unsigned int n = 0;
+	unsigned int n;
 
 	ag_for_each_staging(st, clear_one, (void *)st);
-	if (ag_for_each_iface(st, count_iface, &n))
+	if (ag_count_ifaces(st, &n))
 		return; /* unreadable: better nothing than the wrong thing */
 	/* Shared maps without an interface: a detach or a first attach died midway. */
 	if (!n)

@@ -151,6 +151,13 @@ static int count_entry(const char *ifname, void *arg)
 	return 0;
 }
 
+/* How many interfaces are protected (have a directory); -errno when unreadable. */
+int ag_count_ifaces(const struct ag_state *st, unsigned int *n)
+{
+	*n = 0;
+	return ag_for_each_iface(st, count_entry, n);
+}
+
 /* Is a writer (maybe an attach assembling its staging directory) in flight? */
 bool ag_writer_active(const struct ag_state *st)
 {
@@ -198,7 +205,7 @@ int ag_state_open_maps(struct ag_state *st)
 	}
 	if (!missing)
 		return ag_check_abi(st->config_fd);
-	err = ag_for_each_iface(st, count_entry, &ifaces);
+	err = ag_count_ifaces(st, &ifaces);
 	if (err)
 		return err;
 	/*
@@ -406,8 +413,8 @@ int ag_iface_pin(const struct ag_state *st, const char *ifname,
 	return ag_path(buf, len, "%s/ifaces/%s", st->root, enc);
 }
 
-/* An interface's pinned ifinfo; on failure *info is left as it was. */
-int ag_iface_info(const struct ag_state *st, const char *ifname, struct ag_ifinfo *info)
+/* An fd on an interface's pinned ifinfo, or -errno. */
+static int iface_info_fd(const struct ag_state *st, const char *ifname)
 {
 	char path[PATH_MAX];
 	int fd, err;
@@ -416,8 +423,16 @@ int ag_iface_info(const struct ag_state *st, const char *ifname, struct ag_ifinf
 	if (err)
 		return err;
 	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
+/* An interface's pinned ifinfo; on failure *info is left as it was. */
+int ag_iface_info(const struct ag_state *st, const char *ifname, struct ag_ifinfo *info)
+{
+	int fd = iface_info_fd(st, ifname), err;
+
 	if (fd < 0)
-		return -errno;
+		return fd;
 	err = bpf_map_lookup_elem(fd, &(__u32){ 0 }, info) ? -errno : 0;
 	close(fd);
 	return err;
@@ -432,15 +447,10 @@ int ag_iface_info(const struct ag_state *st, const char *ifname, struct ag_ifinf
 int ag_iface_info_write(const struct ag_state *st, const char *ifname,
 			const struct ag_ifinfo *info)
 {
-	char path[PATH_MAX];
-	int fd, err;
+	int fd = iface_info_fd(st, ifname), err;
 
-	err = ag_iface_pin(st, ifname, "ifinfo", path, sizeof(path));
-	if (err)
-		return err;
-	fd = bpf_obj_get(path);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	err = bpf_map_update_elem(fd, &(__u32){ 0 }, info, 0) ? -errno : 0;
 	close(fd);
 	return err;
