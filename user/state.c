@@ -182,7 +182,7 @@ bool ag_stale_staging(const struct ag_state *st)
 {
 	unsigned int n = 0;
 
-	return ag_for_each_staging(st, count_staging, &n) == 1 && !ag_writer_active(st);
+	return !ag_for_each_staging(st, count_staging, &n) && n && !ag_writer_active(st);
 }
 
 /*
@@ -467,44 +467,19 @@ int ag_iface_staging(const struct ag_state *st, const char *ifname,
 		       getpid());
 }
 
-/* Calls fn for every protected interface, in directory order. */
-int ag_for_each_iface(const struct ag_state *st, ag_iface_fn fn, void *arg)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	DIR *dir;
-	int err = 0;
-
-	if (ag_path(path, sizeof(path), "%s/ifaces", st->root))
-		return -ENAMETOOLONG;
-	dir = opendir(path);
-	if (!dir)
-		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(dir))) {
-		char ifname[IF_NAMESIZE];
-
-		/* Staging directories of an attach in flight have a ':'. */
-		if (de->d_name[0] == '.' || strchr(de->d_name, ':'))
-			continue;
-		iface_decode(de->d_name, ifname, sizeof(ifname));
-		err = fn(ifname, arg);
-		if (err)
-			break;
-	}
-	closedir(dir);
-	return err;
-}
-
 /*
- * Calls fn for every staging directory (an attach in flight, or one that
- * died); returns 1 when there was one and fn did not fail.
+ * Calls fn(ifname, entry, arg) for the entries of ifaces/: the interfaces'
+ * directories, or with staging, the staging directories of attaches (in
+ * flight or dead), named staging:IFNAME:PID (':' is invalid in interface
+ * names, so the two never mix).
  */
-int ag_for_each_staging(const struct ag_state *st, ag_staging_fn fn, void *arg)
+static int walk_ifaces(const struct ag_state *st, bool staging,
+		       int (*fn)(const char *ifname, const char *entry, void *arg), void *arg)
 {
 	char path[PATH_MAX], ifname[IF_NAMESIZE], enc[IF_NAMESIZE * 3 + 1];
 	struct dirent *de;
-	int err = 0, found = 0;
-	char *colon;
+	const char *name;
+	int err = 0;
 	DIR *dir;
 
 	if (ag_path(path, sizeof(path), "%s/ifaces", st->root))
@@ -513,20 +488,62 @@ int ag_for_each_staging(const struct ag_state *st, ag_staging_fn fn, void *arg)
 	if (!dir)
 		return errno == ENOENT ? 0 : -errno;
 	while (!err && (de = readdir(dir))) {
-		if (strncmp(de->d_name, "staging:", 8))
+		name = de->d_name;
+		if (staging && !strncmp(name, "staging:", 8))
+			name += 8;
+		else if (staging || name[0] == '.' || strchr(name, ':'))
 			continue;
-		snprintf(enc, sizeof(enc), "%s", de->d_name + 8);
-		colon = strchr(enc, ':');
-		if (colon)
-			*colon = '\0';
+		snprintf(enc, sizeof(enc), "%.*s", (int)strcspn(name, ":"), name);
 		iface_decode(enc, ifname, sizeof(ifname));
-		if (ag_path(path, sizeof(path), "%s/ifaces/%s", st->root, de->d_name))
-			continue;
-		found = 1;
-		err = fn(ifname, path, arg);
+		err = fn(ifname, de->d_name, arg);
 	}
 	closedir(dir);
-	return err ?: found;
+	return err;
+}
+
+struct walk_iface_arg {
+	ag_iface_fn fn;
+	void *arg;
+};
+
+static int walk_iface(const char *ifname, const char *entry, void *arg)
+{
+	const struct walk_iface_arg *a = arg;
+
+	(void)entry;
+	return a->fn(ifname, a->arg);
+}
+
+/* Calls fn for every protected interface, in directory order. */
+int ag_for_each_iface(const struct ag_state *st, ag_iface_fn fn, void *arg)
+{
+	struct walk_iface_arg a = { fn, arg };
+
+	return walk_ifaces(st, false, walk_iface, &a);
+}
+
+struct walk_staging_arg {
+	const struct ag_state *st;
+	ag_staging_fn fn;
+	void *arg;
+};
+
+static int walk_staging(const char *ifname, const char *entry, void *arg)
+{
+	const struct walk_staging_arg *a = arg;
+	char dir[PATH_MAX];
+
+	if (ag_path(dir, sizeof(dir), "%s/ifaces/%s", a->st->root, entry))
+		return 0;
+	return a->fn(ifname, dir, a->arg);
+}
+
+/* Calls fn for every staging directory, with its path. */
+int ag_for_each_staging(const struct ag_state *st, ag_staging_fn fn, void *arg)
+{
+	struct walk_staging_arg a = { st, fn, arg };
+
+	return walk_ifaces(st, true, walk_staging, &a);
 }
 
 /* Removes a directory of pins (one level of subdirectories deep). */

@@ -226,7 +226,7 @@ static int print_status(const struct ag_state *st, bool json)
 	}
 	err = ag_for_each_iface(st, status_iface, &arg);
 	if (!err && !ag_writer_active(st))
-		err = ag_for_each_staging(st, status_staging, &arg) < 0 ? -EIO : 0;
+		err = ag_for_each_staging(st, status_staging, &arg);
 	if (err)
 		ag_bpf_err(err, "reading the interfaces");
 	if (!json && arg.interrupted)
