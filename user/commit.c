@@ -142,8 +142,13 @@ static void restore_gen(const struct ag_state *st, __u32 from, __u32 to, bool po
 }
 
 /* Flags and sizes of the lists in one generation. */
-static int count_lists(const struct ag_state *st, __u32 gen, __u32 *flags, __u32 *allow_n,
-		       __u32 *deny_n)
+struct list_census {
+	__u32 flags;
+	__u32 allow_n;
+	__u32 deny_n;
+};
+
+static void count_lists(const struct ag_state *st, __u32 gen, struct list_census *c)
 {
 	static const struct {
 		size_t fd_off;
@@ -160,7 +165,7 @@ static int count_lists(const struct ag_state *st, __u32 gen, __u32 *flags, __u32
 	void *prev;
 	__u32 n;
 
-	*flags = *allow_n = *deny_n = 0;
+	memset(c, 0, sizeof(*c));
 	for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
 		int fd = *(const int *)((const char *)st + lists[i].fd_off);
 
@@ -170,10 +175,9 @@ static int count_lists(const struct ag_state *st, __u32 gen, __u32 *flags, __u32
 			n += key.gen == gen;
 		}
 		if (n)
-			*flags |= lists[i].bit;
-		*(lists[i].allow ? allow_n : deny_n) += n;
+			c->flags |= lists[i].bit;
+		*(lists[i].allow ? &c->allow_n : &c->deny_n) += n;
 	}
-	return 0;
 }
 
 /*
@@ -183,21 +187,29 @@ static int count_lists(const struct ag_state *st, __u32 gen, __u32 *flags, __u32
  * The flags must be in place before that: a packet may read the new gen
  * and then the flags, which the update copies in after it.
  */
-static int set_list_flags(const struct ag_state *st, __u32 gen, bool activate)
+static int set_list_flags(const struct ag_state *st, __u32 gen, const struct list_census *c,
+			  bool activate)
 {
 	struct ag_config cfg;
-	__u32 flags, allow_n, deny_n;
 
-	count_lists(st, gen, &flags, &allow_n, &deny_n);
 	if (bpf_map_lookup_elem(st->config_fd, &(__u32){ 0 }, &cfg))
 		return -errno;
-	cfg.lists[gen] = flags;
+	cfg.lists[gen] = c->flags;
 	if (activate) {
 		cfg.gen = gen;
-		cfg.allow_n = allow_n;
-		cfg.deny_n = deny_n;
+		cfg.allow_n = c->allow_n;
+		cfg.deny_n = c->deny_n;
 	}
 	return bpf_map_update_elem(st->config_fd, &(__u32){ 0 }, &cfg, 0) ? -errno : 0;
+}
+
+/* Counts generation gen's lists and records them (see set_list_flags()). */
+static int census_lists(const struct ag_state *st, __u32 gen, bool activate)
+{
+	struct list_census c;
+
+	count_lists(st, gen, &c);
+	return set_list_flags(st, gen, &c, activate);
 }
 
 static int set_config(const struct ag_state *st, int gen, int dirty)
@@ -213,10 +225,6 @@ static int set_config(const struct ag_state *st, int gen, int dirty)
 	return bpf_map_update_elem(st->config_fd, &(__u32){ 0 }, &cfg, 0) ? -errno : 0;
 }
 
-static int flip(const struct ag_state *st, __u32 next, bool lists)
-{
-	return lists ? set_list_flags(st, next, true) : set_config(st, next, -1);
-}
 
 /* Replaces generation to's list entries with those of generation from. */
 static void level_lists(const struct ag_state *st, __u32 from, __u32 to)
@@ -278,8 +286,8 @@ static int level_generations(const struct ag_state *st, __u32 active)
 	restore_gen(st, active, !active, true, true);
 	level_lists(st, active, !active);
 	ag_for_each_iface(st, level_orphans, &arg);
-	set_list_flags(st, !active, false);
-	return set_list_flags(st, active, true);
+	census_lists(st, !active, false);
+	return census_lists(st, active, true);
 }
 
 /* Ports whose slot went away or moved: unmapped once no packet reads the old table. */
@@ -300,6 +308,7 @@ static void unmap_ports(const struct ag_state *st, const struct ag_policy *old,
 int ag_commit(const struct ag_state *st, const struct ag_change *ch)
 {
 	struct ag_policy old[AG_MAX_VECTORS];
+	struct list_census lists;
 	struct ag_config cfg;
 	__u32 cur, next;
 	int err;
@@ -315,19 +324,23 @@ int ag_commit(const struct ag_state *st, const struct ag_change *ch)
 
 	err = set_config(st, -1, 1);
 	err = err ?: write_gen(st, next, ch);
-	err = err ?: (ch->nr_ops ? set_list_flags(st, next, false) : 0);
+	if (!err && ch->nr_ops) {
+		count_lists(st, next, &lists);
+		err = set_list_flags(st, next, &lists, false);
+	}
 	if (err) {
 		restore_gen(st, cur, next, ch->tbl, ch->served);
 		return err;
 	}
-	err = flip(st, next, ch->nr_ops);
+	/* The flip; with list changes, their sizes go in the same update. */
+	err = ch->nr_ops ? set_list_flags(st, next, &lists, true) : set_config(st, next, -1);
 	if (err)
 		return err;
 	grace_period();
 
 	/* The old generation is idle now: bring it level with the new one. */
 	err = write_gen(st, cur, ch);
-	err = err ?: (ch->nr_ops ? set_list_flags(st, cur, false) : 0);
+	err = err ?: (ch->nr_ops ? census_lists(st, cur, false) : 0);
 	if (ch->tbl)
 		unmap_ports(st, old, ch->tbl);
 	/* Level again: the generations are equal at rest. */
