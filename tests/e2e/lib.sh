@@ -271,13 +271,18 @@ forget_pid()
 
 # ---- the CLI -----------------------------------------------------------
 
-# ag NS ARGS...: the ampguard CLI in namespace NS, on the host's bpffs.
+# ag NS ARGS...: the ampguard CLI in namespace NS, on the host's bpffs;
+# killed after AG_TIMEOUT seconds when that is set.
 ag()
 {
 	local ns=$1
 
 	shift
-	nsenter --net="/run/netns/$ns" "$AG_BIN" "$@"
+	if [ -n "${AG_TIMEOUT:-}" ]; then
+		timeout -k 2 "$AG_TIMEOUT" nsenter --net="/run/netns/$ns" "$AG_BIN" "$@"
+	else
+		nsenter --net="/run/netns/$ns" "$AG_BIN" "$@"
+	fi
 }
 
 # agrun NS ARGS...: ag, with its stdout, stderr and exit code in AG_OUT, AG_ERR, AG_RC.

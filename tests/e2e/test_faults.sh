@@ -48,11 +48,7 @@ fj()
 # agt ARGS...: the CLI in NS_P under a timeout; AG_OUT, AG_ERR and AG_RC as agrun.
 agt()
 {
-	timeout -k 2 "$CMD_TIMEOUT" nsenter --net="/run/netns/$NS_P" "$AG_BIN" "$@" \
-		>"$E2E_TMP/ag.out" 2>"$E2E_TMP/ag.err"
-	AG_RC=$?
-	AG_OUT=$(<"$E2E_TMP/ag.out")
-	AG_ERR=$(<"$E2E_TMP/ag.err")
+	AG_TIMEOUT=$CMD_TIMEOUT agrun "$NS_P" "$@"
 }
 
 # error_lines: the lines of AG_ERR that are not warnings.
@@ -94,8 +90,8 @@ iface_state()
 {
 	local out
 
-	out=$(timeout "$CMD_TIMEOUT" nsenter --net="/run/netns/$NS_P" "$AG_BIN" status --json \
-		2>/dev/null) || { echo status-failed; return; }
+	out=$(AG_TIMEOUT=$CMD_TIMEOUT ag "$NS_P" status --json 2>/dev/null) ||
+		{ echo status-failed; return; }
 	printf '%s' "$out" | fj state "$IF_P"
 }
 
@@ -104,8 +100,8 @@ vector_action()
 {
 	local out
 
-	out=$(timeout "$CMD_TIMEOUT" nsenter --net="/run/netns/$NS_P" "$AG_BIN" status --json \
-		2>/dev/null) || { echo status-failed; return; }
+	out=$(AG_TIMEOUT=$CMD_TIMEOUT ag "$NS_P" status --json 2>/dev/null) ||
+		{ echo status-failed; return; }
 	printf '%s' "$out" | fj action "$1"
 }
 
@@ -114,8 +110,7 @@ dns_dropped()
 {
 	local out v
 
-	out=$(timeout "$CMD_TIMEOUT" nsenter --net="/run/netns/$NS_P" "$AG_BIN" stats --json \
-		2>/dev/null) || { echo -1; return; }
+	out=$(AG_TIMEOUT=$CMD_TIMEOUT ag "$NS_P" stats --json 2>/dev/null) || { echo -1; return; }
 	v=$(printf '%s' "$out" | fj dropped "$IF_P" dns)
 	[[ "$v" =~ ^[0-9]+$ ]] || v=-1
 	echo "$v"
@@ -181,8 +176,7 @@ is_protected()
 # scrub: removes whatever ampguard left, by force, for the next case.
 scrub()
 {
-	timeout "$CMD_TIMEOUT" nsenter --net="/run/netns/$NS_P" "$AG_BIN" detach "$IF_P" \
-		>/dev/null 2>&1
+	AG_TIMEOUT=$CMD_TIMEOUT ag "$NS_P" detach "$IF_P" >/dev/null 2>&1
 	tc -n "$NS_P" filter del dev "$IF_P" egress >/dev/null 2>&1
 	tc -n "$NS_P" qdisc del dev "$IF_P" clsact >/dev/null 2>&1
 	case $AMPGUARD_ROOT in
