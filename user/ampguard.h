@@ -110,6 +110,9 @@ typedef int (*ag_staging_fn)(const char *ifname, const char *dir, void *arg);
 int ag_for_each_staging(const struct ag_state *st, ag_staging_fn fn, void *arg);
 bool ag_ifname_valid(const char *name);
 int ag_iface_info(const struct ag_state *st, const char *ifname, struct ag_ifinfo *info);
+int ag_dir_ifinfo(const char *dir, struct ag_ifinfo *info);
+struct bpf_link_info;
+int ag_dir_link(const char *dir, struct bpf_link_info *info);
 int ag_iface_info_write(const struct ag_state *st, const char *ifname,
 			const struct ag_ifinfo *info);
 int ag_iface_pin(const struct ag_state *st, const char *ifname,

@@ -588,20 +588,16 @@ int ag_attach_resolve(struct ag_attach_req *req)
 /* The interface's pinned link, if ampguard has one for it: fd, or -1. */
 static int open_iface_link(const struct ag_state *st, const char *ifname, __u32 *ifindex)
 {
-	struct bpf_link_info info = {};
-	__u32 len = sizeof(info);
-	char path[PATH_MAX];
+	struct bpf_link_info info;
+	char dir[PATH_MAX];
 	int fd;
 
 	*ifindex = 0;
-	if (ag_iface_pin(st, ifname, "link", path, sizeof(path)))
+	if (ag_iface_pin(st, ifname, NULL, dir, sizeof(dir)))
 		return -1;
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -1;
-	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
-		*ifindex = info.xdp.ifindex;
-	return fd;
+	fd = ag_dir_link(dir, &info);
+	*ifindex = info.xdp.ifindex;
+	return fd < 0 ? -1 : fd;
 }
 
 /* Creates the state root if needed and takes the writer lock on it. */

@@ -28,22 +28,16 @@ static const char *const iface_maps[] = { "stats", "ifinfo" };
 static int clear_one(const char *ifname, const char *dir, void *arg)
 {
 	const struct ag_state *st = arg;
+	struct bpf_link_info li;
 	struct ag_ifinfo info;
-	char path[PATH_MAX];
-	bool untracked = false;
 	int fd;
 
-	if (!ag_path(path, sizeof(path), "%s/ifinfo", dir) && (fd = bpf_obj_get(path)) >= 0) {
-		if (!bpf_map_lookup_elem(fd, &(__u32){ 0 }, &info)) {
-			ag_track_detach_all(&info);
-			untracked = true;
-		}
-		close(fd);
-	}
-	/* Killed before its ifinfo was pinned: its filters are known only by where they are. */
-	if (!untracked)
+	if (!ag_dir_ifinfo(dir, &info))
+		ag_track_detach_all(&info);
+	else /* killed before its ifinfo was pinned: its filters are known only by where they are */
 		ag_untrack_unknown(st, ifname);
-	if (!ag_path(path, sizeof(path), "%s/link", dir) && (fd = bpf_obj_get(path)) >= 0) {
+	fd = ag_dir_link(dir, &li);
+	if (fd >= 0) {
 		bpf_link_detach(fd);
 		close(fd);
 	}
@@ -94,18 +88,11 @@ static bool any_pin_missing(const struct ag_state *st, const char *ifdir)
 /* The id of the program behind an interface's pinned XDP link, 0 if none. */
 static __u32 linked_prog(const char *ifdir)
 {
-	struct bpf_link_info info = {};
-	__u32 len = sizeof(info);
-	char path[PATH_MAX];
-	int fd;
+	struct bpf_link_info info;
+	int fd = ag_dir_link(ifdir, &info);
 
-	if (ag_path(path, sizeof(path), "%s/link", ifdir))
-		return 0;
-	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return 0;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		info.prog_id = 0;
 	close(fd);
 	return info.prog_id;
 }

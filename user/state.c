@@ -118,12 +118,13 @@ int ag_state_lock(struct ag_state *st, bool create)
 	return -EBUSY;
 }
 
-static int open_pin(const struct ag_state *st, const char *name)
+/* An fd on pin name in directory dir (the root, an interface's, a staging one), or -errno. */
+static int dir_pin_fd(const char *dir, const char *name)
 {
 	char path[PATH_MAX];
 	int fd;
 
-	if (ag_path(path, sizeof(path), "%s/%s", st->root, name))
+	if (ag_path(path, sizeof(path), "%s/%s", dir, name))
 		return -ENAMETOOLONG;
 	fd = bpf_obj_get(path);
 	return fd < 0 ? -errno : fd;
@@ -196,7 +197,7 @@ int ag_state_open_maps(struct ag_state *st)
 	int fd, err;
 
 	for (i = 0; i < ag_nr_shared_maps; i++) {
-		fd = open_pin(st, ag_shared_maps[i].name);
+		fd = dir_pin_fd(st->root, ag_shared_maps[i].name);
 		*shared_fd(st, i) = fd;
 		if (fd == -ENOENT && !missing++)
 			first_missing = i;
@@ -413,29 +414,51 @@ int ag_iface_pin(const struct ag_state *st, const char *ifname,
 	return ag_path(buf, len, "%s/ifaces/%s", st->root, enc);
 }
 
-/* An fd on an interface's pinned ifinfo, or -errno. */
-static int iface_info_fd(const struct ag_state *st, const char *ifname)
+/* The ifinfo pinned in an interface's directory (or an attach's staging one); on failure *info is left as it was. */
+int ag_dir_ifinfo(const char *dir, struct ag_ifinfo *info)
 {
-	char path[PATH_MAX];
-	int fd, err;
-
-	err = ag_iface_pin(st, ifname, "ifinfo", path, sizeof(path));
-	if (err)
-		return err;
-	fd = bpf_obj_get(path);
-	return fd < 0 ? -errno : fd;
-}
-
-/* An interface's pinned ifinfo; on failure *info is left as it was. */
-int ag_iface_info(const struct ag_state *st, const char *ifname, struct ag_ifinfo *info)
-{
-	int fd = iface_info_fd(st, ifname), err;
+	int fd = dir_pin_fd(dir, "ifinfo"), err;
 
 	if (fd < 0)
 		return fd;
 	err = bpf_map_lookup_elem(fd, &(__u32){ 0 }, info) ? -errno : 0;
 	close(fd);
 	return err;
+}
+
+/*
+ * The XDP link pinned in such a directory: an fd the caller closes, with
+ * *info filled (zeroed when the kernel will not say), or -errno.
+ */
+int ag_dir_link(const char *dir, struct bpf_link_info *info)
+{
+	__u32 len = sizeof(*info);
+	int fd = dir_pin_fd(dir, "link");
+
+	memset(info, 0, sizeof(*info));
+	if (fd >= 0 && bpf_obj_get_info_by_fd(fd, info, &len))
+		memset(info, 0, sizeof(*info));
+	return fd;
+}
+
+/* An fd on an interface's pinned ifinfo, or -errno. */
+static int iface_info_fd(const struct ag_state *st, const char *ifname)
+{
+	char dir[PATH_MAX];
+	int err;
+
+	err = ag_iface_pin(st, ifname, NULL, dir, sizeof(dir));
+	return err ?: dir_pin_fd(dir, "ifinfo");
+}
+
+/* An interface's pinned ifinfo; on failure *info is left as it was. */
+int ag_iface_info(const struct ag_state *st, const char *ifname, struct ag_ifinfo *info)
+{
+	char dir[PATH_MAX];
+	int err;
+
+	err = ag_iface_pin(st, ifname, NULL, dir, sizeof(dir));
+	return err ?: ag_dir_ifinfo(dir, info);
 }
 
 /*

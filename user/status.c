@@ -22,23 +22,17 @@ struct iface_status {
 /* Reads an interface's pins in dir (its directory, or an attach's staging one). */
 static void read_iface(const char *dir, const char *ifname, struct iface_status *s)
 {
-	struct bpf_link_info li = {};
-	__u32 len = sizeof(li);
-	char path[PATH_MAX];
+	struct bpf_link_info li;
 	int fd;
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->name, sizeof(s->name), "%s", ifname);
-	if (!ag_path(path, sizeof(path), "%s/ifinfo", dir) && (fd = bpf_obj_get(path)) >= 0) {
-		bpf_map_lookup_elem(fd, &(__u32){ 0 }, &s->info);
-		close(fd);
-	}
-	if (!ag_path(path, sizeof(path), "%s/link", dir) && (fd = bpf_obj_get(path)) >= 0) {
-		if (!bpf_obj_get_info_by_fd(fd, &li, &len)) {
-			s->prog_id = li.prog_id;
-			s->link_id = li.id;
-			s->linked_ifindex = li.xdp.ifindex;
-		}
+	ag_dir_ifinfo(dir, &s->info);
+	fd = ag_dir_link(dir, &li);
+	if (fd >= 0) {
+		s->prog_id = li.prog_id;
+		s->link_id = li.id;
+		s->linked_ifindex = li.xdp.ifindex;
 		close(fd);
 	}
 }
