@@ -23,7 +23,7 @@ LDLIBS    += $(shell pkg-config --libs $(PKGS)) -lpthread
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
 
-BPF_PROGS := ampguard_xdp ampguard_tc xdp_floor bench_gen bench_gen6 bench_portfilter
+BPF_PROGS := ampguard_xdp ampguard_xdp_locked ampguard_tc xdp_floor bench_gen bench_gen6 bench_portfilter
 BPF_OBJS  := $(patsubst %,$(BUILD)/%.bpf.o,$(BPF_PROGS))
 SKELS     := $(patsubst %,$(BUILD)/%.skel.h,$(BPF_PROGS))
 
@@ -34,7 +34,7 @@ LIB       := $(BUILD)/libampguard.a
 
 FUZZ_BINS := $(BUILD)/fuzz/fuzz_config $(BUILD)/fuzz/fuzz_refclass
 TEST_BINS := $(FUZZ_BINS) $(BUILD)/tests/udpflood $(BUILD)/tests/test_xdp $(BUILD)/tests/test_track $(BUILD)/tests/test_ratelimit $(BUILD)/tests/test_lists_frags $(BUILD)/tests/udpgen $(BUILD)/tests/udpsink \
-	     $(BUILD)/tests/test_refclass $(BUILD)/tests/fuzz_datapath
+	     $(BUILD)/tests/test_refclass $(BUILD)/tests/fuzz_datapath $(BUILD)/tests/test_load
 # The unit suites and the binary again under ASan and UBSan (make test runs
 # both builds; make test-sanitize only these).
 SAN_CFLAGS := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
@@ -59,6 +59,19 @@ $(BUILD) $(BUILD)/user $(BUILD)/tests:
 $(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/*.h include/*.h | $(BUILD)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# BPF programs only the tests load.
+$(BUILD)/tests/%.bpf.o: tests/unit/bpf/%.bpf.c | $(BUILD)/tests
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/%.skel.h: $(BUILD)/tests/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $* > $@
+
+$(BUILD)/tests/test_load: $(BUILD)/tests/rejected.skel.h
+
+# The classifier for kernels without BPF atomics (before 5.12).
+$(BUILD)/ampguard_xdp_locked.bpf.o: bpf/ampguard_xdp.bpf.c bpf/*.h include/*.h | $(BUILD)
+	$(CLANG) $(BPF_CFLAGS) -DAG_LOCKED_BUCKETS -c $< -o $@
+
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@
 
@@ -72,7 +85,7 @@ ampguard: $(BUILD)/user/main.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/*.h $(LIB) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) $(filter %.c,$^) tests/unit/frames.c $(LIB) $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) -Itests/unit -I$(BUILD)/tests $(LDFLAGS) $(filter %.c,$^) tests/unit/frames.c $(LIB) $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/tools/%.c tests/tools/*.h | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@
@@ -116,7 +129,7 @@ $(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(LIB_SRCS) user/*.h include
 	$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_config.c $(LIB_SRCS) $(LDLIBS) -o $@
 
 # The reference model of the classifier is linked into the two tests that use it.
-REFCLASS_BINS := $(BUILD)/tests/test_refclass $(BUILD)/tests/fuzz_datapath
+REFCLASS_BINS := $(BUILD)/tests/test_refclass $(BUILD)/tests/fuzz_datapath $(BUILD)/tests/test_load
 $(REFCLASS_BINS): tests/unit/refclass.c
 
 $(BUILD)/fuzz/fuzz_refclass: tests/fuzz/fuzz_refclass.c tests/unit/refclass.c tests/unit/refclass.h include/*.h

@@ -11,6 +11,7 @@
 #include "parse.h"
 #include "maps.h"
 #include "ratelimit.h"
+#include "clock.h"
 
 static __always_inline int frag_key(const struct pkt *p, const void *end, struct ag_frag_key *k)
 {
@@ -23,7 +24,7 @@ static __always_inline int frag_key(const struct pkt *p, const void *end, struct
 static __always_inline void frag_remember(const struct pkt *p, const void *end, __u32 vec,
 					  int drop)
 {
-	struct ag_frag_val val = { .seen_ns = bpf_ktime_get_coarse_ns(), .vec = vec,
+	struct ag_frag_val val = { .seen = jiffies_now(), .vec = vec,
 				   .drop = drop };
 	struct ag_frag_key key;
 
@@ -44,7 +45,7 @@ static __always_inline int orphan_verdict(struct ag_ifinfo *ifi, __u32 gen)
 		return AG_R_ORPHAN_DROP;
 	case AG_ORPHAN_RATELIMIT:
 		r = &o->pps;
-		if (!r->rate || gcra_take(&ifi->orphan_tat, rl_now(), rate_cost(r, 1), r->tol_ns))
+		if (!r->rate || gcra_take(&ifi->orphan_lock, &ifi->orphan_tat, rl_now(), rate_cost(r, 1), r->tol_ns))
 			return AG_R_ORPHAN_PASS;
 		return AG_R_ORPHAN_DROP;
 	default:
@@ -63,7 +64,7 @@ static __always_inline int frag_follow(const struct pkt *p, const void *end,
 	if (frag_key(p, end, &key))
 		return AG_R_ORPHAN_PASS;
 	val = bpf_map_lookup_elem(&frags, &key);
-	if (!val || bpf_ktime_get_coarse_ns() - val->seen_ns > AG_FRAG_TIMEOUT_NS)
+	if (!val || jiffies_older(jiffies_now() - val->seen, AG_FRAG_TIMEOUT_MS, 1000))
 		return orphan_verdict(ifi, gen);
 	*vec = val->vec < AG_MAX_VECTORS ? val->vec : 0;
 	return val->drop ? AG_R_FRAG_DROP : AG_R_FRAG_PASS;

@@ -4,8 +4,13 @@
  * then the vector's aggregate budget, each for packets and/or bytes.
  *
  * Every bucket is a single 64-bit theoretical arrival time (GCRA) shared
- * by all CPUs and advanced with compare-and-swap, so the admitted rate is
- * exact whichever CPUs the traffic lands on, and no update is lost.
+ * by all CPUs, so the admitted rate is exact whichever CPUs the traffic
+ * lands on, and no update is lost. Where the kernel has BPF atomics (5.12
+ * on) a bucket is advanced with compare-and-swap; built with
+ * AG_LOCKED_BUCKETS (for older kernels, whose verifiers refuse the
+ * instruction anywhere in a program) a bucket pair is advanced under the
+ * spin lock beside it, with the same result. Userspace loads the build
+ * the running kernel accepts.
  */
 #ifndef AMPGUARD_RATELIMIT_H
 #define AMPGUARD_RATELIMIT_H
@@ -31,19 +36,80 @@ static __always_inline __u64 rate_cost(const struct ag_rate *r, __u32 units)
 	return (units * r->inc_fp) >> AG_RATE_SHIFT;
 }
 
-/* Takes cost from the bucket if the burst allows it. */
-static __always_inline int gcra_take(__u64 *tat, __u64 now, __u64 cost, __u64 tol)
+/* Where a bucket's arrival time would go if it admitted cost now; 0 if the burst is spent. */
+static __always_inline __u64 gcra_next(__u64 tat, __u64 now, __u64 cost, __u64 tol)
 {
-	__u64 old, base;
+	__u64 base = tat > now ? tat : now;
+
+	return base - now > tol ? 0 : base + cost;
+}
+
+#ifdef AG_LOCKED_BUCKETS
+
+static __always_inline int gcra_take(struct bpf_spin_lock *lock, __u64 *tat, __u64 now,
+				     __u64 cost, __u64 tol)
+{
+	__u64 next;
+
+	bpf_spin_lock(lock);
+	next = gcra_next(*tat, now, cost, tol);
+	if (next)
+		*tat = next;
+	bpf_spin_unlock(lock);
+	return next != 0;
+}
+
+/* Both budgets of a pair (packets, bytes) admit the packet, or neither is charged. */
+static __always_inline int take_pair(struct bpf_spin_lock *lock, __u64 *tat_pkt, __u64 *tat_byte,
+				     const struct ag_rate *pps, const struct ag_rate *bps,
+				     __u64 now, __u32 len)
+{
+	__u64 pkt_cost = rate_cost(pps, 1), byte_cost = rate_cost(bps, len);
+	__u64 pkt_next = 1, byte_next = 1;
+
+	bpf_spin_lock(lock);
+	if (pps->rate)
+		pkt_next = gcra_next(*tat_pkt, now, pkt_cost, pps->tol_ns);
+	if (bps->rate)
+		byte_next = gcra_next(*tat_byte, now, byte_cost, bps->tol_ns);
+	if (pkt_next && byte_next) {
+		if (pps->rate)
+			*tat_pkt = pkt_next;
+		if (bps->rate)
+			*tat_byte = byte_next;
+	}
+	bpf_spin_unlock(lock);
+	return pkt_next && byte_next;
+}
+
+static __always_inline void refund_pair(struct bpf_spin_lock *lock, __u64 *tat_pkt,
+					__u64 *tat_byte, const struct ag_rate *pps,
+					const struct ag_rate *bps, __u32 len)
+{
+	__u64 pkt_cost = pps->rate ? rate_cost(pps, 1) : 0;
+	__u64 byte_cost = bps->rate ? rate_cost(bps, len) : 0;
+
+	bpf_spin_lock(lock);
+	*tat_pkt -= pkt_cost;
+	*tat_byte -= byte_cost;
+	bpf_spin_unlock(lock);
+}
+
+#else /* BPF atomics */
+
+static __always_inline int gcra_take(struct bpf_spin_lock *lock, __u64 *tat, __u64 now,
+				     __u64 cost, __u64 tol)
+{
+	__u64 old, next;
 	int i;
 
 #pragma unroll
 	for (i = 0; i < GCRA_TRIES; i++) {
 		old = *(volatile __u64 *)tat;
-		base = old > now ? old : now;
-		if (base - now > tol)
+		next = gcra_next(old, now, cost, tol);
+		if (!next)
 			return 0;
-		if (__sync_val_compare_and_swap(tat, old, base + cost) == old)
+		if (__sync_val_compare_and_swap(tat, old, next) == old)
 			return 1;
 	}
 	return 0;
@@ -55,14 +121,15 @@ static __always_inline void gcra_refund(__u64 *tat, __u64 cost)
 }
 
 /* Both budgets of a pair (packets, bytes) admit the packet, or neither is charged. */
-static __always_inline int take_pair(__u64 *tat_pkt, __u64 *tat_byte, const struct ag_rate *pps,
-				     const struct ag_rate *bps, __u64 now, __u32 len)
+static __always_inline int take_pair(struct bpf_spin_lock *lock, __u64 *tat_pkt, __u64 *tat_byte,
+				     const struct ag_rate *pps, const struct ag_rate *bps,
+				     __u64 now, __u32 len)
 {
 	__u64 pkt_cost = rate_cost(pps, 1), byte_cost = rate_cost(bps, len);
 
-	if (pps->rate && !gcra_take(tat_pkt, now, pkt_cost, pps->tol_ns))
+	if (pps->rate && !gcra_take(lock, tat_pkt, now, pkt_cost, pps->tol_ns))
 		return 0;
-	if (bps->rate && !gcra_take(tat_byte, now, byte_cost, bps->tol_ns)) {
+	if (bps->rate && !gcra_take(lock, tat_byte, now, byte_cost, bps->tol_ns)) {
 		if (pps->rate)
 			gcra_refund(tat_pkt, pkt_cost);
 		return 0;
@@ -70,15 +137,17 @@ static __always_inline int take_pair(__u64 *tat_pkt, __u64 *tat_byte, const stru
 	return 1;
 }
 
-static __always_inline void refund_pair(__u64 *tat_pkt, __u64 *tat_byte,
-					const struct ag_rate *pps, const struct ag_rate *bps,
-					__u32 len)
+static __always_inline void refund_pair(struct bpf_spin_lock *lock, __u64 *tat_pkt,
+					__u64 *tat_byte, const struct ag_rate *pps,
+					const struct ag_rate *bps, __u32 len)
 {
 	if (pps->rate)
 		gcra_refund(tat_pkt, rate_cost(pps, 1));
 	if (bps->rate)
 		gcra_refund(tat_byte, rate_cost(bps, len));
 }
+
+#endif /* AG_LOCKED_BUCKETS */
 
 static __always_inline int src_owns(const struct ag_src_entry *e, const __u8 addr[16], __u32 vec)
 {
@@ -170,19 +239,19 @@ static __always_inline int ratelimit(const struct pkt *p, const void *end, __u32
 		src = src_entry(addr, vec, pol, now, &full_drop);
 		if (full_drop)
 			return AG_R_RL_SOURCE;
-		if (src && !take_pair(&src->tat_pkt, &src->tat_byte, &pol->src_pps,
+		if (src && !take_pair(&src->lock, &src->tat_pkt, &src->tat_byte, &pol->src_pps,
 				      &pol->src_bps, now, p->len)) {
 			__sync_fetch_and_add(&src->dropped, 1);
 			return AG_R_RL_SOURCE;
 		}
 	}
 
-	if (agg && !take_pair(&agg->tat_pkt, &agg->tat_byte, &pol->agg_pps, &pol->agg_bps, now,
-			      p->len)) {
+	if (agg && !take_pair(&agg->lock, &agg->tat_pkt, &agg->tat_byte, &pol->agg_pps,
+			      &pol->agg_bps, now, p->len)) {
 		if (src) {
 			/* The source's budget was not used: give it back. */
-			refund_pair(&src->tat_pkt, &src->tat_byte, &pol->src_pps, &pol->src_bps,
-				    p->len);
+			refund_pair(&src->lock, &src->tat_pkt, &src->tat_byte, &pol->src_pps,
+				    &pol->src_bps, p->len);
 			__sync_fetch_and_add(&src->dropped, 1);
 		}
 		return AG_R_RL_AGGREGATE;

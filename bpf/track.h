@@ -9,6 +9,7 @@
 
 #include "parse.h"
 #include "maps.h"
+#include "clock.h"
 
 enum track_dir {
 	TRACK_REQUEST, /* egress: remote is the destination */
@@ -29,42 +30,10 @@ static __always_inline int track_key(const struct pkt *p, const void *end, enum 
 	return err;
 }
 
-/*
- * The tracking clock. Timeouts are whole milliseconds against a tick-grained
- * clock, so jiffies serve: bpf_jiffies64() is inlined by the verifier into
- * one load, where bpf_ktime_get_coarse_ns() is a helper call (and, on CPUs
- * with return-thunk mitigations, a costly return). Where the kernel's HZ is
- * unknown to libbpf (no kernel config to read), the coarse clock in ns.
- * Tests set track_clock_override to run on a clock of their own.
- */
-extern unsigned int CONFIG_HZ __kconfig __weak;
-volatile __u64 track_clock_override;
-
-static __always_inline __u64 track_now(void)
-{
-	__u64 t = track_clock_override;
-
-	if (t)
-		return t;
-	return CONFIG_HZ ? bpf_jiffies64() : bpf_ktime_get_coarse_ns();
-}
-
-/* Clock units per second. */
-static __always_inline __u64 track_hz(void)
-{
-	return CONFIG_HZ ?: 1000000000ULL;
-}
-
-/*
- * Is age (clock units) more than frac thousandths of the vector's timeout?
- * Compared without a division. Neither side wraps: ages from 2^44 units on
- * (jiffies: 2 million years; ns: 4.9 h, past AG_TRACK_TIMEOUT_MAX_MS) are
- * older than any timeout, and the timeout side stays under 2^62.
- */
+/* Is age (jiffies) more than frac thousandths of the vector's timeout? */
 static __always_inline int track_older(__u64 age, const struct ag_policy *pol, __u32 frac)
 {
-	return age >= (1ULL << 44) ||
-	       age * 1000000 > (__u64)pol->track_timeout_ms * track_hz() * frac;
+	return jiffies_older(age, pol->track_timeout_ms, frac);
 }
 
 /* Does this reply answer a request recorded within the vector's timeout? */
@@ -80,7 +49,7 @@ static __always_inline int is_solicited(const struct pkt *p, const void *end,
 	if (!pol->track_timeout_ms)
 		return 0;
 	/* Most of a flood aims at ports this host sent nothing from lately. */
-	now = track_now();
+	now = jiffies_now();
 	last = bpf_map_lookup_elem(&track_ports, &port);
 	if (!last || track_older(now - *last, pol, 1000))
 		return 0;
@@ -101,7 +70,7 @@ static __always_inline void record_request(const struct pkt *p, const void *end,
 
 	if (!pol->track_timeout_ms || track_key(p, end, TRACK_REQUEST, &key))
 		return;
-	now = track_now();
+	now = jiffies_now();
 	val = bpf_map_lookup_elem(&track, &key);
 	if (val && !track_older(now - val->last_request, pol, 1000 / AG_TRACK_REFRESH_DIV))
 		return;
@@ -117,8 +86,15 @@ static __always_inline int is_served(__u32 gen, __u16 port)
 	__u32 word = port / 32;
 
 	s = bpf_map_lookup_elem(&served, &gen);
-	if (!s || word >= AG_NR_PORTS / 32)
+	if (!s)
 		return 0;
+	/*
+	 * Clang knows word < 2048 from the __u16 and drops a bounds check; the
+	 * 6.1 and 6.12 verifiers lose that range through the byte swap. The
+	 * barrier keeps a mask they can follow.
+	 */
+	barrier_var(word);
+	word &= AG_NR_PORTS / 32 - 1;
 	return (s->bits[word] >> (port % 32)) & 1;
 }
 

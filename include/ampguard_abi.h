@@ -11,8 +11,9 @@
 #define AMPGUARD_ABI_H
 
 #include <linux/types.h>
+#include <linux/bpf.h> /* struct bpf_spin_lock */
 
-#define AG_ABI_VERSION 2
+#define AG_ABI_VERSION 3
 
 /* Vector slots: 0 is "no vector", built-ins follow in table order, then
  * ports an operator adds. A u8 in port_vec holds any slot. */
@@ -131,11 +132,16 @@ struct ag_policy {
 	struct ag_rate src_bps;
 };
 
-/* Aggregate bucket state, one cache line per vector. */
+/*
+ * Aggregate bucket state, one cache line per vector. The lock guards the
+ * arrival times only where the kernel lacks BPF atomics (see ratelimit.h).
+ */
 struct ag_rl_agg {
 	__u64 tat_pkt; /* ns */
 	__u64 tat_byte;
-	__u64 pad[6];
+	struct bpf_spin_lock lock;
+	__u32 pad0;
+	__u64 pad[5];
 };
 
 /*
@@ -148,7 +154,7 @@ struct ag_rl_agg {
 struct ag_src_entry {
 	__u8 addr[16]; /* IPv4-mapped for IPv4 */
 	__u32 vec;     /* 0: slot empty */
-	__u32 pad;
+	struct bpf_spin_lock lock; /* as in struct ag_rl_agg */
 	__u64 tat_pkt; /* ns */
 	__u64 tat_byte;
 	__u64 admitted; /* packets, since the source took the slot */
@@ -271,13 +277,13 @@ struct ag_frag_key {
 };
 
 struct ag_frag_val {
-	__u64 seen_ns; /* coarse monotonic time of the first fragment */
+	__u64 seen;    /* when the first fragment came, in jiffies */
 	__u32 vec;     /* the first fragment's vector, for counters */
 	__u32 drop;
 };
 
 #define AG_FRAG_ENTRIES 65536
-#define AG_FRAG_TIMEOUT_NS (30ULL * 1000000000ULL) /* Linux's ipfrag_time */
+#define AG_FRAG_TIMEOUT_MS 30000 /* Linux's ipfrag_time */
 
 /* What happens to a later fragment whose first fragment was not seen. */
 enum ag_orphan {
@@ -314,6 +320,8 @@ struct ag_ifinfo {
 	__u8 track_made_qdisc[AG_MAX_TRACK_IFACES]; /* clsact created by ampguard */
 	struct ag_orphan_cfg orphan[AG_NR_GENERATIONS];
 	__u64 orphan_tat; /* the orphan rate limit's bucket */
+	struct bpf_spin_lock orphan_lock; /* as in struct ag_rl_agg */
+	__u32 pad;
 };
 
 /* Where the egress tracker sits in a clsact hook; distinctive, so that

@@ -31,6 +31,26 @@ void ag_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const v
 struct json_object;
 void ag_json_print(struct json_object *o, bool pretty);
 
+/* kernel.c: what the running kernel offers */
+struct ag_kernel {
+	char release[65]; /* uname -r */
+	__u32 hz;         /* jiffies per second, measured */
+	bool atomics;     /* BPF compare-and-swap (Linux 5.12) */
+};
+
+int ag_kernel_probe(struct ag_kernel *k);
+
+/* progs.c: the datapath built and set up for the running kernel */
+struct ampguard_xdp;
+struct ampguard_tc;
+struct bpf_object;
+struct ampguard_xdp *ag_xdp_open(const struct ag_kernel *k);
+struct ampguard_tc *ag_tc_open(const struct ag_kernel *k);
+int ag_xdp_load(struct ampguard_xdp *skel, const struct ag_kernel *k);
+int ag_tc_load(struct ampguard_tc *skel, const struct ag_kernel *k);
+int ag_skel_load(struct bpf_object *obj, int (*load)(void *skel), void *skel,
+		 const struct ag_kernel *k);
+
 /* vectors.c: the built-in table and names of actions and reasons */
 struct ag_builtin {
 	const char *name;

@@ -24,8 +24,6 @@
 #include "ampguard_xdp.skel.h"
 #include "ampguard_tc.skel.h"
 
-
-
 /* The two programs of one protected interface. */
 struct instance {
 	struct ampguard_xdp *xdp;
@@ -58,32 +56,39 @@ static int reuse_pin(struct bpf_map *map, const char *path, bool *found)
 /*
  * Opens and loads the programs for one interface, sharing the policy and
  * tracking maps with the other interfaces. *fresh is set when this load
- * created the shared maps (nothing was attached before).
+ * created the shared maps (nothing was attached before). Says why it
+ * failed, in one line.
  */
 static int load_instance(const struct ag_state *st, const char *ifdir, struct instance *in,
 			 bool *fresh)
 {
+	struct ag_kernel kern;
 	struct ag_state maps;
 	char path[PATH_MAX];
 	unsigned int i, found_n = 0;
 	bool found;
 	int err;
 
-	in->xdp = ampguard_xdp__open();
-	in->tc = ampguard_tc__open();
+	err = ag_kernel_probe(&kern);
+	if (err)
+		return err;
+	in->xdp = ag_xdp_open(&kern);
+	in->tc = ag_tc_open(&kern);
 	if (!in->xdp || !in->tc) {
-		err = -errno;
+		err = ag_bpf_err(errno, "opening the BPF programs");
 		goto fail;
 	}
 	for (i = 0; i < ag_nr_shared_maps; i++) {
 		if (ag_path(path, sizeof(path), "%s/%s", st->root, ag_shared_maps[i].name)) {
-			err = -ENAMETOOLONG;
+			err = ag_bpf_err(ENAMETOOLONG, st->root);
 			goto fail;
 		}
 		err = reuse_pin(bpf_object__find_map_by_name(in->xdp->obj, ag_shared_maps[i].name), path,
 				&found);
-		if (err)
+		if (err) {
+			ag_bpf_err(err, path);
 			goto fail;
+		}
 		found_n += found;
 	}
 	if (found_n && found_n != ag_nr_shared_maps) {
@@ -95,36 +100,37 @@ static int load_instance(const struct ag_state *st, const char *ifdir, struct in
 	*fresh = found_n == 0;
 	if (ifdir) {
 		if (ag_path(path, sizeof(path), "%s/stats", ifdir) ||
-		    (err = reuse_pin(in->xdp->maps.stats, path, &found)))
+		    (err = reuse_pin(in->xdp->maps.stats, path, &found)) ||
+		    ag_path(path, sizeof(path), "%s/ifinfo", ifdir) ||
+		    (err = reuse_pin(in->xdp->maps.ifinfo, path, &found))) {
+			err = ag_bpf_err(err ?: ENAMETOOLONG, path);
 			goto fail;
-		if (ag_path(path, sizeof(path), "%s/ifinfo", ifdir) ||
-		    (err = reuse_pin(in->xdp->maps.ifinfo, path, &found)))
-			goto fail;
+		}
 	}
-	err = ampguard_xdp__load(in->xdp);
+	err = ag_xdp_load(in->xdp, &kern);
 	if (err)
 		goto fail;
 
 	/* The recorder writes the very maps the classifier reads. */
 	ag_state_from_obj(&maps, in->xdp->obj);
-	err = ag_state_share(&maps, in->tc->obj) ?: ampguard_tc__load(in->tc);
+	err = ag_state_share(&maps, in->tc->obj);
+	if (err) {
+		ag_bpf_err(err, "sharing maps with the egress tracker");
+		goto fail;
+	}
+	err = ag_tc_load(in->tc, &kern);
 	if (err)
 		goto fail;
 	err = *fresh ? ag_state_init_maps(&maps) : ag_check_abi(maps.config_fd);
-	if (err)
+	if (err) {
+		if (err != -EPROTO) /* said by ag_check_abi */
+			ag_bpf_err(err, "initialising the shared maps");
 		goto fail;
+	}
 	return 0;
 fail:
 	instance_destroy(in);
 	return err ? err : -EINVAL;
-}
-
-/* Says why a load failed, unless load_instance() already has. */
-static int load_failed(int err)
-{
-	if (err == -EUCLEAN || err == -EPROTO)
-		return err;
-	return ag_bpf_err(err, "loading the BPF programs");
 }
 
 static int prog_name_by_id(__u32 id, char *buf, size_t len)
@@ -355,7 +361,7 @@ static int reattach(const struct ag_state *st, const struct ag_attach_req *req, 
 
 	err = load_instance(st, ifdir, &in, &fresh);
 	if (err)
-		return load_failed(err);
+		return err;
 	if (bpf_map_lookup_elem(bpf_map__fd(in.xdp->maps.ifinfo), &(__u32){ 0 }, &info))
 		info = (struct ag_ifinfo){ 0 };
 	if (req->mode != AG_MODE_AUTO && info.mode && info.mode != (__u32)req->mode) {
@@ -415,10 +421,8 @@ static int attach_new(const struct ag_state *st, const struct ag_attach_req *req
 		return err;
 	}
 	err = load_instance(st, NULL, &in, &fresh);
-	if (err) {
-		load_failed(err);
+	if (err)
 		goto fail;
-	}
 
 	if (ag_path(path, sizeof(path), "%s/ifaces", st->root) ||
 	    ag_iface_staging(st, req->ifname, staging, sizeof(staging))) {

@@ -10,6 +10,7 @@
 
 #include "ampguard.h"
 #include "ampguard_xdp.skel.h"
+#include "ampguard_tc.skel.h"
 
 /* A suite that cannot start reports one failure, so the runner counts it. */
 static inline void __attribute__((noreturn)) fixture_fail(const char *what, int err)
@@ -19,21 +20,54 @@ static inline void __attribute__((noreturn)) fixture_fail(const char *what, int 
 	exit(1);
 }
 
-/* Loads the XDP object and gives its shared maps the default policy. */
+/* The running kernel, probed once, as attach probes it. */
+static inline const struct ag_kernel *fixture_kernel(void)
+{
+	static struct ag_kernel kern;
+	static bool probed;
+	int err;
+
+	if (!probed) {
+		err = ag_kernel_probe(&kern);
+		if (err)
+			fixture_fail("probing the kernel", err);
+		probed = true;
+	}
+	return &kern;
+}
+
+/* Loads the XDP object as attach does and gives its shared maps the default policy. */
 static inline struct ampguard_xdp *fixture_xdp(struct ag_state *st)
 {
 	struct ampguard_xdp *skel;
 	int err;
 
 	libbpf_set_print(NULL);
-	skel = ampguard_xdp__open_and_load();
+	skel = ag_xdp_open(fixture_kernel());
 	if (!skel)
-		fixture_fail("loading the XDP object", errno);
+		fixture_fail("opening the XDP object", errno);
+	err = ag_xdp_load(skel, fixture_kernel());
+	if (err)
+		fixture_fail("loading the XDP object", err);
 	ag_state_from_obj(st, skel->obj);
 	err = ag_state_init_maps(st);
 	if (err)
 		fixture_fail("initialising maps", err);
 	return skel;
+}
+
+/* Loads the egress recorder on the maps of st, as attach does. */
+static inline struct ampguard_tc *fixture_tc(struct ag_state *st)
+{
+	struct ampguard_tc *tc = ag_tc_open(fixture_kernel());
+	int err;
+
+	if (!tc)
+		fixture_fail("opening the recorder", errno);
+	err = ag_state_share(st, tc->obj) ?: ag_tc_load(tc, fixture_kernel());
+	if (err)
+		fixture_fail("loading the recorder", err);
+	return tc;
 }
 
 #endif

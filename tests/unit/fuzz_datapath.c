@@ -32,6 +32,7 @@
 #include "ampguard_xdp.skel.h"
 #include "ampguard_tc.skel.h"
 #include "refclass.h"
+#include "fixture.h"
 
 #define MAX_FRAME 400  /* bytes; frames are at least 14 */
 #define BUF_LEN 1024   /* room to build before clipping */
@@ -1029,10 +1030,10 @@ static double mono(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Seconds on the programs' tracking clock (jiffies, or ns where HZ is unknown). */
+/* Seconds on the programs' tracking clock (jiffies). */
 static __u64 track_units(__u64 seconds)
 {
-	return seconds * (xdp->kconfig->CONFIG_HZ ?: 1000000000ULL);
+	return seconds * (xdp->rodata->kern_hz);
 }
 
 static void hexdump(FILE *o, const __u8 *d, size_t len)
@@ -1402,7 +1403,7 @@ int main(int argc, char **argv)
 	struct bpf_map *track_ports;
 	unsigned long long frames, seed, next_progress;
 	double t0, tb, limit = 0, el;
-	int opt, err;
+	int opt;
 	unsigned int r, i, j, batch_len, config_at;
 	struct frm f;
 
@@ -1432,17 +1433,10 @@ int main(int argc, char **argv)
 	       exact ? ", every counter checked per frame" : "",
 	       limit > 0 ? ", time limit set" : "");
 
-	libbpf_set_print(NULL);
-	xdp = ampguard_xdp__open_and_load();
-	tc = ampguard_tc__open();
-	if (!xdp || !tc)
-		die("opening the programs", errno);
-	ag_state_from_obj(&st, xdp->obj);
-	err = ag_state_share(&st, tc->obj) ?: ampguard_tc__load(tc) ?: ag_state_init_maps(&st);
-	if (err)
-		die("loading the recorder", err);
-	xdp->bss->track_clock_override = TRACK_CLOCK;
-	tc->bss->track_clock_override = TRACK_CLOCK;
+	xdp = fixture_xdp(&st);
+	tc = fixture_tc(&st);
+	xdp->bss->jiffies_override = TRACK_CLOCK;
+	tc->bss->jiffies_override = TRACK_CLOCK;
 	xdp_fd = bpf_program__fd(xdp->progs.ampguard_xdp);
 	tc_fd = bpf_program__fd(tc->progs.ampguard_tc_egress);
 	stats_fd = bpf_map__fd(xdp->maps.stats);
