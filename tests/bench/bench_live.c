@@ -49,6 +49,7 @@
 #include "bench_gen6.skel.h"
 #include "bench_portfilter.skel.h"
 #include "frames.h"
+#include "fixture.h"
 
 #define MAX_ROUNDS 31
 #define DEFAULT_ROUNDS 9
@@ -464,7 +465,7 @@ static int ampguard_policy(struct ampguard_xdp *ag)
 	if (err)
 		return err;
 	err = ag_state_share(&st, bench.tc->obj);
-	return err ? err : ampguard_tc__load(bench.tc);
+	return err ? err : ag_tc_load(bench.tc, fixture_kernel());
 }
 
 /* A DNS request this host sends to remote, from local port sport. */
@@ -538,10 +539,11 @@ static int portfilter_ports(struct bench_portfilter *pf)
 
 static int programs_load(void)
 {
+	struct ag_state loaded;
 	int err;
 
-	bench.ag = ampguard_xdp__open_and_load();
-	bench.tc = ampguard_tc__open();
+	bench.ag = fixture_xdp(&loaded);
+	bench.tc = ag_tc_open(fixture_kernel());
 	bench.floor = xdp_floor__open_and_load();
 	bench.portfilter = bench_portfilter__open_and_load();
 	if (!bench.ag || !bench.tc || !bench.floor || !bench.portfilter)

@@ -18,6 +18,7 @@
 #include "xdp_floor.skel.h"
 #include "bench_gen.skel.h"
 #include "frames.h"
+#include "fixture.h"
 
 #define ROUNDS 15
 #define REPEAT 2000000
@@ -126,7 +127,7 @@ static int setup(struct ampguard_xdp *ag, struct ampguard_tc *tc)
 	if (err)
 		return err;
 
-	err = ag_state_share(&st, tc->obj) ?: ampguard_tc__load(tc);
+	err = ag_state_share(&st, tc->obj) ?: ag_tc_load(tc, fixture_kernel());
 	if (err)
 		return err;
 	frame_build(&q, &f);
@@ -183,14 +184,15 @@ int main(void)
 	struct bench_gen *gens[NR_PROGS] = {};
 	struct ampguard_xdp *ag;
 	struct ampguard_tc *tc;
+	struct ag_state loaded;
 	struct xdp_floor *floor;
 	struct frame f[NR_PATHS];
 	unsigned int p;
 	int r, err, fds[NR_PROGS];
 
 	libbpf_set_print(NULL);
-	ag = ampguard_xdp__open_and_load();
-	tc = ampguard_tc__open();
+	ag = fixture_xdp(&loaded);
+	tc = ag_tc_open(fixture_kernel());
 	floor = xdp_floor__open_and_load();
 	if (!ag || !tc || !floor) {
 		fprintf(stderr, "loading programs: %s\n", strerror(errno));
