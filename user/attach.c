@@ -8,6 +8,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <getopt.h>
 #include <net/if.h>
@@ -206,8 +207,45 @@ static int check_foreign(const struct ag_attach_req *req)
 	return err ? ag_bpf_err(err, "removing the foreign XDP program") : 0;
 }
 
+static char kernel_msg[200];
+
+static int keep_kernel_msg(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	static const char tag[] = "Kernel error message: ";
+	char line[256];
+	const char *msg;
+
+	(void)level;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	msg = strstr(line, tag);
+	if (msg)
+		snprintf(kernel_msg, sizeof(kernel_msg), "%.*s", (int)strcspn(msg + sizeof(tag) - 1, "\n"),
+			 msg + sizeof(tag) - 1);
+	return 0;
+}
+
+/*
+ * Why the driver refuses native XDP, in its own words where it gives them
+ * ("MTU too large to enable XDP"): a link request carries no extended ack,
+ * so the same request is made once more through netlink, which does. It
+ * fails as the link did; should it ever succeed, it is taken back at once.
+ */
+static void native_refusal(int prog_fd, int ifindex, int err, char *buf, size_t len)
+{
+	LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = prog_fd);
+	libbpf_print_fn_t old;
+
+	kernel_msg[0] = '\0';
+	old = libbpf_set_print(keep_kernel_msg);
+	if (!bpf_xdp_attach(ifindex, prog_fd, XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL))
+		bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE | XDP_FLAGS_REPLACE, &opts);
+	libbpf_set_print(old);
+	snprintf(buf, len, "%s%s%s", strerror(-err), kernel_msg[0] ? ": " : "", kernel_msg);
+}
+
 static int link_xdp(int prog_fd, const struct ag_attach_req *req, unsigned int *mode)
 {
+	char why[256];
 	LIBBPF_OPTS(bpf_link_create_opts, opts);
 	int fd, err;
 
@@ -219,13 +257,13 @@ static int link_xdp(int prog_fd, const struct ag_attach_req *req, unsigned int *
 			return fd;
 		}
 		err = -errno;
+		native_refusal(prog_fd, req->ifindex, err, why, sizeof(why));
 		if (req->mode == AG_MODE_NATIVE) {
-			ag_err("native XDP attach to %s failed: %s (try --mode generic)", req->ifname,
-			       strerror(-err));
+			ag_err("native XDP attach to %s failed: %s (try --mode generic)", req->ifname, why);
 			return err;
 		}
 		ag_warn("native XDP unavailable on %s (%s): using generic mode, which is slower",
-			req->ifname, strerror(-err));
+			req->ifname, why);
 	}
 	opts.flags = XDP_FLAGS_SKB_MODE;
 	fd = bpf_link_create(prog_fd, req->ifindex, BPF_XDP, &opts);

@@ -4,7 +4,8 @@
 # needs is refused in one line before anything is loaded (each probe made
 # to fail in turn); a lack of privilege is told apart from that; the build
 # for kernels without BPF atomics protects as the other one does; and
-# nothing depends on the kernel's config file.
+# nothing depends on the kernel's config file; where the driver refuses
+# native XDP, auto mode falls back to generic with the driver's reason.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -58,10 +59,11 @@ test_unprivileged_attach()
 	nothing_changed "an unprivileged attach"
 }
 
-# attach_drops WHAT: IF_P protected; a DNS flood dropped, other UDP delivered.
+# attach_drops WHAT [MODE]: IF_P protected (in MODE, default native); a DNS
+# flood dropped, other UDP delivered; detached.
 attach_drops()
 {
-	assert_success "$1: attach" "^$IF_P: protected \\(native mode\\)"
+	assert_success "$1: attach" "^$IF_P: protected \\(${2:-native} mode\\)"
 	assert_eq "$1: the egress recorder is on $IF_P" 1 "$(egress_filters)"
 	traffic 4 53:9053:$N 40000:9400:$N
 	snapshot
@@ -95,6 +97,32 @@ test_no_kernel_config()
 	attach_drops "no kernel config readable"
 }
 
+# A veth takes native XDP only below a page-sized MTU: auto falls back to
+# generic and says why, in the driver's words.
+test_auto_fallback()
+{
+	local mtu
+
+	if ! ip -n "$NS_P" link set "$IF_P" mtu 9000 || ! ip -n "$NS_A" link set "$IF_A" mtu 9000; then
+		not_ok "MTU 9000 on the veth" "ip link refused it"
+	fi
+	agrun "$NS_P" attach "$IF_P"
+	assert_match "auto mode, MTU 9000: one warning with the driver's reason" \
+		"^ampguard: warning: native XDP unavailable on $IF_P \\(.+: .*MTU.*\\): using generic mode" \
+		"$AG_ERR"
+	assert_eq "... on one line" 1 "$(nlines "$AG_ERR")"
+	AG_ERR=""
+	attach_drops "generic fallback" generic
+	agrun "$NS_P" attach "$IF_P" --mode native
+	assert_error "--mode native, MTU 9000: refused with the driver's reason" \
+		"^ampguard: native XDP attach to $IF_P failed: .+: .*MTU.* \\(try --mode generic\\)$"
+	nothing_changed "a refused native attach"
+	for mtu in "$NS_P $IF_P" "$NS_A $IF_A"; do
+		# shellcheck disable=SC2086 # namespace and interface
+		ip -n ${mtu% *} link set ${mtu#* } mtu 1500
+	done
+}
+
 require
 command -v setpriv >/dev/null || bail "setpriv is missing (util-linux)"
 command -v unshare >/dev/null || bail "unshare is missing (util-linux)"
@@ -104,4 +132,5 @@ test_refused_below_floor
 test_unprivileged_attach
 test_locked_build
 test_no_kernel_config
+test_auto_fallback
 finish
