@@ -3,7 +3,7 @@
 # Runs every suite and sums their "N passed, N failed" lines into one.
 # Exits non-zero when any test fails or a suite dies without its summary.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 
@@ -57,5 +57,6 @@ for s in "${suites[@]}"; do
 	fi
 done
 
+echo "=== all-suites"
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

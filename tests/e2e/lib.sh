@@ -410,12 +410,19 @@ send_flow()
 # Reports a failure when the harness itself broke.
 sink_end()
 {
-	local port count
-
 	if [ "$MARKERS" -eq 1 ]; then
 		send_flow "$SINK_FAMILY" $MARKER_SPORT $MARKER_DPORT $MARKER_N
 		[ "$MODEL_ON" -eq 1 ] && expect other 0 no_vector $MARKER_N "$SINK_FAMILY"
 	fi
+	sink_collect
+}
+
+# sink_collect: waits for the sink (someone else sent the markers) and
+# fills RECV; reports a failure when the harness itself broke.
+sink_collect()
+{
+	local port count
+
 	wait "$SINK_PID"
 	forget_pid "$SINK_PID"
 	RECV=()

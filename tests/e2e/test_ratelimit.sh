@@ -30,7 +30,8 @@
 . "$(dirname "$0")/lib.sh"
 
 DURATION=3          # seconds of each flood (at least 2)
-RATES="1000 10000 100000"
+RATES=${AG_RL_RATES:-1000,10000,100000} # comma-separated: what the machine can offer
+RATES=${RATES//,/ }
 BIG_RATE=1000000    # asserted only when the machine can offer enough
 MARGIN=100          # permille: admitted within 10% of what is expected
 SENDER_MAX=30       # seconds: no sender runs longer, whatever happens

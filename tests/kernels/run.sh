@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# The kernel matrix (make test-kernels): boots each Debian kernel under qemu
+# (scripts/vm/run.sh) on this host's root and this tree, and runs there the
+# suites that show the datapath works on that kernel: the BPF unit suites,
+# differential fuzzing, the kernel suite, the reference scenario with real
+# dnsmasq and chronyd through the NAT gateway, rate-limit accuracy, config
+# apply atomicity under a flood, and a flood into the guest's virtio_net NIC
+# from the host through a tap (tests/kernels/virtio.sh; this script sends
+# it). Prints one row per kernel and suite, then the closing
+# "N passed, N failed" line; exits non-zero when anything failed.
+#
+#   tests/kernels/run.sh [KERNEL...]     (default: $AG_KERNELS or 5.10 6.1 6.12)
+#
+# Invariants: every namespace, share directory and sender it starts is gone
+# when it exits, pass, fail or interrupt; a kernel whose VM dies or times
+# out counts as one failure, and the next kernel still runs.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+TOP=$(pwd -P)
+UDPGEN=$TOP/build/tests/udpgen
+VM_TIMEOUT=${AG_VM_TIMEOUT:-1500}
+HOST_ADDR=192.0.2.1
+TAP=agtap0
+SEND_RATE=1000 # pps of the host's flows into the guest: what TCG takes without loss
+
+# What runs in each guest (the suites of tests/run.sh; see the README for why these).
+SUITES=(build/tests/test_xdp build/tests/test_track build/tests/test_ratelimit
+	build/tests/test_lists_frags build/tests/test_load
+	"FUZZ_DATAPATH_FRAMES=20000 tests/fuzz/datapath.sh"
+	tests/e2e/test_kernel.sh tests/e2e/test_scenario.sh
+	"AG_RL_RATES=1000,10000 tests/e2e/test_ratelimit.sh"
+	tests/e2e/test_config.sh tests/kernels/virtio.sh)
+
+read -r -a KERNELS <<<"${AG_KERNELS:-5.10 6.1 6.12}"
+[ $# -gt 0 ] && KERNELS=("$@")
+
+NS=""
+SHARE=""
+SENDER=""
+LOG=""
+
+cleanup()
+{
+	[ -n "$SENDER" ] && kill "$SENDER" 2>/dev/null && wait "$SENDER" 2>/dev/null
+	[ -n "$NS" ] && ip netns del "$NS" 2>/dev/null
+	[ -n "$SHARE" ] && rm -rf "$SHARE"
+	[ -n "$LOG" ] && rm -f "$LOG"
+	SENDER="" NS="" SHARE="" LOG=""
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# send_rounds: the host's side of tests/kernels/virtio.sh, for as long as
+# the VM runs: each round the guest announces is sent, then the markers.
+send_rounds()
+{
+	local r=1 mac addr sport dport n
+
+	while :; do
+		if [ -e "$SHARE/ready.$r" ] && [ -e "$SHARE/flows.$r" ]; then
+			read -r mac addr <"$SHARE/ready.$r"
+			ip -n "$NS" addr replace $HOST_ADDR/24 dev $TAP &&
+				ip -n "$NS" neigh replace "$addr" lladdr "$mac" dev $TAP nud permanent
+			: >"$SHARE/sent.$r.tmp"
+			while read -r sport dport n; do
+				ip netns exec "$NS" "$UDPGEN" -s $HOST_ADDR -d "$addr" --sport "$sport" \
+					--dport "$dport" -n "$n" --size 32 --rate $SEND_RATE \
+					>>"$SHARE/sent.$r.tmp" 2>&1
+			done < <(cat "$SHARE/flows.$r" - <<<"40999 9999 5")
+			mv "$SHARE/sent.$r.tmp" "$SHARE/sent.$r"
+			r=$((r + 1))
+		fi
+		sleep 0.2
+	done
+}
+
+# suite_rows KERNEL: "KERNEL SUITE PASSED FAILED" per suite of a guest's log.
+suite_rows()
+{
+	awk -v k="$1" '
+		function flush() { if (suite != "" && row != "") print k, suite, row; row = "" }
+		/^=== / { flush(); suite = substr($0, 5); gsub(/ /, "+", suite) }
+		/^[0-9]+ passed, [0-9]+ failed/ { row = $1 " " $3 }
+		/^suite .* exited .* counted as one failure/ { row = "0 1" }
+		END { flush() }' "$LOG" | grep -v "^$1 all-suites "
+}
+
+# run_kernel KERNEL: one VM; appends its rows to ROWS.
+run_kernel()
+{
+	local k=$1 rc rows
+
+	NS=ag-k-$$-${k//./-}
+	SHARE=$(mktemp -d /tmp/ag-kernel.XXXXXX)
+	LOG=$(mktemp /tmp/ag-kernel-log.XXXXXX)
+	if ! ip netns add "$NS" ||
+	   ! ip netns exec "$NS" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 \
+		net.ipv6.conf.all.disable_ipv6=1; then
+		ROWS+="$k vm-setup 0 1"$'\n'
+		cleanup
+		return
+	fi
+	send_rounds &
+	SENDER=$!
+	echo "=== kernel $k"
+	scripts/vm/run.sh --kernel "$k" --netns "$NS" --tap $TAP --share "$SHARE" \
+		--timeout "$VM_TIMEOUT" -- bash tests/run.sh "${SUITES[@]}" 2>&1 | tee "$LOG"
+	rc=${PIPESTATUS[0]}
+	rows=$(suite_rows "$k")
+	ROWS+=$rows${rows:+$'\n'}
+	if [ "$rc" -ne 0 ] && ! grep -q ' [1-9][0-9]*$' <<<"$rows"; then
+		# The VM died, timed out, or a suite failed without saying so.
+		ROWS+="$k vm-exit-$rc 0 1"$'\n'
+	fi
+	cleanup
+}
+
+[ "$(id -u)" -eq 0 ] || { echo "run as root"; echo "0 passed, 1 failed"; exit 1; }
+[ -x "$UDPGEN" ] || { echo "$UDPGEN is missing: run 'make test' first"; echo "0 passed, 1 failed"; exit 1; }
+
+ROWS=""
+for k in "${KERNELS[@]}"; do
+	run_kernel "$k"
+done
+
+echo
+printf '%-8s %-52s %7s %7s\n' KERNEL SUITE PASSED FAILED
+passed=0
+failed=0
+while read -r k suite p f; do
+	[ -n "$k" ] || continue
+	suite=${suite//+/ }
+	printf '%-8s %-52s %7s %7s\n' "$k" "$suite" "$p" "$f"
+	passed=$((passed + p))
+	failed=$((failed + f))
+done <<<"$ROWS"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
