@@ -31,6 +31,9 @@ void ag_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const v
 struct json_object;
 void ag_json_print(struct json_object *o, bool pretty);
 
+/* maps.c: whole array maps, on every kernel */
+int ag_array_read(int fd, __u32 n, void *values, size_t value_size);
+
 /* kernel.c: what the running kernel offers */
 struct ag_kernel {
 	char release[65]; /* uname -r */

@@ -173,46 +173,47 @@ static __u64 mono_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/*
- * The kernel's jiffies (low 32 bits) and the monotonic time they were read
- * at, known within max_ns; retried until a read is that tight.
- */
-static int read_jiffies(int prog_fd, __u32 *j, __u64 *at, __u64 max_ns)
+/* One read of the kernel's jiffies (low 32 bits), at the middle of [*before, *after]. */
+static int read_jiffies(int prog_fd, __u32 *j, __u64 *at, __u64 *len)
 {
 	__u8 frame[64] = {};
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = sizeof(frame));
-	__u64 before, after;
-	int tries;
+	__u64 before = mono_ns(), after;
 
-	for (tries = 0; tries < 1000; tries++) {
-		before = mono_ns();
-		if (bpf_prog_test_run_opts(prog_fd, &opts))
-			return -errno;
-		after = mono_ns();
-		if (after - before <= max_ns) {
-			*j = opts.retval;
-			*at = before + (after - before) / 2;
-			return 0;
-		}
-	}
-	return -EAGAIN;
+	if (bpf_prog_test_run_opts(prog_fd, &opts))
+		return -errno;
+	after = mono_ns();
+	*j = opts.retval;
+	*at = before + (after - before) / 2;
+	*len = after - before;
+	return 0;
 }
 
-/* The monotonic time at which jiffies next change, and their new value. */
-static int next_tick(int prog_fd, __u32 *j, __u64 *at)
+/*
+ * The monotonic time at which jiffies change next, to within `slack` ns:
+ * the change must fall between two reads at most that far apart (a read
+ * preempted or slowed by a busy machine is not taken; the next edge is).
+ */
+static int next_tick(int prog_fd, __u64 slack, __u32 *j, __u64 *edge)
 {
+	__u64 t, prev_t, len, deadline = mono_ns() + 5000000000ULL;
 	__u32 start, now;
-	__u64 t, deadline = mono_ns() + 2000000000ULL;
 	int err;
 
-	err = read_jiffies(prog_fd, &start, &t, 200000);
+	err = read_jiffies(prog_fd, &start, &prev_t, &len);
 	while (!err) {
-		err = read_jiffies(prog_fd, &now, &t, 200000);
-		if (!err && now != start) {
-			*j = now;
-			*at = t;
-			return 0;
+		err = read_jiffies(prog_fd, &now, &t, &len);
+		if (err)
+			break;
+		if (now != start) {
+			if (t - prev_t <= slack && len <= slack) {
+				*j = now;
+				*edge = prev_t + (t - prev_t) / 2;
+				return 0;
+			}
+			start = now;
 		}
+		prev_t = t;
 		if (t > deadline)
 			return -ETIME;
 	}
@@ -220,9 +221,11 @@ static int next_tick(int prog_fd, __u32 *j, __u64 *at)
 }
 
 /*
- * HZ: the ticks between two observed tick edges about 50 ms apart, over the
- * time between them, snapped to the nearest value Linux configures when
- * within 3% (edges are seen within 0.2 ms, so 0.4% of the span).
+ * HZ: the ticks between two tick edges, over the time between them,
+ * snapped to the nearest value Linux configures when within 3%. Edges are
+ * timed to within a few test runs of the jiffies-reading program, so the
+ * span is a hundred times that (at least 50 ms): under 1% of error on a
+ * fast machine and in an emulator alike.
  */
 static int measure_hz(__u32 *hz)
 {
@@ -231,19 +234,29 @@ static int measure_hz(__u32 *hz)
 		INSN_CALL(BPF_FUNC_jiffies64),
 		INSN_EXIT(),
 	};
+	__u64 t0, t1, len, run = ~0ULL, slack, span;
 	__u32 j0, j1;
-	__u64 t0, t1;
 	double measured;
 	unsigned int i;
-	int fd, err;
+	int fd, err = 0;
 
 	fd = load_xdp_insns(insns, sizeof(insns) / sizeof(insns[0]));
 	if (fd < 0)
 		return fd;
-	err = next_tick(fd, &j0, &t0);
+	for (i = 0; i < 20 && !err; i++) {
+		err = read_jiffies(fd, &j0, &t0, &len);
+		if (len < run)
+			run = len;
+	}
+	slack = 4 * run + 20000;
+	span = 100 * slack < 50000000 ? 50000000 : 100 * slack;
+	if (span > 1000000000)
+		span = 1000000000;
+	if (!err)
+		err = next_tick(fd, slack, &j0, &t0);
 	if (!err) {
-		usleep(50000);
-		err = next_tick(fd, &j1, &t1);
+		usleep(span / 1000);
+		err = next_tick(fd, slack, &j1, &t1);
 	}
 	close(fd);
 	if (err)

@@ -133,29 +133,18 @@ int ag_src_full_parse(const char *s)
 	return -1;
 }
 
-/* The whole per-source table, read in batches; NULL with errno set on failure. */
+/* The whole per-source table; NULL with errno set on failure. */
 struct ag_src_entry *ag_src_read(int rl_src_fd)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	struct ag_src_entry *all;
-	__u32 *keys, out = 0, n, done = 0;
-	int err = 0;
+	struct ag_src_entry *all = calloc(AG_SRC_ENTRIES, sizeof(*all));
+	int err;
 
-	all = calloc(AG_SRC_ENTRIES, sizeof(*all));
-	keys = calloc(AG_SRC_ENTRIES, sizeof(*keys));
-	while (all && keys && done < AG_SRC_ENTRIES) {
-		n = AG_SRC_ENTRIES - done;
-		err = bpf_map_lookup_batch(rl_src_fd, done ? &out : NULL, &out, keys + done,
-					   all + done, &n, &opts);
-		done += n;
-		if (err)
-			break;
-	}
-	free(keys);
-	/* ENOENT ends a batch walk that reached the last element. */
-	if (!all || (err && errno != ENOENT) || done != AG_SRC_ENTRIES) {
+	if (!all)
+		return NULL;
+	err = ag_array_read(rl_src_fd, AG_SRC_ENTRIES, all, sizeof(*all));
+	if (err) {
 		free(all);
-		errno = errno ?: EIO;
+		errno = -err;
 		return NULL;
 	}
 	return all;

@@ -17,13 +17,12 @@
 
 #include "ampguard.h"
 
-/* Sums the per-CPU counters; one batch lookup for the whole map. */
+/* Sums the per-CPU counters. */
 int ag_stats_read(int stats_fd, struct ag_counter out[AG_NR_STATS])
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	int ncpu = libbpf_num_possible_cpus();
-	__u32 keys[AG_NR_STATS], n = AG_NR_STATS, out_batch, idx;
 	struct ag_counter *percpu;
+	__u32 idx;
 	int cpu, err;
 
 	if (ncpu <= 0)
@@ -31,23 +30,18 @@ int ag_stats_read(int stats_fd, struct ag_counter out[AG_NR_STATS])
 	percpu = calloc((size_t)ncpu * AG_NR_STATS, sizeof(*percpu));
 	if (!percpu)
 		return -ENOMEM;
-	err = bpf_map_lookup_batch(stats_fd, NULL, &out_batch, keys, percpu, &n, &opts);
-	if ((err && errno != ENOENT) || n != AG_NR_STATS) {
-		err = err ? -errno : -EIO;
-		free(percpu);
-		return err;
-	}
-	for (idx = 0; idx < AG_NR_STATS; idx++) {
+	err = ag_array_read(stats_fd, AG_NR_STATS, percpu, ncpu * sizeof(*percpu));
+	for (idx = 0; !err && idx < AG_NR_STATS; idx++) {
 		const struct ag_counter *row = &percpu[(size_t)idx * ncpu];
 
-		out[keys[idx]] = (struct ag_counter){ 0 };
+		out[idx] = (struct ag_counter){ 0 };
 		for (cpu = 0; cpu < ncpu; cpu++) {
-			out[keys[idx]].packets += row[cpu].packets;
-			out[keys[idx]].bytes += row[cpu].bytes;
+			out[idx].packets += row[cpu].packets;
+			out[idx].bytes += row[cpu].bytes;
 		}
 	}
 	free(percpu);
-	return 0;
+	return err;
 }
 
 int ag_stats_zero_slot(int stats_fd, unsigned int slot)
