@@ -44,7 +44,7 @@ SAN_BINS   := $(BUILD)/asan/ampguard $(patsubst %,$(BUILD)/asan/%,$(SAN_TESTS))
 
 BENCH_BINS := $(BUILD)/tests/bench_micro $(BUILD)/tests/bench_live
 
-.PHONY: all deps test test-sanitize test-faults fuzz fuzz-datapath demo bench bench-micro install install-systemd clean
+.PHONY: all deps test test-kernels test-sanitize test-faults fuzz fuzz-datapath demo bench bench-micro install install-systemd clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -95,6 +95,11 @@ $(BUILD)/tests/bench_%: tests/bench/bench_%.c tests/unit/frames.c tests/unit/*.h
 
 test: ampguard $(TEST_BINS) $(SAN_BINS) $(BUILD)/tests/srcset
 	bash tests/run.sh
+
+# The kernel matrix: Debian's 5.10, 6.1 and 6.12 under qemu, each running the
+# suites of tests/kernels/run.sh against this build (make deps fetches them).
+test-kernels: ampguard $(TEST_BINS) $(BUILD)/tests/srcset
+	bash tests/kernels/run.sh
 
 # The reference attack scenario, stopped live (installs what it needs).
 demo: deps ampguard $(BUILD)/tests/udpflood

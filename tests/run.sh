@@ -29,18 +29,20 @@ total_pass=0
 total_fail=0
 for s in "${suites[@]}"; do
 	echo "=== $s"
+	started=$SECONDS
 	log=$(mktemp)
-	if [[ "$s" == *=* ]]; then
-		# shellcheck disable=SC2086 # the words are the environment and the suite
-		env $s 2>&1 | tee "$log"
-	elif [[ "$s" == *.sh ]]; then
-		bash "$s" 2>&1 | tee "$log"
+	read -r -a words <<<"$s"
+	suite=${words[-1]}
+	unset 'words[-1]'
+	if [[ "$suite" == *.sh ]]; then
+		env "${words[@]}" bash "$suite" 2>&1 | tee "$log"
 	else
-		"$s" 2>&1 | tee "$log"
+		env "${words[@]}" "$suite" 2>&1 | tee "$log"
 	fi
 	rc=${PIPESTATUS[0]}
 	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
 	rm -f "$log"
+	echo "# $s: $((SECONDS - started)) s"
 	if [ -z "$summary" ]; then
 		echo "suite $s exited ($rc) without a summary: counted as one failure"
 		total_fail=$((total_fail + 1))

@@ -13,8 +13,10 @@ SC_PREFIX=$NS_PREFIX
 . "$E2E_TOP/scripts/scenario.sh"
 trap 'sc_cleanup; e2e_cleanup >/dev/null 2>&1' EXIT
 
-RATE=2000
-FRAG_RATE=100
+# Per vector; an emulated machine (the kernel matrix) takes less.
+RATE=${AG_SCENARIO_RATE:-2000}
+FRAG_RATE=${AG_SCENARIO_FRAG_RATE:-100}
+RELAX_PPS=$((RATE / 4)) # the dns budget while relaxed: well under the flood
 SECONDS_PER_PHASE=6
 
 # reason_total VECTOR REASON: packets under that counter of wan0.
@@ -31,7 +33,7 @@ flood_phase()
 	local before
 
 	before=$(sc_stack_in)
-	sc_flood_start $SECONDS_PER_PHASE $RATE $FRAG_RATE
+	sc_flood_start $SECONDS_PER_PHASE "$RATE" "$FRAG_RATE"
 	sleep 1
 	sc_legit 5
 	sc_flood_wait
@@ -74,19 +76,19 @@ test_relax_and_tighten()
 {
 	local pass agg pol fpass fdrop want
 
-	agrun_scenario set dns ratelimit --pps 500
+	agrun_scenario set dns ratelimit --pps $RELAX_PPS
 	pol=$(reason_total dns policy_drop)
 	fdrop=$(reason_total dns fragment_drop)
 	flood_phase
 	pass=$(reason_total dns ratelimit_pass)
 	agg=$(reason_total dns ratelimit_aggregate)
 	fpass=$(reason_total dns fragment_pass)
-	want=$((${SC_SENT[dns]} + ${SC_SENT_FRAG[dns]}))
+	want=$((SC_SENT[dns] + SC_SENT_FRAG[dns]))
 	assert_eq "relaxed: every dns flood packet admitted or dropped by the budget" "$want" \
 		$((pass + agg + fpass + $(reason_total dns fragment_drop) - fdrop))
 	assert_eq "relaxed: nothing more counted as policy_drop" "$pol" "$(reason_total dns policy_drop)"
-	check "relaxed: about 500 pps admitted over the phase ($pass)" \
-		test "$pass" -ge 1000 -a "$pass" -le $((600 * (SECONDS_PER_PHASE + 2)))
+	check "relaxed: about $RELAX_PPS pps admitted over the phase ($pass)" \
+		test "$pass" -ge $((2 * RELAX_PPS)) -a "$pass" -le $((RELAX_PPS * 6 * (SECONDS_PER_PHASE + 2) / 5))
 	assert_eq "relaxed: legitimate exchanges still answered" "$SC_LEGIT_TOTAL" "$SC_LEGIT_OK"
 	agrun_scenario set dns drop
 	pass=$(reason_total dns ratelimit_pass)

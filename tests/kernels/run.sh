@@ -11,6 +11,7 @@
 # "N passed, N failed" line; exits non-zero when anything failed.
 #
 #   tests/kernels/run.sh [KERNEL...]     (default: $AG_KERNELS or 5.10 6.1 6.12)
+#   AG_VM_SUITES='tests/kernels/virtio.sh' tests/kernels/run.sh 6.1
 #
 # Invariants: every namespace, share directory and sender it starts is gone
 # when it exits, pass, fail or interrupt; a kernel whose VM dies or times
@@ -28,10 +29,12 @@ SEND_RATE=1000 # pps of the host's flows into the guest: what TCG takes without 
 SUITES=(build/tests/test_xdp build/tests/test_track "AG_RL_HIGH_PPS=100000 build/tests/test_ratelimit"
 	build/tests/test_lists_frags build/tests/test_load
 	"FUZZ_DATAPATH_FRAMES=20000 tests/fuzz/datapath.sh"
-	tests/e2e/test_kernel.sh tests/e2e/test_scenario.sh
+	tests/e2e/test_kernel.sh "AG_SCENARIO_RATE=300 AG_SCENARIO_FRAG_RATE=20 tests/e2e/test_scenario.sh"
 	"AG_RL_RATES=1000,10000 tests/e2e/test_ratelimit.sh"
 	tests/e2e/test_config.sh tests/kernels/virtio.sh)
 
+# AG_VM_SUITES="SUITE|SUITE..." runs those instead (one suite while working on it).
+[ -n "${AG_VM_SUITES:-}" ] && IFS='|' read -r -a SUITES <<<"$AG_VM_SUITES"
 read -r -a KERNELS <<<"${AG_KERNELS:-5.10 6.1 6.12}"
 [ $# -gt 0 ] && KERNELS=("$@")
 

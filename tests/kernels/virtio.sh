@@ -45,17 +45,11 @@ vm_traffic()
 	[ "$MODEL_ON" -eq 1 ] && expect other 0 no_vector $MARKER_N 4
 }
 
-rx_dropped()
-{
-	ip netns exec "$NS_P" cat "/sys/class/net/$IF_P/statistics/rx_dropped"
-}
-
 # round_asserts MODE: what a round must show with IF_P protected in MODE.
+# Exact counters also prove that nothing was lost before XDP (virtio_net
+# counts XDP drops as rx_dropped, so that counter cannot tell).
 round_asserts()
 {
-	local dropped_before
-
-	dropped_before=$(rx_dropped)
 	MODEL_ON=1
 	vm_traffic || return
 	expect dns 53 policy_drop $N 4
@@ -66,7 +60,6 @@ round_asserts()
 	assert_eq "$1: 0 of $N from each of udp/53, 123, 3702, 3283 reach their socket" "0 0 0 0" \
 		"${RECV[9053]:-0} ${RECV[9123]:-0} ${RECV[9702]:-0} ${RECV[9283]:-0}"
 	assert_eq "$1: all $N from udp/40000 arrive" "$N" "${RECV[9400]:-}"
-	assert_eq "$1: the NIC dropped nothing before XDP" "$dropped_before" "$(rx_dropped)"
 	snapshot
 	assert_model "$1: every UDP counter of $IF_P, per vector and reason, is exact"
 	MODEL_ON=0
