@@ -31,7 +31,8 @@ SUITES=(build/tests/test_xdp build/tests/test_track "AG_RL_HIGH_PPS=100000 build
 	"FUZZ_DATAPATH_FRAMES=20000 tests/fuzz/datapath.sh"
 	tests/e2e/test_kernel.sh "AG_SCENARIO_RATE=300 AG_SCENARIO_FRAG_RATE=20 tests/e2e/test_scenario.sh"
 	"AG_RL_RATES=1000,10000 tests/e2e/test_ratelimit.sh"
-	tests/e2e/test_config.sh tests/kernels/virtio.sh)
+	"AG_CONFIG_SECTIONS=atomicity AG_ATOMIC_FLOOD_N=4000 AG_ATOMIC_MIN_APPLIES=10 tests/e2e/test_config.sh"
+	tests/kernels/virtio.sh)
 
 # AG_VM_SUITES="SUITE|SUITE..." runs those instead (one suite while working on it).
 [ -n "${AG_VM_SUITES:-}" ] && IFS='|' read -r -a SUITES <<<"$AG_VM_SUITES"
