@@ -121,7 +121,7 @@ nic_xdp()
 	if wait_file "$share/ready"; then
 		ip -n "$NS" addr add 192.0.2.1/24 dev "$TAP"
 		check "$k: the guest answers through the tap (virtio_net)" \
-			ip netns exec "$NS" ping -q -c 2 -W 5 192.0.2.2 >/dev/null
+			bash -c "ip netns exec '$NS' ping -q -c 2 -W 5 192.0.2.2 >/dev/null"
 		touch "$share/attach"
 		if wait_file "$share/attached"; then
 			check "$k: native XDP attached in the guest drops what the tap sends" \
