@@ -44,7 +44,7 @@ SAN_BINS   := $(BUILD)/asan/ampguard $(patsubst %,$(BUILD)/asan/%,$(SAN_TESTS))
 
 BENCH_BINS := $(BUILD)/tests/bench_micro $(BUILD)/tests/bench_live
 
-.PHONY: all deps test test-kernels test-sanitize test-faults fuzz fuzz-datapath demo bench bench-micro install install-systemd clean
+.PHONY: all deps test test-kernels test-sanitize test-faults fuzz fuzz-datapath demo bench bench-micro install install-systemd clean vm-selftest
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -153,6 +153,12 @@ fuzz: $(FUZZ_BINS)
 
 bench-micro: $(BUILD)/tests/bench_micro
 	$(BUILD)/tests/bench_micro
+
+# The VM harness (scripts/vm/run.sh) checked on Debian 11, 12 and 13's
+# kernels under qemu: exit status, output, mounts, a clone under /tmp, a
+# virtio_net NIC on a tap with native XDP, the timeout.
+vm-selftest: $(BUILD)/xdp_floor.bpf.o
+	bash scripts/vm/selftest.sh
 
 # Side-by-side throughput against the XDP floor, xdp-filter, nftables and
 # iptables; writes docs/BENCHMARKS.md.

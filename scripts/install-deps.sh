@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # Installs every Debian package that building, testing, benchmarking and the
-# demo need. Idempotent: packages already present are left alone.
+# demo need, then the kernels the VM harness boots (scripts/vm). Idempotent:
+# packages and kernels already present are left alone.
 set -euo pipefail
 
 packages=(
@@ -15,6 +16,10 @@ packages=(
 	dnsmasq-base chrony bind9-dnsutils prometheus nftables iptables xdp-tools
 	# benchmarks and diagnostics
 	linux-perf valgrind
+	# the VM harness (scripts/vm): Debian kernels under qemu, a busybox
+	# initramfs, modules and kernels decompressed on the host
+	qemu-system-x86 busybox-static kmod xz-utils zstd binutils
+	debian-archive-keyring
 )
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -47,3 +52,9 @@ for svc in chrony prometheus; do
 done
 
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+
+# The kernels the VM harness boots (Debian 11, 12, 13), into a cache outside
+# the tree; does nothing when they are there. Without them only the VM tests
+# are lost, so a mirror failure is reported, not fatal.
+bash "$(dirname "$0")/vm/fetch-kernels.sh" ||
+	echo "install-deps: fetching the VM kernels failed: scripts/vm/run.sh cannot boot them" >&2

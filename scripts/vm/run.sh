@@ -7,12 +7,15 @@
 # Usage:
 #   scripts/vm/run.sh [--kernel 5.10|6.1|6.12|KVER] [--smp N] [--mem MiB]
 #                     [--netns NS --tap TAP [--mac MAC]] [--share DIR]
-#                     [--timeout SEC] [--accel tcg|kvm] [--quiet] -- CMD ARGS...
+#                     [--timeout SEC] [--accel tcg|tcg-multi|kvm] [--quiet]
+#                     -- CMD ARGS...
 #
 #   Kernels come from scripts/vm/fetch-kernels.sh (make deps runs it), in
 #   $AG_KERNEL_CACHE (default /var/cache/ampguard/kernels). Defaults: 6.1,
-#   2 CPUs, 2048 MiB, 1200 s, TCG (KVM guests hang on the development host;
-#   --accel kvm or AG_VM_ACCEL=kvm where it works).
+#   2 CPUs, 2048 MiB, 1200 s (from qemu's start, boot included), TCG with
+#   one thread for all vCPUs (tcg-multi: a thread per vCPU, slower on a
+#   2-core host; kvm where it works, it hangs on the development host;
+#   AG_VM_ACCEL sets the default).
 #
 # The guest:
 #   - mounts the host's / read-only (9p), and read-write at their host paths
@@ -62,7 +65,7 @@ MODULES=(virtio_pci 9pnet_virtio 9p virtio_rng virtio_net
 	ip6_tables ip6table_filter ip6table_raw ip6table_nat
 	xt_MASQUERADE xt_tcpudp xt_conntrack)
 
-kernel=6.1 smp=2 mem=2048 timeout=1200 netns= tap= mac=52:54:00:a6:00:01 share=
+kernel=6.1 smp=2 mem=2048 timeout=1200 netns='' tap='' mac=52:54:00:a6:00:01 share=''
 accel=${AG_VM_ACCEL:-tcg} quiet=0
 
 say()
@@ -78,7 +81,7 @@ die()
 
 usage()
 {
-	sed -n '/^# Usage:/,/^#   2 CPUs/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+	sed -n '/^# Usage:/,/^# Invariants:/{/^# Invariants:/d;s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}" >&2
 	exit 2
 }
 
@@ -109,10 +112,14 @@ if { [ -n "$netns" ] && [ -z "$tap" ]; } || { [ -z "$netns" ] && [ -n "$tap" ]; 
 	die "--netns and --tap go together"
 fi
 [ -z "$netns" ] || [ -e "/run/netns/$netns" ] || die "no network namespace $netns"
+# One TCG thread for all vCPUs by default: with a thread per vCPU the
+# vCPUs and qemu's 9p server fight for the cores, and each program start in
+# the guest (9p round trips) took 2-3 times longer on a 2-core host.
 case $accel in
-tcg) accel_args=(-accel tcg,thread=multi -cpu max) ;;
+tcg) accel_args=(-accel 'tcg,thread=single' -cpu max) ;;
+tcg-multi) accel_args=(-accel 'tcg,thread=multi' -cpu max) ;;
 kvm) accel_args=(-accel kvm -cpu host) ;;
-*) die "--accel is tcg or kvm, not '$accel'" ;;
+*) die "--accel is tcg, tcg-multi or kvm, not '$accel'" ;;
 esac
 
 if [ -s "$CACHE/$kernel.kver" ]; then
@@ -121,7 +128,7 @@ else
 	kver=$kernel
 fi
 kroot=$CACHE/$kver
-[ -f "$kroot/boot/vmlinuz-$kver" ] && [ -f "$kroot/lib/modules/$kver/modules.dep" ] ||
+{ [ -f "$kroot/boot/vmlinuz-$kver" ] && [ -f "$kroot/lib/modules/$kver/modules.dep" ]; } ||
 	die "kernel $kernel is not in $CACHE: run scripts/vm/fetch-kernels.sh (make deps does)"
 for t in qemu-system-x86_64 busybox gawk xz depmod modprobe; do
 	command -v "$t" >/dev/null || die "$t is missing: run 'make deps'"
@@ -189,7 +196,8 @@ kimage=$kroot/boot/vmlinux-$kver
 [ -f "$kimage" ] || kimage=$kroot/boot/vmlinuz-$kver
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ag-vm.XXXXXX")
-qpid= tpid= apid=
+qpid='' tpid='' apid=''
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup()
 {
 	local p
@@ -293,6 +301,7 @@ gawk -v start="$nonce-start" -v end="$nonce-rc=" -v rcfile="$tmp/rc" -v t0="$t0"
 	}
 	$0 == start {
 		"date +%s.%N" | getline now
+		close("date +%s.%N")
 		if (!quiet)
 			printf "vm: %s booted in %.1f s (%s CPUs)\n", kver, now - t0, smp > "/dev/stderr"
 		next
