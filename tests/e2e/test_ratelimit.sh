@@ -32,7 +32,10 @@
 DURATION=3          # seconds of each flood (at least 2)
 RATES=${AG_RL_RATES:-1000,10000,100000} # comma-separated: what the machine can offer
 RATES=${RATES//,/ }
+RATES_1CPU=${AG_RL_RATES_1CPU:-$RATES} # what one sending CPU can offer
+RATES_1CPU=${RATES_1CPU//,/ }
 BIG_RATE=1000000    # asserted only when the machine can offer enough
+CAPACITY_N=${AG_RL_CAPACITY_N:-400000} # datagrams per sender that measure what it can offer
 MARGIN=100          # permille: admitted within 10% of what is expected
 SENDER_MAX=30       # seconds: no sender runs longer, whatever happens
 DPORT=40000         # nothing listens there
@@ -56,8 +59,8 @@ MANY_OFFER=30       # ...each offering this many pps...
 MANY_RATE=10        # ...against this per-source budget
 MANY_BURST=5
 
-LIVE_OLD=10000      # live change: from this aggregate budget...
-LIVE_NEW=20000      # ...to this one, with the flood at twice the new one
+LIVE_OLD=${AG_RL_LIVE_OLD:-10000} # live change: from this aggregate budget...
+LIVE_NEW=$((2 * LIVE_OLD))        # ...to this one, with the flood at twice the new one
 LIVE_BURST=100
 
 # ---- topology ------------------------------------------------------------
@@ -317,8 +320,8 @@ capacity()
 {
 	ag "$NS_P" set dns drop >/dev/null || return 1
 	flood_reset
-	flood_start 0 400000 0 $SRC1 $SOURCES
-	flood_start 0 400000 1 $SRC2 $SOURCES
+	flood_start 0 "$CAPACITY_N" 0 $SRC1 $SOURCES
+	flood_start 0 "$CAPACITY_N" 1 $SRC2 $SOURCES
 	flood_wait
 	[ -z "$FLOOD_ERR" ] || return 1
 	CAPACITY=$OFFERED
@@ -592,7 +595,7 @@ if [ "$CAPACITY" -ge $((BIG_RATE * 5 / 2)) ]; then
 else
 	ok "2 CPUs, $BIG_RATE pps # SKIP the senders offer only $CAPACITY pps, not 2.5x the budget"
 fi
-for r in $RATES; do
+for r in $RATES_1CPU; do
 	aggregate_run "1 CPU, $r pps" "$r" "$r" 0 0
 done
 
