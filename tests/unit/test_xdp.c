@@ -251,10 +251,24 @@ static void check_truncations(const struct frame *f, const char *name)
 			      (unsigned long long)total);
 		}
 	}
-	/* The kernel's test runner refuses frames shorter than an Ethernet header. */
+	/*
+	 * Frames shorter than an Ethernet header: the test runner of newer
+	 * kernels refuses them; 5.10's runs them, and then they must pass as
+	 * truncated.
+	 */
 	for (len = 0; len < 14; len++) {
+		struct ag_counter before[AG_NR_STATS], after[AG_NR_STATS];
+
+		read_counters(before);
 		ret = run_frame(f->data, len, &err);
-		CHECK(err == -EINVAL, "%s cut to %zu: kernel accepted it (err %d)", name, len, err);
+		read_counters(after);
+		if (err == -EINVAL)
+			continue;
+		CHECK(err == 0 && ret == XDP_PASS, "%s cut to %zu: err %d, verdict %d", name, len,
+		      err, ret);
+		CHECK(after[AG_STATS_IDX(0, AG_R_TRUNCATED)].packets ==
+			      before[AG_STATS_IDX(0, AG_R_TRUNCATED)].packets + 1,
+		      "%s cut to %zu: not counted as truncated", name, len);
 	}
 	expect_frame(f, XDP_DROP, 1, AG_R_POLICY_DROP, name);
 }
