@@ -24,8 +24,7 @@ static __always_inline int frag_key(const struct pkt *p, const void *end, struct
 static __always_inline void frag_remember(const struct pkt *p, const void *end, __u32 vec,
 					  int drop)
 {
-	struct ag_frag_val val = { .seen = jiffies_now(), .vec = vec,
-				   .drop = drop };
+	struct ag_frag_val val = { .seen = jiffies_now(), .vec = vec, .drop = drop };
 	struct ag_frag_key key;
 
 	if (!frag_key(p, end, &key))
@@ -45,7 +44,8 @@ static __always_inline int orphan_verdict(struct ag_ifinfo *ifi, __u32 gen)
 		return AG_R_ORPHAN_DROP;
 	case AG_ORPHAN_RATELIMIT:
 		r = &o->pps;
-		if (!r->rate || gcra_take(&ifi->orphan_lock, &ifi->orphan_tat, rl_now(), rate_cost(r, 1), r->tol_ns))
+		if (!r->rate || gcra_take(&ifi->orphan_lock, &ifi->orphan_tat, rl_now(),
+					  rate_cost(r, 1), r->tol_ns))
 			return AG_R_ORPHAN_PASS;
 		return AG_R_ORPHAN_DROP;
 	default:
