@@ -99,10 +99,11 @@ test_relax_and_tighten()
 # agrun_scenario ARGS: the CLI on the gateway; must succeed.
 agrun_scenario()
 {
-	local out
+	local out rc
 
 	out=$(sc_ag "$@" 2>&1)
-	check "ampguard $* ($(oneline "$out"))" test $? -eq 0
+	rc=$?
+	check "ampguard $* ($(oneline "$out"))" test "$rc" -eq 0
 }
 
 for cmd in dnsmasq chronyd dig nft python3; do
