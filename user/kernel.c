@@ -193,10 +193,11 @@ static int read_jiffies(int prog_fd, __u32 *j, __u64 *at, __u64 *len)
  * The monotonic time at which jiffies change next, to within `slack` ns:
  * the change must fall between two reads at most that far apart (a read
  * preempted or slowed by a busy machine is not taken; the next edge is).
+ * -ETIME when no edge could be timed that closely within a second.
  */
 static int next_tick(int prog_fd, __u64 slack, __u32 *j, __u64 *edge)
 {
-	__u64 t, prev_t, len, deadline = mono_ns() + 5000000000ULL;
+	__u64 t, prev_t, len, deadline = mono_ns() + 1000000000ULL;
 	__u32 start, now;
 	int err;
 
@@ -220,12 +221,31 @@ static int next_tick(int prog_fd, __u64 slack, __u32 *j, __u64 *edge)
 	return err;
 }
 
+/* Both edges of a span, the slack doubled (and the span with it) while no edge can be timed. */
+static int time_span(int fd, __u64 slack, __u32 *j0, __u64 *t0, __u32 *j1, __u64 *t1)
+{
+	__u64 span;
+	int err = -ETIME, tries;
+
+	for (tries = 0; tries < 8 && err == -ETIME; tries++, slack *= 2) {
+		span = 100 * slack < 50000000 ? 50000000 : 100 * slack;
+		if (span > 2000000000)
+			span = 2000000000;
+		err = next_tick(fd, slack, j0, t0);
+		if (err)
+			continue;
+		usleep(span / 1000);
+		err = next_tick(fd, slack, j1, t1);
+	}
+	return err;
+}
+
 /*
  * HZ: the ticks between two tick edges, over the time between them,
  * snapped to the nearest value Linux configures when within 3%. Edges are
- * timed to within a few test runs of the jiffies-reading program, so the
- * span is a hundred times that (at least 50 ms): under 1% of error on a
- * fast machine and in an emulator alike.
+ * timed to within a few test runs of the jiffies-reading program (more on
+ * a machine too busy for that), and the span is a hundred times that (at
+ * least 50 ms): under 1% of error on a fast machine and in an emulator.
  */
 static int measure_hz(__u32 *hz)
 {
@@ -234,7 +254,7 @@ static int measure_hz(__u32 *hz)
 		INSN_CALL(BPF_FUNC_jiffies64),
 		INSN_EXIT(),
 	};
-	__u64 t0, t1, len, run = ~0ULL, slack, span;
+	__u64 t0, t1, len, run = ~0ULL;
 	__u32 j0, j1;
 	double measured;
 	unsigned int i;
@@ -248,16 +268,8 @@ static int measure_hz(__u32 *hz)
 		if (len < run)
 			run = len;
 	}
-	slack = 4 * run + 20000;
-	span = 100 * slack < 50000000 ? 50000000 : 100 * slack;
-	if (span > 1000000000)
-		span = 1000000000;
 	if (!err)
-		err = next_tick(fd, slack, &j0, &t0);
-	if (!err) {
-		usleep(span / 1000);
-		err = next_tick(fd, slack, &j1, &t1);
-	}
+		err = time_span(fd, 4 * run + 20000, &j0, &t0, &j1, &t1);
 	close(fd);
 	if (err)
 		return err;
