@@ -62,6 +62,7 @@ MANY_BURST=5
 LIVE_OLD=${AG_RL_LIVE_OLD:-10000} # live change: from this aggregate budget...
 LIVE_NEW=$((2 * LIVE_OLD))        # ...to this one, with the flood at twice the new one
 LIVE_BURST=100
+LIVE_SECONDS=${AG_RL_LIVE_SECONDS:-7} # the live flood's length: longer where a snapshot is slow
 
 # ---- topology ------------------------------------------------------------
 
@@ -504,22 +505,23 @@ live_change()
 	local ta tb tc td pa pb pc pd exp_old exp_new before after ents p1 a1 s1 p0 a0 s0 running
 	local each=$LIVE_NEW
 
-	agrun "$NS_P" set dns ratelimit --pps $LIVE_OLD --burst $LIVE_BURST \
+	agrun "$NS_P" set dns ratelimit --pps "$LIVE_OLD" --burst $LIVE_BURST \
 		--per-source-pps 10000 --per-source-burst 1000
 	assert_eq "live: set dns ratelimit --pps $LIVE_OLD" 0 "$AG_RC"
 	snapshot
 	read -r p0 a0 s0 <<<"$(rl_counts)"
 	flood_reset
-	# 2 x LIVE_NEW pps in all, for 7 s: 3 s at the old budget, 3 s at the new.
-	flood_start $each $((each * 7)) 0 $SRC1 $SOURCES
-	flood_start $each $((each * 7)) 1 $SRC2 $SOURCES
+	# 2 x LIVE_NEW pps in all, for LIVE_SECONDS: 2.5 s sampled at the old
+	# budget, 2.5 s at the new, each between two snapshots.
+	flood_start $each $((each * LIVE_SECONDS)) 0 $SRC1 $SOURCES
+	flood_start $each $((each * LIVE_SECONDS)) 1 $SRC2 $SOURCES
 	sleep 0.5
 	timed_snapshot ta
 	pa=$(counter_packets dns ratelimit_pass)
 	sleep 2.5
 	timed_snapshot tb
 	pb=$(counter_packets dns ratelimit_pass)
-	agrun "$NS_P" set dns --pps $LIVE_NEW --burst $LIVE_BURST
+	agrun "$NS_P" set dns --pps "$LIVE_NEW" --burst $LIVE_BURST
 	assert_eq "live: set dns --pps $LIVE_NEW during the flood" 0 "$AG_RC"
 	timed_snapshot tc
 	pc=$(counter_packets dns ratelimit_pass)

@@ -38,7 +38,8 @@ SUITES=(build/tests/test_xdp build/tests/test_track "AG_RL_HIGH_PPS=30000 build/
 # oldest (locked buckets, oldest verifier), rate-limit accuracy on 6.1,
 # config atomicity on 6.12.
 SCENARIO="AG_SCENARIO_RATE=100 AG_SCENARIO_FRAG_RATE=10 tests/e2e/test_scenario.sh"
-RATELIMIT="AG_RL_RATES=1000,10000 AG_RL_RATES_1CPU=1000 AG_RL_LIVE_OLD=1000 AG_RL_CAPACITY_N=20000"
+RATELIMIT="AG_RL_RATES=1000,10000 AG_RL_RATES_1CPU=1000 AG_RL_LIVE_OLD=1000 AG_RL_LIVE_SECONDS=20"
+RATELIMIT+=" AG_RL_CAPACITY_N=20000"
 RATELIMIT+=" tests/e2e/test_ratelimit.sh"
 ATOMICITY="AG_CONFIG_SECTIONS=atomicity AG_ATOMIC_FLOOD_N=12000 AG_ATOMIC_MIN_APPLIES=10"
 ATOMICITY+=" tests/e2e/test_config.sh"
