@@ -16,7 +16,8 @@ MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
-	     -Iinclude -Iuser -I$(BUILD) $(shell pkg-config --cflags $(PKGS)) \
+	     -Wdeclaration-after-statement \
+	     -Iinclude -Iuser/lib -I$(BUILD) $(shell pkg-config --cflags $(PKGS)) \
 	     -DAG_VERSION=\"$(VERSION)\"
 LDLIBS    += $(shell pkg-config --libs $(PKGS)) -lpthread
 
@@ -27,10 +28,13 @@ BPF_PROGS := ampguard_xdp ampguard_xdp_locked ampguard_tc xdp_floor bench_gen be
 BPF_OBJS  := $(patsubst %,$(BUILD)/%.bpf.o,$(BPF_PROGS))
 SKELS     := $(patsubst %,$(BUILD)/%.skel.h,$(BPF_PROGS))
 
-# The ampguard library: every user/ file but main.c, shared with the tests.
-LIB_SRCS  := $(filter-out user/main.c,$(wildcard user/*.c))
-LIB_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
+# The ampguard library (user/lib, in layers: scripts/check-layers.sh), shared
+# with the tests; the verbs (user/cmd) on top of it.
+LIB_SRCS  := $(wildcard user/lib/*.c)
+LIB_OBJS  := $(patsubst user/lib/%.c,$(BUILD)/user/lib/%.o,$(LIB_SRCS))
 LIB       := $(BUILD)/libampguard.a
+CMD_SRCS  := $(wildcard user/cmd/*.c)
+CMD_OBJS  := $(patsubst user/cmd/%.c,$(BUILD)/user/cmd/%.o,$(CMD_SRCS))
 
 FUZZ_BINS := $(BUILD)/fuzz/fuzz_config $(BUILD)/fuzz/fuzz_refclass
 TEST_BINS := $(FUZZ_BINS) $(BUILD)/tests/udpflood $(BUILD)/tests/test_xdp $(BUILD)/tests/test_track $(BUILD)/tests/test_ratelimit $(BUILD)/tests/test_lists_frags $(BUILD)/tests/udpgen $(BUILD)/tests/udpsink \
@@ -53,7 +57,7 @@ all: ampguard
 deps:
 	bash scripts/install-deps.sh
 
-$(BUILD) $(BUILD)/user $(BUILD)/tests:
+$(BUILD) $(BUILD)/user/lib $(BUILD)/user/cmd $(BUILD)/tests:
 	mkdir -p $@
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/*.h include/*.h | $(BUILD)
@@ -75,13 +79,17 @@ $(BUILD)/ampguard_xdp_locked.bpf.o: bpf/ampguard_xdp.bpf.c bpf/*.h include/*.h |
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@
 
-$(BUILD)/user/%.o: user/%.c user/*.h include/*.h $(SKELS) | $(BUILD)/user
+$(BUILD)/user/lib/%.o: user/lib/%.c user/lib/*.h include/*.h $(SKELS) | $(BUILD)/user/lib
 	$(CC) $(CFLAGS) -c $< -o $@
 
+$(BUILD)/user/cmd/%.o: user/cmd/%.c user/cmd/*.h user/lib/*.h include/*.h | $(BUILD)/user/cmd
+	$(CC) $(CFLAGS) -Iuser/cmd -c $< -o $@
+
 $(LIB): $(LIB_OBJS)
+	rm -f $@
 	$(AR) rcs $@ $^
 
-ampguard: $(BUILD)/user/main.o $(LIB)
+ampguard: $(CMD_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/*.h $(LIB) | $(BUILD)/tests
@@ -105,9 +113,9 @@ test-kernels: ampguard $(TEST_BINS) $(BUILD)/tests/srcset
 demo: deps ampguard $(BUILD)/tests/udpflood
 	bash scripts/demo.sh
 
-$(BUILD)/asan/ampguard: user/*.c user/*.h include/*.h $(SKELS)
+$(BUILD)/asan/ampguard: $(CMD_SRCS) $(LIB_SRCS) user/*/*.h include/*.h $(SKELS)
 	mkdir -p $(BUILD)/asan
-	$(CC) $(CFLAGS) $(SAN_CFLAGS) user/*.c $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(SAN_CFLAGS) -Iuser/cmd $(CMD_SRCS) $(LIB_SRCS) $(LDLIBS) -o $@
 
 $(BUILD)/asan/test_%: tests/unit/test_%.c tests/unit/*.h tests/unit/frames.c $(LIB_SRCS) $(SKELS)
 	mkdir -p $(BUILD)/asan
@@ -126,10 +134,10 @@ test-sanitize: $(SAN_BINS)
 # the same sources as the binary.
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	       -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
-	       -Iinclude -Iuser -I$(BUILD) $(shell pkg-config --cflags $(PKGS)) \
+	       -Iinclude -Iuser/lib -I$(BUILD) $(shell pkg-config --cflags $(PKGS)) \
 	       -DAG_VERSION=\"$(VERSION)\"
 
-$(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(LIB_SRCS) user/*.h include/*.h $(SKELS)
+$(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(LIB_SRCS) user/lib/*.h include/*.h $(SKELS)
 	mkdir -p $(BUILD)/fuzz
 	$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_config.c $(LIB_SRCS) $(LDLIBS) -o $@
 

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The library's lowest layer: errors, paths, numbers, durations, names,
+ * rate arithmetic and CIDRs. Nothing here touches the kernel; every layer
+ * above may use it. Layers, lowest first (scripts/check-layers.sh keeps
+ * the order): base, kernel, state, tables, commit, attach, config.
+ */
+#ifndef AG_BASE_H
+#define AG_BASE_H
+
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <linux/types.h>
+
+#include "ampguard_abi.h"
+
+#define AG_DEFAULT_ROOT "/sys/fs/bpf/ampguard"
+#define AG_ROOT_ENV "AMPGUARD_ROOT"
+#define AG_JSON_VERSION 1
+#define AG_DEFAULT_TRACK_MS 5000 /* for ports an operator adds */
+#define AG_MAX_PKTS_RATE 1000000000ULL     /* 1 G packets/s */
+#define AG_MAX_BITS_RATE 10000000000000ULL /* 10 Tbit/s */
+
+#define AG_XSTR(x) #x
+#define AG_STR(x) AG_XSTR(x)
+
+/* util.c */
+void ag_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ag_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int ag_bpf_err(int err, const char *what);
+int ag_path(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int ag_parse_uint(const char *s, unsigned long max, unsigned long *out);
+void ag_fmt_rate(char *buf, size_t len, double value, const char *unit);
+void ag_fmt_count(char *buf, size_t len, double value);
+int ag_parse_duration_ms(const char *s, unsigned long *ms);
+void ag_fmt_duration(char *buf, size_t len, unsigned long ms);
+void ag_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+struct json_object;
+void ag_json_print(struct json_object *o, bool pretty);
+
+/* names.c: the built-in table, its defaults, and the names of things */
+struct ag_builtin {
+	const char *name;
+	__u16 port;
+	__u8 action;
+	__u32 track_timeout_ms;
+	const char *desc;
+};
+
+extern const struct ag_builtin ag_builtins[];
+extern const unsigned int ag_nr_builtins;
+
+#define AG_FIRST_CUSTOM_SLOT (ag_nr_builtins + 1)
+
+const char *ag_action_name(unsigned int action);
+int ag_action_parse(const char *s);
+const char *ag_reason_name(unsigned int reason);
+const char *ag_mode_name(unsigned int mode);
+int ag_builtin_slot(const char *name);
+void ag_vector_name(const struct ag_policy *pol, unsigned int slot, char *buf,
+		    size_t len);
+
+void ag_policy_defaults(struct ag_policy tbl[AG_MAX_VECTORS]);
+int ag_attach_mode_parse(const char *s);
+void ag_orphan_defaults(struct ag_orphan_cfg *o);
+const char *ag_orphan_name(unsigned int v);
+int ag_orphan_parse(const char *s);
+
+/* rate.c: budgets in human units <-> GCRA parameters */
+int ag_parse_rate(const char *s, unsigned long long max, unsigned long long *out);
+void ag_rate_set(struct ag_rate *r, unsigned long long rate, unsigned long long burst, bool bits);
+unsigned long long ag_rate_default_burst(unsigned long long rate, bool bits);
+int ag_rate_update(struct ag_rate *r, long long rate, long long burst, bool bits,
+		   const char *burst_opt);
+bool ag_policy_src_active(const struct ag_policy *p);
+const char *ag_src_full_name(unsigned int v);
+int ag_src_full_parse(const char *s);
+void ag_fmt_limits(const struct ag_policy *p, char *buf, size_t len);
+
+/* cidr.c */
+int ag_cidr_parse(const char *s, int *family, struct ag_lpm6 *key, char *why, size_t why_len);
+
+/* The attach modes an operator asks for: AG_MODE_AUTO or enum ag_attach_mode. */
+enum { AG_MODE_AUTO = 0 };
+
+#endif /* AG_BASE_H */

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Error reporting, path building, number parsing and human units. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "base.h"
+
+static void vreport(const char *level, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "ampguard: %s", level);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void ag_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport("", fmt, ap);
+	va_end(ap);
+}
+
+void ag_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+/* One line for a failed bpf() operation, with the fix for the usual causes. */
+int ag_bpf_err(int err, const char *what)
+{
+	err = err < 0 ? -err : err;
+	if (err == EPERM || err == EACCES)
+		ag_err("%s: permission denied: run as root (needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)",
+		       what);
+	else
+		ag_err("%s: %s", what, strerror(err));
+	return -err;
+}
+
+int ag_path(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int ag_parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static void fmt_scaled(char *buf, size_t len, double v, const char *unit)
+{
+	static const char *const prefix[] = { "", "k", "M", "G", "T" };
+	unsigned int i = 0;
+
+	while (v >= 1000.0 && i < 4) {
+		v /= 1000.0;
+		i++;
+	}
+	if (i == 0)
+		snprintf(buf, len, "%.0f %s", v, unit);
+	else
+		snprintf(buf, len, "%.2f %s%s", v, prefix[i], unit);
+}
+
+void ag_fmt_rate(char *buf, size_t len, double value, const char *unit)
+{
+	fmt_scaled(buf, len, value, unit);
+}
+
+void ag_fmt_count(char *buf, size_t len, double value)
+{
+	fmt_scaled(buf, len, value, "");
+}
+
+/* "500ms", "5s", "2m", or plain seconds; "off" is 0. */
+int ag_parse_duration_ms(const char *s, unsigned long *ms)
+{
+	static const struct {
+		const char *suffix;
+		unsigned long mult;
+	} units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "", 1000 } };
+	unsigned long v;
+	unsigned int i;
+	char *end;
+
+	if (!strcmp(s, "off")) {
+		*ms = 0;
+		return 0;
+	}
+	if (!*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].suffix))
+			continue;
+		if (v > AG_TRACK_TIMEOUT_MAX_MS / units[i].mult)
+			return -ERANGE;
+		*ms = v * units[i].mult;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+void ag_fmt_duration(char *buf, size_t len, unsigned long ms)
+{
+	if (!ms)
+		snprintf(buf, len, "off");
+	else if (ms % 1000)
+		snprintf(buf, len, "%lums", ms);
+	else
+		snprintf(buf, len, "%lus", ms / 1000);
+}
+
+/* qsort() that accepts an empty array (qsort's base must not be NULL, even for 0). */
+void ag_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
+/* Prints and frees a JSON document: pretty for people, one line for streams. */
+void ag_json_print(json_object *o, bool pretty)
+{
+	int flags = JSON_C_TO_STRING_NOSLASHESCAPE |
+		    (pretty ? JSON_C_TO_STRING_PRETTY : JSON_C_TO_STRING_PLAIN);
+
+	puts(json_object_to_json_string_ext(o, flags));
+	json_object_put(o);
+}
