@@ -38,7 +38,8 @@ CMD_OBJS  := $(patsubst user/cmd/%.c,$(BUILD)/user/cmd/%.o,$(CMD_SRCS))
 
 FUZZ_BINS := $(BUILD)/fuzz/fuzz_config $(BUILD)/fuzz/fuzz_refclass
 TEST_BINS := $(FUZZ_BINS) $(BUILD)/tests/udpflood $(BUILD)/tests/test_xdp $(BUILD)/tests/test_track $(BUILD)/tests/test_ratelimit $(BUILD)/tests/test_lists_frags $(BUILD)/tests/udpgen $(BUILD)/tests/udpsink \
-	     $(BUILD)/tests/test_refclass $(BUILD)/tests/fuzz_datapath $(BUILD)/tests/test_load
+	     $(BUILD)/tests/test_refclass $(BUILD)/tests/fuzz_datapath $(BUILD)/tests/test_load \
+	     $(BUILD)/tests/test_options
 # The unit suites and the binary again under ASan and UBSan (make test runs
 # both builds; make test-sanitize only these).
 SAN_CFLAGS := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
@@ -71,6 +72,10 @@ $(BUILD)/tests/%.skel.h: $(BUILD)/tests/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@
 
 $(BUILD)/tests/test_load: $(BUILD)/tests/rejected.skel.h
+
+# The verbs' dispatcher, alone, against a test verb.
+$(BUILD)/tests/test_options: user/cmd/options.c user/cmd/cmd.h
+$(BUILD)/tests/test_options: CFLAGS += -Iuser/cmd
 
 # The classifier for kernels without BPF atomics (before 5.12).
 $(BUILD)/ampguard_xdp_locked.bpf.o: bpf/ampguard_xdp.bpf.c bpf/*.h include/*.h | $(BUILD)

@@ -70,23 +70,31 @@ static int refuse(const struct ag_opt *o, bool positional, const char *s, const 
 	return -EINVAL;
 }
 
+/* The next free element of a repeatable option's array: its index, or -EINVAL when full. */
+static int next_slot(const struct ag_opt *o, bool positional, void *a)
+{
+	unsigned int *count = field(a, o->count_off);
+	char label[64];
+
+	if (*count < o->repeat)
+		return (*count)++;
+	opt_label(o, positional, label, sizeof(label));
+	ag_err("%s given more than %u times", label, o->repeat);
+	return -EINVAL;
+}
+
 static int store_string(const struct ag_opt *o, bool positional, void *a, const char *s)
 {
-	unsigned int *count;
+	int i;
 
 	if (o->repeat <= 1) {
 		*(const char **)field(a, o->off) = s;
 		return 0;
 	}
-	count = field(a, o->count_off);
-	if (*count == o->repeat) {
-		char label[64];
-
-		opt_label(o, positional, label, sizeof(label));
-		ag_err("%s given more than %u times", label, o->repeat);
-		return -EINVAL;
-	}
-	((const char **)field(a, o->off))[(*count)++] = s;
+	i = next_slot(o, positional, a);
+	if (i < 0)
+		return i;
+	((const char **)field(a, o->off))[i] = s;
 	return 0;
 }
 
@@ -160,13 +168,14 @@ static int parse_value(const struct ag_opt *o, bool positional, void *a, const c
 		*(int *)field(a, o->off) = e;
 		return 0;
 	}
-	if (o->repeat > 1) {
-		unsigned int *count = field(a, o->count_off);
-
-		((long *)field(a, o->off))[(*count)++] = v;
-	} else {
+	if (o->repeat <= 1) {
 		*(long *)field(a, o->off) = v;
+		return 0;
 	}
+	e = next_slot(o, positional, a);
+	if (e < 0)
+		return e;
+	((long *)field(a, o->off))[e] = v;
 	return 0;
 }
 
