@@ -5,8 +5,8 @@
 # a LAN host behind it keep resolving names and syncing time. Takes about
 # 30 s once the packages are installed; Ctrl-C tears everything down.
 set -u
-cd "$(dirname "$0")/.."
-# shellcheck source=scenario.sh
+cd "$(dirname "$0")/.." || exit
+# shellcheck source-path=SCRIPTDIR source=scenario.sh
 . scripts/scenario.sh
 
 trap 'sc_cleanup' EXIT

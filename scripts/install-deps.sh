@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# Installs every Debian package that building, testing, benchmarking and the
-# demo need, then the kernels the VM harness boots (scripts/vm). Idempotent:
-# packages and kernels already present are left alone.
+# Installs every Debian package that building, linting, testing, benchmarking
+# and the demo need, then the kernels the VM harness boots (scripts/vm).
+# Idempotent: packages and kernels already present are left alone.
 set -euo pipefail
 
 packages=(
@@ -14,6 +14,8 @@ packages=(
 	# test hosts, peers and the tools the tests drive them with
 	iproute2 iputils-ping util-linux procps python3 curl gawk
 	dnsmasq-base chrony bind9-dnsutils prometheus nftables iptables xdp-tools
+	# the formatting and shell-script gate (scripts/lint.sh)
+	clang-format shellcheck
 	# benchmarks and diagnostics
 	linux-perf valgrind
 	# the VM harness (scripts/vm): Debian kernels under qemu, a busybox

@@ -247,6 +247,7 @@ sc_flood_total()
 # port, errors) plus fragments handed to reassembly.
 sc_stack_in()
 {
+	# shellcheck disable=SC2016 # an awk program: its $ fields are awk's
 	ip netns exec "$SC_HOST" awk '
 		/^Udp: / && !u { split($0, h); u = 1; next }
 		/^Udp: / { for (i = 2; i <= NF; i++) if (h[i] ~ /^(InDatagrams|NoPorts|InErrors)$/) n += $i }
@@ -276,11 +277,11 @@ sc_ntp()
 # times each; sets SC_LEGIT_OK and SC_LEGIT_TOTAL.
 sc_legit()
 {
-	local r ns
+	local ns
 
 	SC_LEGIT_OK=0
 	SC_LEGIT_TOTAL=0
-	for r in $(seq "$1"); do
+	for _ in $(seq "$1"); do
 		for ns in "$SC_HOST" "$SC_LAN"; do
 			SC_LEGIT_TOTAL=$((SC_LEGIT_TOTAL + 1))
 			sc_dig "$ns" && SC_LEGIT_OK=$((SC_LEGIT_OK + 1))
