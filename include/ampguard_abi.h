@@ -65,26 +65,25 @@ enum ag_reason {
 	AG_R_ALLOWLIST,    /* source on the allowlist */
 	AG_R_FRAG_PASS,    /* later fragment of a datagram whose first fragment passed */
 	AG_R_FRAG_DROP,    /* later fragment of a datagram whose first fragment was dropped */
-	AG_R_ORPHAN_PASS,  /* later fragment whose first was not seen: passed by the orphan policy */
-	AG_R_ORPHAN_DROP,  /* the same, dropped by the orphan policy */
+	AG_R_ORPHAN_PASS, /* later fragment whose first was not seen: passed by the orphan policy */
+	AG_R_ORPHAN_DROP, /* the same, dropped by the orphan policy */
 	AG_REASON__MAX,
 };
 
 static inline int ag_reason_drops(unsigned int reason)
 {
 	return reason == AG_R_POLICY_DROP || reason == AG_R_RL_AGGREGATE ||
-	       reason == AG_R_RL_SOURCE || reason == AG_R_DENYLIST ||
-	       reason == AG_R_FRAG_DROP || reason == AG_R_ORPHAN_DROP;
+	       reason == AG_R_RL_SOURCE || reason == AG_R_DENYLIST || reason == AG_R_FRAG_DROP ||
+	       reason == AG_R_ORPHAN_DROP;
 }
 
 static inline int ag_reason_unparsed(unsigned int reason)
 {
-	return reason == AG_R_TRUNCATED || reason == AG_R_MALFORMED ||
-	       reason == AG_R_PARSE_LIMIT;
+	return reason == AG_R_TRUNCATED || reason == AG_R_MALFORMED || reason == AG_R_PARSE_LIMIT;
 }
 
 /* Index into the per-interface stats map. */
-#define AG_STATS_IDX(vec, reason) ((vec) * AG_REASON__MAX + (reason))
+#define AG_STATS_IDX(vec, reason) (AG_REASON__MAX * (vec) + (reason))
 #define AG_NR_STATS (AG_MAX_VECTORS * AG_REASON__MAX)
 
 struct ag_counter {
@@ -120,11 +119,11 @@ enum ag_src_full {
 
 /* One entry per vector slot and generation: policy[gen * AG_MAX_VECTORS + vec]. */
 struct ag_policy {
-	__u16 port;   /* UDP source port this vector matches; 0 in free slots */
-	__u8 action;  /* enum ag_action, for unsolicited traffic */
-	__u8 in_use;  /* slot assigned to a port */
+	__u16 port;             /* UDP source port this vector matches; 0 in free slots */
+	__u8 action;            /* enum ag_action, for unsolicited traffic */
+	__u8 in_use;            /* slot assigned to a port */
 	__u32 track_timeout_ms; /* how long a request makes replies solicited; 0: no tracking */
-	__u8 src_full; /* enum ag_src_full */
+	__u8 src_full;          /* enum ag_src_full */
 	__u8 pad[7];
 	struct ag_rate agg_pps;
 	struct ag_rate agg_bps;
@@ -152,10 +151,10 @@ struct ag_rl_agg {
  * One cache line per slot.
  */
 struct ag_src_entry {
-	__u8 addr[16]; /* IPv4-mapped for IPv4 */
-	__u32 vec;     /* 0: slot empty */
+	__u8 addr[16];             /* IPv4-mapped for IPv4 */
+	__u32 vec;                 /* 0: slot empty */
 	struct bpf_spin_lock lock; /* as in struct ag_rl_agg */
-	__u64 tat_pkt; /* ns */
+	__u64 tat_pkt;             /* ns */
 	__u64 tat_byte;
 	__u64 admitted; /* packets, since the source took the slot */
 	__u64 dropped;
@@ -232,7 +231,7 @@ enum ag_list_bits {
 /* Single entry, key 0. */
 struct ag_config {
 	__u32 abi_version;
-	__u32 gen; /* active generation, 0 or 1 */
+	__u32 gen;                      /* active generation, 0 or 1 */
 	__u32 lists[AG_NR_GENERATIONS]; /* enum ag_list_bits, per generation */
 	/* Entries on each list (both families), kept by userspace for status. */
 	__u32 allow_n;
@@ -277,8 +276,8 @@ struct ag_frag_key {
 };
 
 struct ag_frag_val {
-	__u64 seen;    /* when the first fragment came, in jiffies */
-	__u32 vec;     /* the first fragment's vector, for counters */
+	__u64 seen; /* when the first fragment came, in jiffies */
+	__u32 vec;  /* the first fragment's vector, for counters */
 	__u32 drop;
 };
 
@@ -312,14 +311,14 @@ enum ag_attach_mode {
 
 struct ag_ifinfo {
 	__u32 ifindex;
-	__u32 mode; /* enum ag_attach_mode */
+	__u32 mode;        /* enum ag_attach_mode */
 	__u64 attached_at; /* CLOCK_REALTIME seconds */
 	/* Egress tracking: [0] is the protected interface itself, then
 	 * --track-on interfaces; 0 ends the list. */
 	__u32 track_ifindex[AG_MAX_TRACK_IFACES];
 	__u8 track_made_qdisc[AG_MAX_TRACK_IFACES]; /* clsact created by ampguard */
 	struct ag_orphan_cfg orphan[AG_NR_GENERATIONS];
-	__u64 orphan_tat; /* the orphan rate limit's bucket */
+	__u64 orphan_tat;                 /* the orphan rate limit's bucket */
 	struct bpf_spin_lock orphan_lock; /* as in struct ag_rl_agg */
 	__u32 pad;
 };

@@ -10,9 +10,9 @@
 #ifndef AMPGUARD_VECTORS_H
 #define AMPGUARD_VECTORS_H
 
-#define AG_BUILTIN_VECTORS(X)                                                \
+#define AG_BUILTIN_VECTORS(X)                                                      \
 	X("dns", 53, AG_ACT_DROP, 5000, "DNS resolvers and authoritative servers") \
-	X("ntp", 123, AG_ACT_DROP, 10000, "NTP servers (monlist, version)")         \
+	X("ntp", 123, AG_ACT_DROP, 10000, "NTP servers (monlist, version)")        \
 	X("ws-discovery", 3702, AG_ACT_DROP, 5000, "WS-Discovery devices")         \
 	X("arms", 3283, AG_ACT_DROP, 5000, "Apple Remote Management Service")      \
 	X("ssdp", 1900, AG_ACT_DROP, 5000, "UPnP SSDP devices")                    \
@@ -25,10 +25,10 @@
 	X("netbios", 137, AG_ACT_DROP, 5000, "NetBIOS name service")               \
 	X("snmp", 161, AG_ACT_DROP, 5000, "SNMP agents (GetBulk)")                 \
 	X("slp", 427, AG_ACT_DROP, 5000, "Service Location Protocol")              \
-	X("ripv1", 520, AG_ACT_DROP, 30000, "RIPv1 routers")                        \
+	X("ripv1", 520, AG_ACT_DROP, 30000, "RIPv1 routers")                       \
 	X("mssql", 1434, AG_ACT_DROP, 5000, "MS SQL Server browser")               \
-	X("rdp", 3389, AG_ACT_DROP, 60000, "Remote Desktop over UDP")               \
-	X("openvpn", 1194, AG_ACT_DROP, 60000, "OpenVPN servers")                   \
+	X("rdp", 3389, AG_ACT_DROP, 60000, "Remote Desktop over UDP")              \
+	X("openvpn", 1194, AG_ACT_DROP, 60000, "OpenVPN servers")                  \
 	X("nat-pmp", 5351, AG_ACT_DROP, 5000, "NAT-PMP gateways")                  \
 	X("mdns", 5353, AG_ACT_DROP, 5000, "Multicast DNS responders")             \
 	X("coap", 5683, AG_ACT_DROP, 5000, "CoAP devices")                         \

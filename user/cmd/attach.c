@@ -19,34 +19,52 @@ struct attach_args {
 };
 
 static const struct ag_opt attach_opts[] = {
-	{ .name = "mode", .letter = 'm', .type = OPT_ENUM, .off = offsetof(struct attach_args, mode),
-	  .metavar = "MODE", .parse = ag_attach_mode_parse,
+	{ .name = "mode",
+	  .letter = 'm',
+	  .type = OPT_ENUM,
+	  .off = offsetof(struct attach_args, mode),
+	  .metavar = "MODE",
+	  .parse = ag_attach_mode_parse,
 	  .bad = "unknown mode '%s': use auto, native or generic",
 	  .help = "auto (default): native, or generic with a warning when the\n"
 		  "driver lacks XDP; native; generic" },
-	{ .name = "track-on", .letter = 't', .type = OPT_IFACE,
-	  .off = offsetof(struct attach_args, track_on), .metavar = "IFACE",
-	  .repeat = AG_MAX_TRACK_IFACES - 1, .count_off = offsetof(struct attach_args, nr_track_on),
+	{ .name = "track-on",
+	  .letter = 't',
+	  .type = OPT_IFACE,
+	  .off = offsetof(struct attach_args, track_on),
+	  .metavar = "IFACE",
+	  .repeat = AG_MAX_TRACK_IFACES - 1,
+	  .count_off = offsetof(struct attach_args, nr_track_on),
 	  .bad = "'%s' is not an interface name: see 'ip link'",
 	  .help = "also record requests leaving through IFACE (gateways whose\n"
 		  "requests leave elsewhere than the replies arrive); repeatable" },
-	{ .name = "force", .letter = 'f', .type = OPT_FLAG, .off = offsetof(struct attach_args, force),
+	{ .name = "force",
+	  .letter = 'f',
+	  .type = OPT_FLAG,
+	  .off = offsetof(struct attach_args, force),
 	  .help = "replace an XDP program that ampguard did not attach" },
-	{ .name = "config", .letter = 'c', .type = OPT_STRING,
-	  .off = offsetof(struct attach_args, config), .metavar = "FILE",
+	{ .name = "config",
+	  .letter = 'c',
+	  .type = OPT_STRING,
+	  .off = offsetof(struct attach_args, config),
+	  .metavar = "FILE",
 	  .help = "then apply configuration FILE (its entry for IFACE, if any, gives\n"
 		  "the mode and track-on; other interfaces in FILE are left alone)" },
 	AG_OPT_END,
 };
 
 static const struct ag_opt attach_positional[] = {
-	{ .name = "IFACE", .type = OPT_IFACE, .off = offsetof(struct attach_args, ifname),
+	{ .name = "IFACE",
+	  .type = OPT_IFACE,
+	  .off = offsetof(struct attach_args, ifname),
 	  .bad = "'%s' is not an interface name: see 'ip link'" },
 	AG_OPT_END,
 };
 
 static const struct ag_opt detach_positional[] = {
-	{ .name = "IFACE", .type = OPT_IFACE, .off = offsetof(struct attach_args, ifname),
+	{ .name = "IFACE",
+	  .type = OPT_IFACE,
+	  .off = offsetof(struct attach_args, ifname),
 	  .bad = "'%s' is not an interface name: see 'ampguard status'" },
 	AG_OPT_END,
 };

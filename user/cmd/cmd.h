@@ -34,19 +34,19 @@ enum ag_opt_type {
  * count an unsigned int at .count_off.
  */
 struct ag_opt {
-	const char *name;       /* long option without "--"; NULL for a short-only one */
-	char letter;            /* short option, 0 for none */
+	const char *name; /* long option without "--"; NULL for a short-only one */
+	char letter;      /* short option, 0 for none */
 	enum ag_opt_type type;
 	size_t off;
-	const char *metavar;    /* the value in usage; NULL for flags */
+	const char *metavar; /* the value in usage; NULL for flags */
 	const char *help;
 	unsigned long long min, max; /* OPT_UINT, OPT_RATE */
 	int (*parse)(const char *s); /* OPT_ENUM: value, or < 0 when unknown */
-	unsigned int repeat;    /* > 1: repeatable up to this many times */
+	unsigned int repeat;         /* > 1: repeatable up to this many times */
 	size_t count_off;
-	bool optional;          /* positional arguments only */
-	const char *values;     /* OPT_ENUM: the accepted words, for the refusal */
-	const char *bad;        /* refusal, "%s" the value (OPT_CIDR: then the reason) */
+	bool optional;      /* positional arguments only */
+	const char *values; /* OPT_ENUM: the accepted words, for the refusal */
+	const char *bad;    /* refusal, "%s" the value (OPT_CIDR: then the reason) */
 };
 
 /* What the verb needs opened before do_VERB runs. */
@@ -59,11 +59,11 @@ enum ag_cmd_state {
 
 struct ag_cmd {
 	const char *name;
-	const char *summary;    /* the line in 'ampguard --help' */
-	const char *help;       /* 'VERB --help' text after the synopsis */
-	const struct ag_opt *opts;  /* ends with an all-zero entry */
-	const struct ag_opt *args;  /* positional, in order; ends with an all-zero entry */
-	size_t size;            /* of the argument struct */
+	const char *summary;       /* the line in 'ampguard --help' */
+	const char *help;          /* 'VERB --help' text after the synopsis */
+	const struct ag_opt *opts; /* ends with an all-zero entry */
+	const struct ag_opt *args; /* positional, in order; ends with an all-zero entry */
+	size_t size;               /* of the argument struct */
 	enum ag_cmd_state state;
 	/*
 	 * Cross-field checks before any state is touched (a typo needs no
@@ -76,7 +76,10 @@ struct ag_cmd {
 	void (*release)(void *a);
 };
 
-#define AG_OPT_END { 0 }
+#define AG_OPT_END \
+	{          \
+		0  \
+	}
 #define AG_CMD_USAGE 1 /* from check(): print the usage, refuse */
 
 /* options.c */
@@ -85,7 +88,7 @@ void ag_cmd_usage(const struct ag_cmd *cmd, FILE *f);
 
 /* The verbs, in the order 'ampguard --help' lists them. */
 extern const struct ag_cmd cmd_attach, cmd_detach, cmd_status, cmd_stats, cmd_set, cmd_unset,
-	cmd_serve, cmd_top, cmd_allow, cmd_deny, cmd_fragments, cmd_apply, cmd_config,
-	cmd_exporter, cmd_vectors;
+	cmd_serve, cmd_top, cmd_allow, cmd_deny, cmd_fragments, cmd_apply, cmd_config, cmd_exporter,
+	cmd_vectors;
 
 #endif /* AG_CMD_H */

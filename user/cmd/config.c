@@ -16,7 +16,9 @@ struct apply_args {
 };
 
 static const struct ag_opt apply_opts[] = {
-	{ .name = "dry-run", .letter = 'n', .type = OPT_FLAG,
+	{ .name = "dry-run",
+	  .letter = 'n',
+	  .type = OPT_FLAG,
 	  .off = offsetof(struct apply_args, dry_run),
 	  .help = "list the changes without making them" },
 	AG_OPT_END,
@@ -66,13 +68,17 @@ static int config_action_parse(const char *s)
 }
 
 static const struct ag_opt config_positional[] = {
-	{ .name = "show|check", .type = OPT_ENUM, .off = offsetof(struct config_args, action),
+	{ .name = "show|check",
+	  .type = OPT_ENUM,
+	  .off = offsetof(struct config_args, action),
 	  .parse = config_action_parse,
 	  .bad = "unknown config action '%s': use show or check",
 	  .help = "show: the running state as a configuration file ('config show > f &&\n"
 		  "ampguard apply f' changes nothing); check: validate FILE (and the\n"
 		  "list files it names) without applying it" },
-	{ .name = "FILE", .type = OPT_STRING, .off = offsetof(struct config_args, file),
+	{ .name = "FILE",
+	  .type = OPT_STRING,
+	  .off = offsetof(struct config_args, file),
 	  .optional = true },
 	AG_OPT_END,
 };

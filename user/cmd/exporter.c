@@ -20,15 +20,24 @@ struct exporter_args {
 };
 
 static const struct ag_opt exporter_opts[] = {
-	{ .name = "listen", .letter = 'l', .type = OPT_STRING,
-	  .off = offsetof(struct exporter_args, listen), .metavar = "ADDRESS:PORT",
+	{ .name = "listen",
+	  .letter = 'l',
+	  .type = OPT_STRING,
+	  .off = offsetof(struct exporter_args, listen),
+	  .metavar = "ADDRESS:PORT",
 	  .help = "where to serve (default " AG_DEFAULT_LISTEN ", loopback only)" },
-	{ .name = "config", .letter = 'c', .type = OPT_STRING,
-	  .off = offsetof(struct exporter_args, config), .metavar = "FILE",
+	{ .name = "config",
+	  .letter = 'c',
+	  .type = OPT_STRING,
+	  .off = offsetof(struct exporter_args, config),
+	  .metavar = "FILE",
 	  .help = "apply FILE at start and again on SIGHUP (all or nothing; a bad\n"
 		  "file is logged and the running state kept); its exporter.listen\n"
 		  "is the default address" },
-	{ .name = "once", .letter = 'o', .type = OPT_FLAG, .off = offsetof(struct exporter_args, once),
+	{ .name = "once",
+	  .letter = 'o',
+	  .type = OPT_FLAG,
+	  .off = offsetof(struct exporter_args, once),
 	  .help = "print the metrics to stdout and exit (promtool, textfile collectors)" },
 	AG_OPT_END,
 };

@@ -13,8 +13,8 @@
 
 struct frag_req {
 	const char *ifname;
-	int orphan;          /* -1: unchanged */
-	long long pps;       /* -1: unchanged */
+	int orphan;    /* -1: unchanged */
+	long long pps; /* -1: unchanged */
 	long long burst;
 	bool json;
 	json_object *arr;
@@ -23,20 +23,42 @@ struct frag_req {
 };
 
 static const struct ag_opt frag_opts[] = {
-	{ .name = "orphans", .letter = 'o', .type = OPT_ENUM, .off = offsetof(struct frag_req, orphan),
-	  .metavar = "P", .parse = ag_orphan_parse, .values = "pass, ratelimit or drop",
+	{ .name = "orphans",
+	  .letter = 'o',
+	  .type = OPT_ENUM,
+	  .off = offsetof(struct frag_req, orphan),
+	  .metavar = "P",
+	  .parse = ag_orphan_parse,
+	  .values = "pass, ratelimit or drop",
 	  .help = "pass | ratelimit | drop" },
-	{ .name = "pps", .letter = 'p', .type = OPT_RATE, .off = offsetof(struct frag_req, pps),
-	  .metavar = "N", .min = 1, .max = AG_MAX_PKTS_RATE, .help = "the orphans' budget in packets/s" },
-	{ .name = "burst", .letter = 'b', .type = OPT_RATE, .off = offsetof(struct frag_req, burst),
-	  .metavar = "N", .min = 1, .max = AG_MAX_PKTS_RATE, .help = "its burst in packets" },
-	{ .name = "json", .letter = 'j', .type = OPT_FLAG, .off = offsetof(struct frag_req, json),
+	{ .name = "pps",
+	  .letter = 'p',
+	  .type = OPT_RATE,
+	  .off = offsetof(struct frag_req, pps),
+	  .metavar = "N",
+	  .min = 1,
+	  .max = AG_MAX_PKTS_RATE,
+	  .help = "the orphans' budget in packets/s" },
+	{ .name = "burst",
+	  .letter = 'b',
+	  .type = OPT_RATE,
+	  .off = offsetof(struct frag_req, burst),
+	  .metavar = "N",
+	  .min = 1,
+	  .max = AG_MAX_PKTS_RATE,
+	  .help = "its burst in packets" },
+	{ .name = "json",
+	  .letter = 'j',
+	  .type = OPT_FLAG,
+	  .off = offsetof(struct frag_req, json),
 	  .help = "machine-readable output" },
 	AG_OPT_END,
 };
 
 static const struct ag_opt frag_positional[] = {
-	{ .name = "IFACE", .type = OPT_STRING, .off = offsetof(struct frag_req, ifname),
+	{ .name = "IFACE",
+	  .type = OPT_STRING,
+	  .off = offsetof(struct frag_req, ifname),
 	  .optional = true },
 	AG_OPT_END,
 };
@@ -73,7 +95,8 @@ static int show_or_set(const char *ifname, void *arg)
 		json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "interface", json_object_new_string(ifname));
-		json_object_object_add(o, "orphans", json_object_new_string(ag_orphan_name(op.cfg.mode)));
+		json_object_object_add(o, "orphans",
+				       json_object_new_string(ag_orphan_name(op.cfg.mode)));
 		json_object_object_add(o, "pps", json_object_new_uint64(op.cfg.pps.rate));
 		json_object_object_add(o, "burst", json_object_new_uint64(op.cfg.pps.burst));
 		json_object_array_add(r->arr, o);
@@ -112,7 +135,8 @@ static int do_fragments(struct ag_state *st, void *p)
 	if (r->json)
 		r->arr = json_object_new_array();
 	if (r->ifname) {
-		if (ag_iface_pin(st, r->ifname, "ifinfo", path, sizeof(path)) || access(path, F_OK)) {
+		if (ag_iface_pin(st, r->ifname, "ifinfo", path, sizeof(path)) ||
+		    access(path, F_OK)) {
 			ag_err("%s is not protected by ampguard: see 'ampguard status'", r->ifname);
 			err = -ENOENT;
 		} else {

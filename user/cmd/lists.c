@@ -23,19 +23,33 @@ struct list_args {
 };
 
 static const struct ag_opt list_opts[] = {
-	{ .name = "file", .letter = 'f', .type = OPT_STRING, .off = offsetof(struct list_args, file),
-	  .metavar = "FILE", .help = "one CIDR per line, '#' comments; applied all or nothing" },
-	{ .name = "delete", .letter = 'd', .type = OPT_FLAG, .off = offsetof(struct list_args, del),
+	{ .name = "file",
+	  .letter = 'f',
+	  .type = OPT_STRING,
+	  .off = offsetof(struct list_args, file),
+	  .metavar = "FILE",
+	  .help = "one CIDR per line, '#' comments; applied all or nothing" },
+	{ .name = "delete",
+	  .letter = 'd',
+	  .type = OPT_FLAG,
+	  .off = offsetof(struct list_args, del),
 	  .help = "remove the entries instead" },
-	{ .name = "json", .letter = 'j', .type = OPT_FLAG, .off = offsetof(struct list_args, json),
+	{ .name = "json",
+	  .letter = 'j',
+	  .type = OPT_FLAG,
+	  .off = offsetof(struct list_args, json),
 	  .help = "machine-readable list" },
 	AG_OPT_END,
 };
 
 static const struct ag_opt list_positional[] = {
-	{ .name = "CIDR", .type = OPT_CIDR, .off = offsetof(struct list_args, cidrs),
-	  .repeat = AG_LIST_ENTRIES, .count_off = offsetof(struct list_args, nr_cidrs),
-	  .optional = true, .bad = "bad CIDR '%s': %s; nothing was changed",
+	{ .name = "CIDR",
+	  .type = OPT_CIDR,
+	  .off = offsetof(struct list_args, cidrs),
+	  .repeat = AG_LIST_ENTRIES,
+	  .count_off = offsetof(struct list_args, nr_cidrs),
+	  .optional = true,
+	  .bad = "bad CIDR '%s': %s; nothing was changed",
 	  .help = "192.0.2.0/24, 2001:db8::/32, or a single address" },
 	AG_OPT_END,
 };

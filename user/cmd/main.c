@@ -9,9 +9,9 @@
 #include "cmd.h"
 
 static const struct ag_cmd *const verbs[] = {
-	&cmd_attach, &cmd_detach, &cmd_status,	  &cmd_stats, &cmd_set,
-	&cmd_unset,  &cmd_serve,  &cmd_top,	  &cmd_allow, &cmd_deny,
-	&cmd_fragments, &cmd_apply, &cmd_config, &cmd_exporter, &cmd_vectors,
+	&cmd_attach,    &cmd_detach, &cmd_status, &cmd_stats,    &cmd_set,
+	&cmd_unset,     &cmd_serve,  &cmd_top,    &cmd_allow,    &cmd_deny,
+	&cmd_fragments, &cmd_apply,  &cmd_config, &cmd_exporter, &cmd_vectors,
 };
 
 static void usage(FILE *f)
@@ -22,10 +22,11 @@ static void usage(FILE *f)
 		   "Drops UDP reflection floods at the NIC with XDP.\n\n");
 	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		fprintf(f, "  %-8s %s\n", verbs[i]->name, verbs[i]->summary);
-	fprintf(f, "\nOptions:\n"
-		   "  --root DIR   pinned state directory (default %s, or $%s)\n"
-		   "  --version    print the version\n"
-		   "  --help       this text; 'ampguard VERB --help' for a verb\n",
+	fprintf(f,
+		"\nOptions:\n"
+		"  --root DIR   pinned state directory (default %s, or $%s)\n"
+		"  --version    print the version\n"
+		"  --help       this text; 'ampguard VERB --help' for a verb\n",
 		AG_DEFAULT_ROOT, AG_ROOT_ENV);
 }
 

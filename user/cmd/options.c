@@ -149,7 +149,8 @@ static int parse_value(const struct ag_opt *o, bool positional, void *a, const c
 		}
 		if (!ag_parse_uint(s, o->max, &v) && v >= o->min)
 			break;
-		snprintf(hint, sizeof(hint), "use a whole number from %llu to %llu", o->min, o->max);
+		snprintf(hint, sizeof(hint), "use a whole number from %llu to %llu", o->min,
+			 o->max);
 		return refuse(o, positional, s, hint);
 	case OPT_RATE:
 		return parse_rate_value(o, positional, a, s);
@@ -273,8 +274,9 @@ static int getopt_tables(const struct ag_opt *t, struct option *longs, char *sho
 		bool arg = t[i].type != OPT_FLAG;
 
 		if (t[i].name)
-			longs[nl++] = (struct option){ t[i].name, arg ? required_argument : no_argument,
-						       NULL, OPT_VAL_BASE + i };
+			longs[nl++] = (struct option){ t[i].name,
+						       arg ? required_argument : no_argument, NULL,
+						       OPT_VAL_BASE + i };
 		if (t[i].letter) {
 			*s++ = t[i].letter;
 			if (arg)

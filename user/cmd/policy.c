@@ -30,13 +30,18 @@ struct set_args {
 	long long budget[B__MAX]; /* -1: unchanged */
 };
 
-#define BUDGET(n, b, bits, h)                                                                   \
-	{ .name = n, .type = OPT_RATE, .off = offsetof(struct set_args, budget[b]), .metavar = "N", \
-	  .max = (bits) ? AG_MAX_BITS_RATE : AG_MAX_PKTS_RATE, .help = h }
+#define BUDGET(n, b, bits, h)                                                                  \
+	{                                                                                      \
+		.name = n, .type = OPT_RATE, .off = offsetof(struct set_args, budget[b]),      \
+		.metavar = "N", .max = (bits) ? AG_MAX_BITS_RATE : AG_MAX_PKTS_RATE, .help = h \
+	}
 
 static const struct ag_opt set_opts[] = {
-	{ .name = "track-timeout", .letter = 't', .type = OPT_DURATION,
-	  .off = offsetof(struct set_args, timeout_ms), .metavar = "D",
+	{ .name = "track-timeout",
+	  .letter = 't',
+	  .type = OPT_DURATION,
+	  .off = offsetof(struct set_args, timeout_ms),
+	  .metavar = "D",
 	  .help = "how long after a request its replies count as solicited:\n"
 		  "500ms, 5s, 2m (at most 1 hour), or off" },
 	BUDGET("pps", B_PPS, false, "aggregate budget in packets/s"),
@@ -47,18 +52,27 @@ static const struct ag_opt set_opts[] = {
 	BUDGET("per-source-burst", B_SRC_PPS_BURST, false, "its burst in packets"),
 	BUDGET("per-source-bps", B_SRC_BPS, true, "budget of each source address in bits/s"),
 	BUDGET("per-source-bps-burst", B_SRC_BPS_BURST, true, "its burst in bits"),
-	{ .name = "source-table-full", .type = OPT_ENUM, .off = offsetof(struct set_args, src_full),
-	  .metavar = "P", .parse = ag_src_full_parse, .values = "evict, aggregate or drop",
+	{ .name = "source-table-full",
+	  .type = OPT_ENUM,
+	  .off = offsetof(struct set_args, src_full),
+	  .metavar = "P",
+	  .parse = ag_src_full_parse,
+	  .values = "evict, aggregate or drop",
 	  .help = "a new source when the per-source table is full:\n"
 		  "evict (default) | aggregate | drop" },
 	AG_OPT_END,
 };
 
 static const struct ag_opt set_positional[] = {
-	{ .name = "VECTOR|PORT", .type = OPT_STRING, .off = offsetof(struct set_args, spec),
+	{ .name = "VECTOR|PORT",
+	  .type = OPT_STRING,
+	  .off = offsetof(struct set_args, spec),
 	  .help = "a name from 'ampguard vectors', or any UDP source port 1-65535" },
-	{ .name = "ACTION", .type = OPT_ENUM, .off = offsetof(struct set_args, action),
-	  .parse = ag_action_parse, .optional = true,
+	{ .name = "ACTION",
+	  .type = OPT_ENUM,
+	  .off = offsetof(struct set_args, action),
+	  .parse = ag_action_parse,
+	  .optional = true,
 	  .bad = "unknown action '%s': use pass, monitor, drop or ratelimit",
 	  .help = "pass | monitor (count as would-drop, pass) | drop |\n"
 		  "ratelimit (admit up to the budgets, drop the excess)" },
@@ -139,10 +153,12 @@ static int apply_set(struct ag_policy *p, const struct set_args *req)
 		p->src_full = req->src_full;
 	err = ag_rate_update(&p->agg_pps, b[B_PPS], b[B_PPS_BURST], false, "burst");
 	err = err ?: ag_rate_update(&p->agg_bps, b[B_BPS], b[B_BPS_BURST], true, "bps-burst");
-	err = err ?: ag_rate_update(&p->src_pps, b[B_SRC_PPS], b[B_SRC_PPS_BURST], false,
-				  "per-source-burst");
-	err = err ?: ag_rate_update(&p->src_bps, b[B_SRC_BPS], b[B_SRC_BPS_BURST], true,
-				  "per-source-bps-burst");
+	err = err   ?:
+		      ag_rate_update(&p->src_pps, b[B_SRC_PPS], b[B_SRC_PPS_BURST], false,
+				     "per-source-burst");
+	err = err   ?:
+		      ag_rate_update(&p->src_bps, b[B_SRC_BPS], b[B_SRC_BPS_BURST], true,
+				     "per-source-bps-burst");
 	if (err)
 		return err;
 	if (p->action == AG_ACT_RATELIMIT && !p->agg_pps.rate && !p->agg_bps.rate &&

@@ -18,16 +18,26 @@ struct serve_args {
 };
 
 static const struct ag_opt serve_opts[] = {
-	{ .name = "delete", .letter = 'd', .type = OPT_FLAG, .off = offsetof(struct serve_args, del),
+	{ .name = "delete",
+	  .letter = 'd',
+	  .type = OPT_FLAG,
+	  .off = offsetof(struct serve_args, del),
 	  .help = "no longer served" },
-	{ .name = "json", .letter = 'j', .type = OPT_FLAG, .off = offsetof(struct serve_args, json),
+	{ .name = "json",
+	  .letter = 'j',
+	  .type = OPT_FLAG,
+	  .off = offsetof(struct serve_args, json),
 	  .help = "machine-readable list" },
 	AG_OPT_END,
 };
 
 static const struct ag_opt serve_positional[] = {
-	{ .name = "PORT", .type = OPT_PORT, .off = offsetof(struct serve_args, ports),
-	  .repeat = AG_NR_PORTS, .count_off = offsetof(struct serve_args, nr_ports), .optional = true,
+	{ .name = "PORT",
+	  .type = OPT_PORT,
+	  .off = offsetof(struct serve_args, ports),
+	  .repeat = AG_NR_PORTS,
+	  .count_off = offsetof(struct serve_args, nr_ports),
+	  .optional = true,
 	  .bad = "bad port '%s': use a number from 1 to 65535" },
 	AG_OPT_END,
 };

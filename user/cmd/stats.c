@@ -117,7 +117,8 @@ static void print_table(const struct ag_snapshot *s, const struct ag_snapshot *p
 			if (dt > 0) {
 				const struct ag_counter *pc = p ? &p->c[idx] : c;
 
-				ag_fmt_rate(pps, sizeof(pps), (c->packets - pc->packets) / dt, "pps");
+				ag_fmt_rate(pps, sizeof(pps), (c->packets - pc->packets) / dt,
+					    "pps");
 				ag_fmt_rate(bps, sizeof(bps), (c->bytes - pc->bytes) * 8.0 / dt,
 					    "bit/s");
 				printf(" %14s %16s", pps, bps);
@@ -165,17 +166,27 @@ struct stats_args {
 };
 
 static const struct ag_opt stats_opts[] = {
-	{ .name = "json", .letter = 'j', .type = OPT_FLAG, .off = offsetof(struct stats_args, json),
+	{ .name = "json",
+	  .letter = 'j',
+	  .type = OPT_FLAG,
+	  .off = offsetof(struct stats_args, json),
 	  .help = "machine-readable output (schema in README)" },
-	{ .name = "watch", .letter = 'w', .type = OPT_UINT, .off = offsetof(struct stats_args, watch),
-	  .metavar = "SECONDS", .min = 1, .max = 86400,
+	{ .name = "watch",
+	  .letter = 'w',
+	  .type = OPT_UINT,
+	  .off = offsetof(struct stats_args, watch),
+	  .metavar = "SECONDS",
+	  .min = 1,
+	  .max = 86400,
 	  .bad = "--watch takes a whole number of seconds from 1 to 86400, not '%s'",
 	  .help = "redraw every SECONDS with rates; with --json, one object per line" },
 	AG_OPT_END,
 };
 
 static const struct ag_opt stats_positional[] = {
-	{ .name = "IFACE", .type = OPT_STRING, .off = offsetof(struct stats_args, only),
+	{ .name = "IFACE",
+	  .type = OPT_STRING,
+	  .off = offsetof(struct stats_args, only),
 	  .optional = true },
 	AG_OPT_END,
 };

@@ -41,9 +41,9 @@ static const char *iface_state(const struct iface_status *s)
 	if (s->interrupted)
 		return "interrupted"; /* the next attach or detach removes it */
 	if (!s->link_id)
-		return "broken";   /* pins without a link: the link pin was removed */
+		return "broken"; /* pins without a link: the link pin was removed */
 	if (!s->linked_ifindex)
-		return "gone";     /* the interface was deleted */
+		return "gone"; /* the interface was deleted */
 	return "protected";
 }
 
@@ -54,8 +54,7 @@ struct status_arg {
 	unsigned int interrupted;
 };
 
-static int status_one(const char *ifname, const char *dir, bool interrupted,
-		      struct status_arg *a)
+static int status_one(const char *ifname, const char *dir, bool interrupted, struct status_arg *a)
 {
 	json_object *track = NULL, *o;
 	char tname[IF_NAMESIZE];
@@ -170,8 +169,8 @@ static void print_vectors(const struct ag_policy *tbl, json_object *vecs)
 	unsigned int slot;
 
 	if (!vecs)
-		printf("vectors:\n  %-15s %6s  %-9s %-8s %s\n", "NAME", "PORT", "ACTION", "TRACKING",
-		       "LIMITS");
+		printf("vectors:\n  %-15s %6s  %-9s %-8s %s\n", "NAME", "PORT", "ACTION",
+		       "TRACKING", "LIMITS");
 	for (slot = 1; slot < AG_MAX_VECTORS; slot++) {
 		if (!tbl[slot].in_use)
 			continue;
@@ -227,8 +226,10 @@ static int print_status(const struct ag_state *st, bool json)
 	print_vectors(tbl, vecs);
 	served = served_json(&sv);
 	if (!json) {
-		printf("served ports: %s\n", json_object_array_length(served) ?
-			json_object_to_json_string_ext(served, JSON_C_TO_STRING_PLAIN) : "none");
+		printf("served ports: %s\n",
+		       json_object_array_length(served) ?
+			       json_object_to_json_string_ext(served, JSON_C_TO_STRING_PLAIN) :
+			       "none");
 		printf("tracked requests: %lu of %u entries\n", entries, AG_TRACK_ENTRIES);
 		printf("rate-limited sources: %lu of %u entries\n", held, AG_SRC_ENTRIES);
 		printf("allowlist: %u entries, denylist: %u entries\n", cfg.allow_n, cfg.deny_n);
@@ -259,7 +260,10 @@ struct json_args {
 };
 
 static const struct ag_opt json_opts[] = {
-	{ .name = "json", .letter = 'j', .type = OPT_FLAG, .off = offsetof(struct json_args, json),
+	{ .name = "json",
+	  .letter = 'j',
+	  .type = OPT_FLAG,
+	  .off = offsetof(struct json_args, json),
 	  .help = "machine-readable output (schema in README)" },
 	AG_OPT_END,
 };
@@ -297,7 +301,8 @@ static int do_vectors(struct ag_state *unused, void *p)
 		json_object_object_add(o, "port", json_object_new_int(b->port));
 		json_object_object_add(o, "default_action",
 				       json_object_new_string(ag_action_name(b->action)));
-		json_object_object_add(o, "track_timeout_ms", json_object_new_int64(b->track_timeout_ms));
+		json_object_object_add(o, "track_timeout_ms",
+				       json_object_new_int64(b->track_timeout_ms));
 		json_object_object_add(o, "description", json_object_new_string(b->desc));
 		json_object_array_add(arr, o);
 	}

@@ -93,8 +93,10 @@ static void print_rows(const char *title, struct src_row *rows, unsigned int n, 
 			json_object_object_add(o, "source", json_object_new_string(src));
 			json_object_object_add(o, "vector", json_object_new_string(vec));
 			json_object_object_add(o, "dropped", json_object_new_uint64(r->e.dropped));
-			json_object_object_add(o, "admitted", json_object_new_uint64(r->e.admitted));
-			json_object_object_add(o, "dropped_pps", json_object_new_double(r->dropped_pps));
+			json_object_object_add(o, "admitted",
+					       json_object_new_uint64(r->e.admitted));
+			json_object_object_add(o, "dropped_pps",
+					       json_object_new_double(r->dropped_pps));
 			json_object_object_add(o, "admitted_pps",
 					       json_object_new_double(r->admitted_pps));
 			json_object_array_add(arr, o);
@@ -117,20 +119,35 @@ struct top_args {
 };
 
 static const struct ag_opt top_opts[] = {
-	{ .letter = 'n', .type = OPT_UINT, .off = offsetof(struct top_args, limit), .metavar = "N",
-	  .min = 1, .max = 100000, .bad = "-n takes a count from 1 to 100000, not '%s'",
+	{ .letter = 'n',
+	  .type = OPT_UINT,
+	  .off = offsetof(struct top_args, limit),
+	  .metavar = "N",
+	  .min = 1,
+	  .max = 100000,
+	  .bad = "-n takes a count from 1 to 100000, not '%s'",
 	  .help = "rows per list (default 10)" },
-	{ .name = "interval", .letter = 'i', .type = OPT_UINT,
-	  .off = offsetof(struct top_args, interval), .metavar = "SECONDS", .min = 1, .max = 3600,
+	{ .name = "interval",
+	  .letter = 'i',
+	  .type = OPT_UINT,
+	  .off = offsetof(struct top_args, interval),
+	  .metavar = "SECONDS",
+	  .min = 1,
+	  .max = 3600,
 	  .bad = "--interval takes whole seconds from 1 to 3600, not '%s'",
 	  .help = "rates over this many seconds (default 1)" },
-	{ .name = "json", .letter = 'j', .type = OPT_FLAG, .off = offsetof(struct top_args, json),
+	{ .name = "json",
+	  .letter = 'j',
+	  .type = OPT_FLAG,
+	  .off = offsetof(struct top_args, json),
 	  .help = "machine-readable output (schema in README)" },
 	AG_OPT_END,
 };
 
 static const struct ag_opt top_positional[] = {
-	{ .name = "VECTOR", .type = OPT_STRING, .off = offsetof(struct top_args, vector),
+	{ .name = "VECTOR",
+	  .type = OPT_STRING,
+	  .off = offsetof(struct top_args, vector),
 	  .optional = true },
 	AG_OPT_END,
 };

@@ -83,8 +83,8 @@ static int load_instance(const struct ag_state *st, const char *ifdir, struct in
 			err = ag_bpf_err(ENAMETOOLONG, st->root);
 			goto fail;
 		}
-		err = reuse_pin(bpf_object__find_map_by_name(in->xdp->obj, ag_shared_maps[i].name), path,
-				&found);
+		err = reuse_pin(bpf_object__find_map_by_name(in->xdp->obj, ag_shared_maps[i].name),
+				path, &found);
 		if (err) {
 			ag_bpf_err(err, path);
 			goto fail;
@@ -218,8 +218,8 @@ static int keep_kernel_msg(enum libbpf_print_level level, const char *fmt, va_li
 	vsnprintf(line, sizeof(line), fmt, ap);
 	msg = strstr(line, tag);
 	if (msg)
-		snprintf(kernel_msg, sizeof(kernel_msg), "%.*s", (int)strcspn(msg + sizeof(tag) - 1, "\n"),
-			 msg + sizeof(tag) - 1);
+		snprintf(kernel_msg, sizeof(kernel_msg), "%.*s",
+			 (int)strcspn(msg + sizeof(tag) - 1, "\n"), msg + sizeof(tag) - 1);
 	return 0;
 }
 
@@ -236,7 +236,8 @@ static void native_refusal(int prog_fd, int ifindex, int err, char *buf, size_t 
 
 	kernel_msg[0] = '\0';
 	old = libbpf_set_print(keep_kernel_msg);
-	if (!bpf_xdp_attach(ifindex, prog_fd, XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL))
+	if (!bpf_xdp_attach(ifindex, prog_fd, XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST,
+			    NULL))
 		bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE | XDP_FLAGS_REPLACE, &opts);
 	libbpf_set_print(old);
 	snprintf(buf, len, "%s%s%s", strerror(-err), kernel_msg[0] ? ": " : "", kernel_msg);
@@ -258,7 +259,8 @@ static int link_xdp(int prog_fd, const struct ag_attach_req *req, unsigned int *
 		err = -errno;
 		native_refusal(prog_fd, req->ifindex, err, why, sizeof(why));
 		if (req->mode == AG_MODE_NATIVE) {
-			ag_err("native XDP attach to %s failed: %s (try --mode generic)", req->ifname, why);
+			ag_err("native XDP attach to %s failed: %s (try --mode generic)",
+			       req->ifname, why);
 			return err;
 		}
 		ag_warn("native XDP unavailable on %s (%s): using generic mode, which is slower",
@@ -272,8 +274,8 @@ static int link_xdp(int prog_fd, const struct ag_attach_req *req, unsigned int *
 	}
 	err = -errno;
 	if (err == -EINVAL)
-		ag_err("attaching to %s failed: %s (XDP links need Linux 5.9 or later)", req->ifname,
-		       strerror(EINVAL));
+		ag_err("attaching to %s failed: %s (XDP links need Linux 5.9 or later)",
+		       req->ifname, strerror(EINVAL));
 	else
 		ag_bpf_err(err, req->ifname);
 	return err;
@@ -288,14 +290,15 @@ static int pin_fd(int fd, const char *dir, const char *name)
 	return bpf_obj_pin(fd, path) ? -errno : 0;
 }
 
-static int track_attach_all(const struct ag_state *st, const struct ag_attach_req *req,
-			    int prog_fd, struct ag_ifinfo *info)
+static int track_attach_all(const struct ag_state *st, const struct ag_attach_req *req, int prog_fd,
+			    struct ag_ifinfo *info)
 {
 	unsigned int i;
 	int err;
 
 	for (i = 0; i < req->nr_track; i++) {
-		err = ag_tc_attach(req->track_ifindex[i], prog_fd, false, &info->track_made_qdisc[i]);
+		err = ag_tc_attach(req->track_ifindex[i], prog_fd, false,
+				   &info->track_made_qdisc[i]);
 		/* An interrupted attach may have left our filter, owned by nobody: take it over. */
 		if (err == -EEXIST && !ag_tracker_owned(st, req->track_ifindex[i]))
 			err = ag_tc_attach(req->track_ifindex[i], prog_fd, true, NULL);
@@ -371,7 +374,7 @@ static int reattach(const struct ag_state *st, const struct ag_attach_req *req, 
 	}
 	if (!req->quiet)
 		printf("%s: already protected (%s mode); programs replaced in place\n", req->ifname,
-	       ag_mode_name(info.mode));
+		       ag_mode_name(info.mode));
 out:
 	instance_destroy(&in);
 	return err;
@@ -431,7 +434,8 @@ static int attach_new(const struct ag_state *st, const struct ag_attach_req *req
 		goto fail;
 	}
 	for (i = 0; fresh && i < ag_nr_shared_maps; i++) {
-		err = pin_fd(bpf_map__fd(bpf_object__find_map_by_name(in.xdp->obj, ag_shared_maps[i].name)),
+		err = pin_fd(bpf_map__fd(bpf_object__find_map_by_name(in.xdp->obj,
+								      ag_shared_maps[i].name)),
 			     st->root, ag_shared_maps[i].name);
 		if (err) {
 			ag_bpf_err(err, "pinning shared maps");

@@ -19,7 +19,7 @@
 #define AG_DEFAULT_ROOT "/sys/fs/bpf/ampguard"
 #define AG_ROOT_ENV "AMPGUARD_ROOT"
 #define AG_JSON_VERSION 1
-#define AG_DEFAULT_TRACK_MS 5000 /* for ports an operator adds */
+#define AG_DEFAULT_TRACK_MS 5000           /* for ports an operator adds */
 #define AG_MAX_PKTS_RATE 1000000000ULL     /* 1 G packets/s */
 #define AG_MAX_BITS_RATE 10000000000000ULL /* 10 Tbit/s */
 
@@ -30,8 +30,7 @@
 void ag_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ag_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int ag_bpf_err(int err, const char *what);
-int ag_path(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int ag_path(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int ag_parse_uint(const char *s, unsigned long max, unsigned long *out);
 void ag_fmt_rate(char *buf, size_t len, double value, const char *unit);
 void ag_fmt_count(char *buf, size_t len, double value);
@@ -60,8 +59,7 @@ int ag_action_parse(const char *s);
 const char *ag_reason_name(unsigned int reason);
 const char *ag_mode_name(unsigned int mode);
 int ag_builtin_slot(const char *name);
-void ag_vector_name(const struct ag_policy *pol, unsigned int slot, char *buf,
-		    size_t len);
+void ag_vector_name(const struct ag_policy *pol, unsigned int slot, char *buf, size_t len);
 
 void ag_policy_defaults(struct ag_policy tbl[AG_MAX_VECTORS]);
 int ag_attach_mode_parse(const char *s);

@@ -72,7 +72,8 @@ static int list_apply(const struct ag_state *st, const struct ag_list_op *op, __
 	if (del)
 		return bpf_map_delete_elem(list_fd(st, op), &key) && errno != ENOENT ? -errno : 0;
 	return bpf_map_update_elem(list_fd(st, op), &key, &one, BPF_NOEXIST) && errno != EEXIST ?
-		       -errno : 0;
+		       -errno :
+		       0;
 }
 
 static int write_lists(const struct ag_state *st, __u32 gen, const struct ag_change *ch)
@@ -225,7 +226,6 @@ static int set_config(const struct ag_state *st, int gen, int dirty)
 	return bpf_map_update_elem(st->config_fd, &(__u32){ 0 }, &cfg, 0) ? -errno : 0;
 }
 
-
 /* Replaces generation to's list entries with those of generation from. */
 static void level_lists(const struct ag_state *st, __u32 from, __u32 to)
 {
@@ -243,8 +243,8 @@ static void level_lists(const struct ag_state *st, __u32 from, __u32 to)
 		for (prev = NULL; !bpf_map_get_next_key(fds[f], prev, &next); prev = &key) {
 			key = next;
 			if (n == cap) {
-				struct ag_lpm6 *grown = realloc(keys, (cap = cap ? 2 * cap : 256) *
-									      sizeof(*keys));
+				struct ag_lpm6 *grown =
+					realloc(keys, (cap = cap ? 2 * cap : 256) * sizeof(*keys));
 				if (!grown)
 					break;
 				keys = grown;
@@ -265,7 +265,10 @@ static void level_lists(const struct ag_state *st, __u32 from, __u32 to)
 
 static int level_orphans(const char *ifname, void *arg)
 {
-	const struct { const struct ag_state *st; __u32 from, to; } *a = arg;
+	const struct {
+		const struct ag_state *st;
+		__u32 from, to;
+	} *a = arg;
 	struct ag_ifinfo info;
 
 	if (!ag_iface_info(a->st, ifname, &info)) {
@@ -282,7 +285,10 @@ static int level_orphans(const char *ifname, void *arg)
  */
 static int level_generations(const struct ag_state *st, __u32 active)
 {
-	struct { const struct ag_state *st; __u32 from, to; } arg = { st, active, !active };
+	struct {
+		const struct ag_state *st;
+		__u32 from, to;
+	} arg = { st, active, !active };
 	restore_gen(st, active, !active, true, true);
 	level_lists(st, active, !active);
 	ag_for_each_iface(st, level_orphans, &arg);

@@ -26,10 +26,8 @@ struct ag_change {
 int ag_commit(const struct ag_state *st, const struct ag_change *ch);
 
 /* policy.c */
-int ag_policy_commit(const struct ag_state *st,
-		     const struct ag_policy tbl[AG_MAX_VECTORS]);
-int ag_policy_find(const struct ag_policy tbl[AG_MAX_VECTORS], const char *spec,
-		   int *port_out);
+int ag_policy_commit(const struct ag_state *st, const struct ag_policy tbl[AG_MAX_VECTORS]);
+int ag_policy_find(const struct ag_policy tbl[AG_MAX_VECTORS], const char *spec, int *port_out);
 int ag_policy_alloc(const struct ag_state *st, struct ag_policy tbl[AG_MAX_VECTORS], int port);
 int ag_policy_settle(const struct ag_state *st, const struct ag_policy *old,
 		     const struct ag_policy *now, unsigned int slot);

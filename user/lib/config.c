@@ -95,8 +95,8 @@ static void emit_vector(FILE *f, const char *name, const struct ag_policy *p)
 	char timeout[16];
 
 	ag_fmt_duration(timeout, sizeof(timeout), p->track_timeout_ms);
-	fprintf(f, "  %s:\n    action: %s\n    track-timeout: %s\n", name, ag_action_name(p->action),
-		timeout);
+	fprintf(f, "  %s:\n    action: %s\n    track-timeout: %s\n", name,
+		ag_action_name(p->action), timeout);
 	emit_budget(f, "pps", "burst", &p->agg_pps);
 	emit_budget(f, "bps", "bps-burst", &p->agg_bps);
 	emit_budget(f, "per-source-pps", "per-source-burst", &p->src_pps);
@@ -169,7 +169,7 @@ static void emit(FILE *f, const struct ag_conf *c)
 /* ---- planning an apply -------------------------------------------------- */
 
 struct plan {
-	FILE *log;           /* the change lines, printed once the plan holds */
+	FILE *log; /* the change lines, printed once the plan holds */
 	char *log_buf;
 	size_t log_len;
 	struct ag_policy old[AG_MAX_VECTORS];
@@ -182,7 +182,7 @@ struct plan {
 	size_t nr_orphans;
 	const struct ag_conf_iface **attach; /* targets not attached yet */
 	size_t nr_attach;
-	const char **detach;                 /* attached, not named */
+	const char **detach; /* attached, not named */
 	size_t nr_detach;
 	unsigned int changes;
 };
@@ -426,11 +426,12 @@ static int plan_ifaces(const struct ag_conf *cur, const struct ag_conf *c, const
 			note(pl, "%s: attach", want->name);
 		}
 		if (!have || !same_orphan(&have->orphan, &want->orphan)) {
-			pl->orphans[pl->nr_orphans++] = (struct ag_orphan_op){ .ifname = want->name,
-									     .cfg = want->orphan };
+			pl->orphans[pl->nr_orphans++] =
+				(struct ag_orphan_op){ .ifname = want->name, .cfg = want->orphan };
 			if (have)
 				note(pl, "%s: orphan fragments %s -> %s", want->name,
-				     ag_orphan_name(have->orphan.mode), ag_orphan_name(want->orphan.mode));
+				     ag_orphan_name(have->orphan.mode),
+				     ag_orphan_name(want->orphan.mode));
 		}
 	}
 	for (i = 0; !only && c->has_ifaces && i < cur->nr_ifaces; i++) {

@@ -181,7 +181,8 @@ static struct node *read_tree(const char *buf, size_t len, struct ctx *x)
 		yaml_event_delete(&ev);
 	}
 	if (p.error != YAML_NO_ERROR && !x->failed) {
-		struct node at = { .line = p.problem_mark.line + 1, .col = p.problem_mark.column + 1 };
+		struct node at = { .line = p.problem_mark.line + 1,
+				   .col = p.problem_mark.column + 1 };
 
 		fail(x, &at, "%s", p.problem ? p.problem : "malformed YAML");
 	}
@@ -250,19 +251,38 @@ static int scalar_rate(struct ctx *x, const struct node *n, const char *what,
 	if (want(x, n, N_SCALAR, what))
 		return -EINVAL;
 	if (ag_parse_rate(n->value, max, out))
-		return fail(x, n, "%s: '%s' is not a whole number up to %llu (k, M, G allowed)", what,
-			    n->value, max);
+		return fail(x, n, "%s: '%s' is not a whole number up to %llu (k, M, G allowed)",
+			    what, n->value, max);
 	return 0;
 }
 
 enum vec_field {
-	VF_ACTION, VF_TIMEOUT, VF_PPS, VF_BURST, VF_BPS, VF_BPS_BURST, VF_SRC_PPS, VF_SRC_BURST,
-	VF_SRC_BPS, VF_SRC_BPS_BURST, VF_SRC_FULL,
+	VF_ACTION,
+	VF_TIMEOUT,
+	VF_PPS,
+	VF_BURST,
+	VF_BPS,
+	VF_BPS_BURST,
+	VF_SRC_PPS,
+	VF_SRC_BURST,
+	VF_SRC_BPS,
+	VF_SRC_BPS_BURST,
+	VF_SRC_FULL,
 };
 
 static const char *const vec_fields[] = {
-	"action", "track-timeout", "pps", "burst", "bps", "bps-burst", "per-source-pps",
-	"per-source-burst", "per-source-bps", "per-source-bps-burst", "source-table-full", NULL,
+	"action",
+	"track-timeout",
+	"pps",
+	"burst",
+	"bps",
+	"bps-burst",
+	"per-source-pps",
+	"per-source-burst",
+	"per-source-bps",
+	"per-source-bps-burst",
+	"source-table-full",
+	NULL,
 };
 
 /* Budgets read as (rate, burst) pairs, applied once the mapping is read. */
@@ -272,8 +292,8 @@ struct vec_arg {
 	const struct node *at;
 };
 
-static int vec_field(struct ctx *x, unsigned int f, const struct node *key,
-		     const struct node *val, void *arg)
+static int vec_field(struct ctx *x, unsigned int f, const struct node *key, const struct node *val,
+		     void *arg)
 {
 	struct vec_arg *a = arg;
 	unsigned long long v, max;
@@ -287,7 +307,8 @@ static int vec_field(struct ctx *x, unsigned int f, const struct node *key,
 			return -EINVAL;
 		action = ag_action_parse(val->value);
 		if (action < 0)
-			return fail(x, val, "unknown action '%s': use pass, monitor, drop or ratelimit",
+			return fail(x, val,
+				    "unknown action '%s': use pass, monitor, drop or ratelimit",
 				    val->value);
 		a->pol->action = action;
 		return 0;
@@ -295,7 +316,8 @@ static int vec_field(struct ctx *x, unsigned int f, const struct node *key,
 		if (want(x, val, N_SCALAR, "track-timeout"))
 			return -EINVAL;
 		if (ag_parse_duration_ms(val->value, &ms))
-			return fail(x, val, "bad track-timeout '%s': use e.g. 500ms, 5s, 2m (at most 1 hour) or off",
+			return fail(x, val,
+				    "bad track-timeout '%s': use e.g. 500ms, 5s, 2m (at most 1 hour) or off",
 				    val->value);
 		a->pol->track_timeout_ms = ms;
 		return 0;
@@ -304,13 +326,15 @@ static int vec_field(struct ctx *x, unsigned int f, const struct node *key,
 			return -EINVAL;
 		action = ag_src_full_parse(val->value);
 		if (action < 0)
-			return fail(x, val, "bad source-table-full '%s': use evict, aggregate or drop",
+			return fail(x, val,
+				    "bad source-table-full '%s': use evict, aggregate or drop",
 				    val->value);
 		a->pol->src_full = action;
 		return 0;
 	default:
 		max = f == VF_BPS || f == VF_BPS_BURST || f == VF_SRC_BPS || f == VF_SRC_BPS_BURST ?
-			      AG_MAX_BITS_RATE : AG_MAX_PKTS_RATE;
+			      AG_MAX_BITS_RATE :
+			      AG_MAX_PKTS_RATE;
 		if (scalar_rate(x, val, vec_fields[f], max, &v))
 			return -EINVAL;
 		a->v[f] = v;
@@ -346,7 +370,9 @@ static int vec_budgets(struct ctx *x, struct vec_arg *a)
 	}
 	if (p->action == AG_ACT_RATELIMIT && !p->agg_pps.rate && !p->agg_bps.rate &&
 	    !p->src_pps.rate && !p->src_bps.rate)
-		return fail(x, a->at, "action ratelimit needs a budget: pps, bps, per-source-pps or per-source-bps");
+		return fail(
+			x, a->at,
+			"action ratelimit needs a budget: pps, bps, per-source-pps or per-source-bps");
 	return 0;
 }
 
@@ -375,7 +401,8 @@ static int vector_entry(struct ctx *x, unsigned int f, const struct node *key,
 		if (!strncmp(name, "port-", 5))
 			name += 5;
 		if (ag_parse_uint(name, 65535, &port) || !port)
-			return fail(x, key, "unknown vector '%s': use a name from 'ampguard vectors' or a port number 1-65535",
+			return fail(x, key,
+				    "unknown vector '%s': use a name from 'ampguard vectors' or a port number 1-65535",
 				    key->value);
 		for (i = 0; i < ag_nr_builtins; i++)
 			if (ag_builtins[i].port == port)
@@ -402,7 +429,8 @@ static int vector_entry(struct ctx *x, unsigned int f, const struct node *key,
 			return fail(x, key, "out of memory");
 		c->ports = grown;
 		a.pol = &c->ports[c->nr_ports++].pol;
-		*a.pol = (struct ag_policy){ .port = port, .in_use = 1,
+		*a.pol = (struct ag_policy){ .port = port,
+					     .in_use = 1,
 					     .track_timeout_ms = AG_DEFAULT_TRACK_MS };
 	}
 	if (walk_map(x, val, "a vector", vec_fields, vec_field, &a))
@@ -430,8 +458,8 @@ static int add_cidr(struct ctx *x, const struct node *at, const char *text, enum
 			return fail(x, at, "out of memory");
 		c->lists = grown;
 	}
-	c->lists[c->nr_lists] = (struct ag_list_op){ .list = list, .family = family,
-						     .prefixlen = key.prefixlen };
+	c->lists[c->nr_lists] =
+		(struct ag_list_op){ .list = list, .family = family, .prefixlen = key.prefixlen };
 	memcpy(c->lists[c->nr_lists++].addr, key.addr, 16);
 	return 0;
 }
@@ -485,7 +513,8 @@ static int each_served(struct ctx *x, const struct node *item, void *arg)
 
 	(void)arg;
 	if (ag_parse_uint(item->value, 65535, &port) || !port)
-		return fail(x, item, "bad served port '%s': use a number from 1 to 65535", item->value);
+		return fail(x, item, "bad served port '%s': use a number from 1 to 65535",
+			    item->value);
 	x->conf->served.bits[port / 32] |= 1U << (port % 32);
 	return 0;
 }
@@ -553,9 +582,11 @@ static int if_field(struct ctx *x, unsigned int f, const struct node *key, const
 			return -EINVAL;
 		mode = !strcmp(val->value, "auto")    ? AG_MODE_AUTO :
 		       !strcmp(val->value, "native")  ? AG_MODE_NATIVE :
-		       !strcmp(val->value, "generic") ? AG_MODE_GENERIC : -1;
+		       !strcmp(val->value, "generic") ? AG_MODE_GENERIC :
+							-1;
 		if (mode < 0)
-			return fail(x, val, "unknown mode '%s': use auto, native or generic", val->value);
+			return fail(x, val, "unknown mode '%s': use auto, native or generic",
+				    val->value);
 		a->ifc->mode = mode;
 		return 0;
 	case IF_TRACK_ON:
@@ -565,9 +596,11 @@ static int if_field(struct ctx *x, unsigned int f, const struct node *key, const
 			return -EINVAL;
 		mode = !strcmp(val->value, "pass")      ? AG_ORPHAN_PASS :
 		       !strcmp(val->value, "ratelimit") ? AG_ORPHAN_RATELIMIT :
-		       !strcmp(val->value, "drop")      ? AG_ORPHAN_DROP : -1;
+		       !strcmp(val->value, "drop")      ? AG_ORPHAN_DROP :
+							  -1;
 		if (mode < 0)
-			return fail(x, val, "bad orphan-fragments '%s': use pass, ratelimit or drop",
+			return fail(x, val,
+				    "bad orphan-fragments '%s': use pass, ratelimit or drop",
 				    val->value);
 		a->ifc->orphan.mode = mode;
 		return 0;
@@ -612,12 +645,20 @@ static int iface_entry(struct ctx *x, unsigned int f, const struct node *key,
 	return 0;
 }
 
-enum top_field { T_IFACES, T_VECTORS, T_SERVED, T_ALLOW, T_ALLOW_FILES, T_DENY, T_DENY_FILES,
-		 T_EXPORTER };
+enum top_field {
+	T_IFACES,
+	T_VECTORS,
+	T_SERVED,
+	T_ALLOW,
+	T_ALLOW_FILES,
+	T_DENY,
+	T_DENY_FILES,
+	T_EXPORTER
+};
 
 static const char *const top_fields[] = {
-	"interfaces", "vectors", "served-ports", "allow", "allow-files", "deny", "deny-files",
-	"exporter", NULL,
+	"interfaces", "vectors",    "served-ports", "allow", "allow-files",
+	"deny",       "deny-files", "exporter",     NULL,
 };
 
 static const char *const exporter_fields[] = { "listen", NULL };
@@ -634,8 +675,8 @@ static int exporter_field(struct ctx *x, unsigned int f, const struct node *key,
 	return 0;
 }
 
-static int top_field(struct ctx *x, unsigned int f, const struct node *key,
-		     const struct node *val, void *arg)
+static int top_field(struct ctx *x, unsigned int f, const struct node *key, const struct node *val,
+		     void *arg)
 {
 	struct vec_seen *seen = arg;
 
@@ -684,8 +725,9 @@ void ag_conf_free(struct ag_conf *c)
 int ag_conf_parse(const char *buf, size_t len, const char *fname, bool read_files,
 		  struct ag_conf *c, char *err, size_t errlen)
 {
-	struct ctx x = { .fname = fname, .err = err, .errlen = errlen, .read_files = read_files,
-			 .conf = c };
+	struct ctx x = {
+		.fname = fname, .err = err, .errlen = errlen, .read_files = read_files, .conf = c
+	};
 	struct vec_seen seen = { 0 };
 	struct node *root;
 	int ret = 0;

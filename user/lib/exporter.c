@@ -15,9 +15,8 @@
 
 #include "config.h"
 
-static const char index_page[] =
-	"<html><head><title>ampguard exporter</title></head>"
-	"<body><p><a href=\"/metrics\">/metrics</a></p></body></html>\n";
+static const char index_page[] = "<html><head><title>ampguard exporter</title></head>"
+				 "<body><p><a href=\"/metrics\">/metrics</a></p></body></html>\n";
 
 /* "127.0.0.1:9717", "[::1]:9717", "0.0.0.0:9717" or "[::]:9717". */
 static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
@@ -70,7 +69,8 @@ static int listen_on(const char *spec)
 	int fd, one = 1;
 
 	if (parse_listen(spec, &ss, &len)) {
-		ag_err("bad --listen '%s': use ADDRESS:PORT, e.g. 127.0.0.1:9717 or [::1]:9717", spec);
+		ag_err("bad --listen '%s': use ADDRESS:PORT, e.g. 127.0.0.1:9717 or [::1]:9717",
+		       spec);
 		return -EINVAL;
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -25,8 +25,8 @@
 #define AG_KERNEL_FLOOR "5.10"
 
 /* Enough to build the few instructions the probes need. */
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), \
-						.off = (o), .imm = (i) })
+#define INSN(c, d, s, o, i) \
+	((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 #define INSN_CALL(fn) INSN(BPF_JMP | BPF_CALL, 0, 0, 0, fn)
 #define INSN_MOV_IMM(d, i) INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
 #define INSN_EXIT() INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)

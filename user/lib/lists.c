@@ -77,7 +77,8 @@ int ag_cidr_file_read(const char *path, struct ag_cidr_set *set)
 		if (!*p)
 			continue;
 		if (ag_cidr_parse(p, &c.family, &c.key, why, sizeof(why))) {
-			ag_err("%s:%u: bad CIDR '%s': %s; nothing was changed", path, lineno, p, why);
+			ag_err("%s:%u: bad CIDR '%s': %s; nothing was changed", path, lineno, p,
+			       why);
 			err = -EINVAL;
 		} else {
 			err = ag_cidr_set_add(set, &c);
@@ -148,8 +149,10 @@ int ag_lists_read(const struct ag_state *st, struct ag_list_op **out, size_t *n)
 				ops = grown;
 				for (i = 0; i < set.n; i++) {
 					ops[total + i] = (struct ag_list_op){
-						.list = kinds[k], .family = set.v[i].family,
-						.prefixlen = set.v[i].key.prefixlen };
+						.list = kinds[k],
+						.family = set.v[i].family,
+						.prefixlen = set.v[i].key.prefixlen
+					};
 					memcpy(ops[total + i].addr, set.v[i].key.addr, 16);
 				}
 				total += set.n;
@@ -183,7 +186,7 @@ int ag_cidr_cmp(const void *a, const void *b)
  * request, naming the first problem, when it cannot apply.
  */
 int ag_list_plan(const struct ag_state *st, enum ag_list_kind list, struct ag_cidr_set *req,
-		bool del, struct ag_list_op **ops_out, size_t *n_out)
+		 bool del, struct ag_list_op **ops_out, size_t *n_out)
 {
 	struct ag_cidr_set cur = { 0 };
 	struct ag_list_op *ops;
@@ -214,12 +217,15 @@ int ag_list_plan(const struct ag_state *st, enum ag_list_kind list, struct ag_ci
 			ag_err("%s is not on the %s; nothing was changed", buf, ag_list_name(list));
 			err = -ENOENT;
 		} else if (del || !present) {
-			ops[n] = (struct ag_list_op){ .list = list, .del = del, .family = c->family,
+			ops[n] = (struct ag_list_op){ .list = list,
+						      .del = del,
+						      .family = c->family,
 						      .prefixlen = c->key.prefixlen };
 			memcpy(ops[n++].addr, c->key.addr, 16);
 			if (!del && ++count[c->family == AF_INET6] > AG_LIST_ENTRIES) {
-				ag_err("the %s would exceed %u %s entries; nothing was changed", ag_list_name(list),
-				       AG_LIST_ENTRIES, c->family == AF_INET ? "IPv4" : "IPv6");
+				ag_err("the %s would exceed %u %s entries; nothing was changed",
+				       ag_list_name(list), AG_LIST_ENTRIES,
+				       c->family == AF_INET ? "IPv4" : "IPv6");
 				err = -ENOSPC;
 			}
 		}

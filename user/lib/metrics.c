@@ -74,7 +74,8 @@ static void counters(FILE *f, const struct ag_snapshot *s, bool bytes)
 			for (r = 0; r < AG_REASON__MAX; r++) {
 				const struct ag_counter *c = &s->ifs[i].c[AG_STATS_IDX(slot, r)];
 
-				fprintf(f, "%s{", bytes ? "ampguard_bytes_total" : "ampguard_packets_total");
+				fprintf(f, "%s{",
+					bytes ? "ampguard_bytes_total" : "ampguard_packets_total");
 				label(f, "interface", s->ifs[i].name, true);
 				vector_labels(f, s->tbl, slot, false);
 				label(f, "verdict", ag_reason_drops(r) ? "drop" : "pass", false);

@@ -106,8 +106,7 @@ int ag_builtin_slot(const char *name)
 	return -1;
 }
 
-void ag_vector_name(const struct ag_policy *pol, unsigned int slot, char *buf,
-		    size_t len)
+void ag_vector_name(const struct ag_policy *pol, unsigned int slot, char *buf, size_t len)
 {
 	if (slot == 0)
 		snprintf(buf, len, "other");

@@ -45,7 +45,10 @@ int ag_policy_find(const struct ag_policy tbl[AG_MAX_VECTORS], const char *spec,
 
 static int zero_iface_slot(const char *ifname, void *arg)
 {
-	const struct { const struct ag_state *st; unsigned int slot; } *a = arg;
+	const struct {
+		const struct ag_state *st;
+		unsigned int slot;
+	} *a = arg;
 	char path[PATH_MAX];
 	int fd, err;
 
@@ -83,7 +86,10 @@ static int pick_slot(const struct ag_policy tbl[AG_MAX_VECTORS], int port)
 /* Gives port a custom slot in tbl (not yet committed); -ENOSPC when none is free. */
 int ag_policy_alloc(const struct ag_state *st, struct ag_policy tbl[AG_MAX_VECTORS], int port)
 {
-	struct { const struct ag_state *st; unsigned int slot; } arg = { st, 0 };
+	struct {
+		const struct ag_state *st;
+		unsigned int slot;
+	} arg = { st, 0 };
 	int slot = pick_slot(tbl, port), err;
 
 	if (slot >= 0) {
@@ -93,7 +99,8 @@ int ag_policy_alloc(const struct ag_state *st, struct ag_policy tbl[AG_MAX_VECTO
 			if (err)
 				return err;
 		}
-		tbl[slot] = (struct ag_policy){ .port = port, .in_use = 1,
+		tbl[slot] = (struct ag_policy){ .port = port,
+						.in_use = 1,
 						.track_timeout_ms = AG_DEFAULT_TRACK_MS };
 		return slot;
 	}

@@ -109,8 +109,7 @@ static int load_failed(struct bpf_object *obj, const char *log, int err, const s
 		fprintf(stderr, "%s\n", log);
 	last_line(log, line, sizeof(line));
 	ag_err("the verifier of Linux %s rejected program %s%s: %s (AMPGUARD_DEBUG=1 prints the whole log)",
-	       k->release, bpf_program__name(prog), err == -ENOSPC ? " (log truncated)" : "",
-	       line);
+	       k->release, bpf_program__name(prog), err == -ENOSPC ? " (log truncated)" : "", line);
 	return err < 0 ? err : -err;
 }
 

@@ -50,8 +50,8 @@ static int clear_one(const char *ifname, const char *dir, void *arg)
  * Where a map of the running program belongs when its pin is missing, or
  * "" when it has its pin (or is not one ampguard pins).
  */
-static void missing_pin(const struct ag_state *st, const char *ifdir, const char *name,
-			char *path, size_t len)
+static void missing_pin(const struct ag_state *st, const char *ifdir, const char *name, char *path,
+			size_t len)
 {
 	unsigned int i;
 

@@ -28,12 +28,15 @@
 
 static const char *root_override;
 
+/* The formatter would split the stringified name from its macro. */
+/* clang-format off */
 #define SHARED(name) { #name, offsetof(struct ag_state, name##_fd) }
 const struct ag_shared_map ag_shared_maps[] = {
 	SHARED(config), SHARED(port_vec), SHARED(policy), SHARED(track), SHARED(track_ports),
 	SHARED(served), SHARED(rl_agg), SHARED(rl_src), SHARED(deny4),
 	SHARED(deny6), SHARED(allow4), SHARED(allow6), SHARED(frags),
 };
+/* clang-format on */
 const unsigned int ag_nr_shared_maps = sizeof(ag_shared_maps) / sizeof(ag_shared_maps[0]);
 
 static int *shared_fd(struct ag_state *st, unsigned int i)
@@ -105,15 +108,14 @@ int ag_state_flock(struct ag_state *st, bool create)
 			close(fd);
 			return ag_bpf_err(err, st->root);
 		}
-		if (fstat(fd, &a) == 0 && stat(st->root, &b) == 0 &&
-		    a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+		if (fstat(fd, &a) == 0 && stat(st->root, &b) == 0 && a.st_ino == b.st_ino &&
+		    a.st_dev == b.st_dev) {
 			st->lock_fd = fd;
 			return 0;
 		}
 		close(fd);
 	}
-	ag_err("%s keeps changing under us; is another ampguard looping?",
-	       st->root);
+	ag_err("%s keeps changing under us; is another ampguard looping?", st->root);
 	return -EBUSY;
 }
 
@@ -277,8 +279,7 @@ int ag_state_init_maps(const struct ag_state *maps)
 	for (slot = 1; slot < AG_MAX_VECTORS; slot++) {
 		__u32 port = tbl[slot].port, val = slot;
 
-		if (tbl[slot].in_use &&
-		    bpf_map_update_elem(port_vec_fd, &port, &val, 0))
+		if (tbl[slot].in_use && bpf_map_update_elem(port_vec_fd, &port, &val, 0))
 			return -errno;
 	}
 	if (bpf_map_update_elem(config_fd, &zero, &cfg, 0))
@@ -326,8 +327,8 @@ void ag_state_from_obj(struct ag_state *st, const struct bpf_object *obj)
 
 	ag_state_reset(st);
 	for (i = 0; i < ag_nr_shared_maps; i++)
-		*shared_fd(st, i) = bpf_map__fd(
-			bpf_object__find_map_by_name(obj, ag_shared_maps[i].name));
+		*shared_fd(st, i) =
+			bpf_map__fd(bpf_object__find_map_by_name(obj, ag_shared_maps[i].name));
 }
 
 /* Points an unloaded object's shared maps at those of st. */
@@ -353,14 +354,13 @@ bool ag_ifname_valid(const char *name)
 	if (!len || len >= IF_NAMESIZE || !strcmp(name, ".") || !strcmp(name, ".."))
 		return false;
 	for (; *name; name++)
-		if (*name == '/' || *name == ':' || *name == ' ' || *name == '\t' ||
-		    *name == '\n')
+		if (*name == '/' || *name == ':' || *name == ' ' || *name == '\t' || *name == '\n')
 			return false;
 	return true;
 }
 
-int ag_iface_pin(const struct ag_state *st, const char *ifname,
-		 const char *obj, char *buf, size_t len)
+int ag_iface_pin(const struct ag_state *st, const char *ifname, const char *obj, char *buf,
+		 size_t len)
 {
 	char enc[IF_NAMESIZE * 3 + 1];
 
@@ -426,8 +426,7 @@ int ag_iface_info(const struct ag_state *st, const char *ifname, struct ag_ifinf
  * writer's. The datapath writes only orphan_tat: writing back a value read
  * a moment ago refunds at most that moment's orphan budget.
  */
-int ag_iface_info_write(const struct ag_state *st, const char *ifname,
-			const struct ag_ifinfo *info)
+int ag_iface_info_write(const struct ag_state *st, const char *ifname, const struct ag_ifinfo *info)
 {
 	int fd = iface_info_fd(st, ifname), err;
 
@@ -439,14 +438,12 @@ int ag_iface_info_write(const struct ag_state *st, const char *ifname,
 }
 
 /* A name no interface can have (':' is invalid in interface names). */
-int ag_iface_staging(const struct ag_state *st, const char *ifname,
-		     char *buf, size_t len)
+int ag_iface_staging(const struct ag_state *st, const char *ifname, char *buf, size_t len)
 {
 	char enc[IF_NAMESIZE * 3 + 1];
 
 	iface_encode(ifname, enc, sizeof(enc));
-	return ag_path(buf, len, "%s/ifaces/staging:%s:%d", st->root, enc,
-		       getpid());
+	return ag_path(buf, len, "%s/ifaces/staging:%s:%d", st->root, enc, getpid());
 }
 
 /*

@@ -38,8 +38,8 @@ extern const struct ag_shared_map ag_shared_maps[];
 extern const unsigned int ag_nr_shared_maps;
 
 enum ag_lock_mode {
-	AG_LOCK_NONE,   /* readers: stats, status */
-	AG_LOCK_WRITE,  /* writers: serialised on the root directory */
+	AG_LOCK_NONE,  /* readers: stats, status */
+	AG_LOCK_WRITE, /* writers: serialised on the root directory */
 };
 
 void ag_set_root(const char *root);
@@ -70,10 +70,9 @@ struct bpf_link_info;
 int ag_dir_link(const char *dir, struct bpf_link_info *info);
 int ag_iface_info_write(const struct ag_state *st, const char *ifname,
 			const struct ag_ifinfo *info);
-int ag_iface_pin(const struct ag_state *st, const char *ifname,
-		 const char *obj, char *buf, size_t len);
-int ag_iface_staging(const struct ag_state *st, const char *ifname,
-		     char *buf, size_t len);
+int ag_iface_pin(const struct ag_state *st, const char *ifname, const char *obj, char *buf,
+		 size_t len);
+int ag_iface_staging(const struct ag_state *st, const char *ifname, char *buf, size_t len);
 int ag_remove_tree(const char *dir);
 
 void ag_state_remove_if_unused(const struct ag_state *st);

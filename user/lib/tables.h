@@ -42,9 +42,9 @@ int ag_rl_reset(const struct ag_state *st, unsigned int slot);
 enum ag_list_kind { AG_LIST_ALLOW, AG_LIST_DENY };
 
 struct ag_list_op {
-	__u8 list;      /* enum ag_list_kind */
-	__u8 del;       /* remove instead of add */
-	__u16 family;   /* AF_INET or AF_INET6 */
+	__u8 list;       /* enum ag_list_kind */
+	__u8 del;        /* remove instead of add */
+	__u16 family;    /* AF_INET or AF_INET6 */
 	__u32 prefixlen; /* of the CIDR itself */
 	__u8 addr[16];
 };
