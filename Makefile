@@ -21,7 +21,7 @@ CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
 LDLIBS    += $(shell pkg-config --libs $(PKGS)) -lpthread
 
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
-	      -Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
+	      -Iinclude -Ibpf/lib -I/usr/include/$(MULTIARCH)
 
 BPF_PROGS := ampguard_xdp ampguard_xdp_locked ampguard_tc xdp_floor bench_gen bench_gen6 bench_portfilter
 BPF_OBJS  := $(patsubst %,$(BUILD)/%.bpf.o,$(BPF_PROGS))
@@ -56,7 +56,7 @@ deps:
 $(BUILD) $(BUILD)/user $(BUILD)/tests:
 	mkdir -p $@
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/*.h include/*.h | $(BUILD)
+$(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/lib/*.h bpf/*.h include/*.h | $(BUILD)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 # BPF programs only the tests load.
@@ -69,7 +69,7 @@ $(BUILD)/tests/%.skel.h: $(BUILD)/tests/%.bpf.o
 $(BUILD)/tests/test_load: $(BUILD)/tests/rejected.skel.h
 
 # The classifier for kernels without BPF atomics (before 5.12).
-$(BUILD)/ampguard_xdp_locked.bpf.o: bpf/ampguard_xdp.bpf.c bpf/*.h include/*.h | $(BUILD)
+$(BUILD)/ampguard_xdp_locked.bpf.o: bpf/ampguard_xdp.bpf.c bpf/lib/*.h bpf/*.h include/*.h | $(BUILD)
 	$(CLANG) $(BPF_CFLAGS) -DAG_LOCKED_BUCKETS -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
