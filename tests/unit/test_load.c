@@ -16,7 +16,6 @@
 
 #include "ampguard.h"
 #include "fixture.h"
-#include "harness.h"
 #include "rejected.skel.h"
 
 static int load_rejected(void *skel)
@@ -163,5 +162,5 @@ int main(void)
 	RUN(test_debug_prints_the_log);
 	RUN(test_rejection_is_one_line);
 	RUN(test_build_matches_kernel);
-	return harness_done();
+	return fixture_done();
 }

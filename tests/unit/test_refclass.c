@@ -11,8 +11,8 @@
 #include <linux/in.h>
 
 #include "ampguard.h"
+#include "fixture.h"
 #include "frames.h"
-#include "harness.h"
 #include "refclass.h"
 
 static struct ref_config cfg;
@@ -277,5 +277,5 @@ int main(void)
 	RUN(test_fragments);
 	RUN(test_served_and_tracking);
 	ref_state_free(&rs);
-	return harness_done();
+	return fixture_done();
 }
