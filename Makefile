@@ -101,8 +101,8 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/*.h $(LIB) | $(BUILD)/tests
 $(BUILD)/tests/%: tests/tools/%.c tests/tools/*.h | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@
 
-$(BUILD)/tests/bench_%: tests/bench/bench_%.c tests/unit/frames.c tests/unit/*.h $(LIB) $(BENCH_SKELS) \
-		       | $(BUILD)/tests
+$(BUILD)/tests/bench_%: tests/bench/bench_%.c tests/unit/frames.c tests/unit/*.h $(LIB) \
+		       $(BENCH_SKELS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests/unit -I$(BUILD)/bench $(LDFLAGS) $< tests/unit/frames.c $(LIB) $(LDLIBS) \
 		-o $@
 

@@ -401,20 +401,20 @@ static int enter_ns(enum netns_role role)
 static int learn_remote(int family)
 {
 	struct frame in, out;
+	struct fixture_run run = { .data = in.data, .out = out.data, .out_size = sizeof(out.data) };
 	__u8 remote[16];
 	int fd, err;
 
 	inet_pton(family == 6 ? AF_INET6 : AF_INET, family == 6 ? REMOTE6 : REMOTE4, remote);
 	frame_make(&in, family, &traffic[TR_DNS_UNSOL], remote, false);
+	run.len = in.len;
 	fd = front_fd(family, bench.target_fd[T_PASS], 1);
 	if (fd < 0)
 		return fd;
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.data, .data_size_in = in.len,
-		    .data_out = out.data, .data_size_out = sizeof(out.data), .repeat = 1);
-	err = bpf_prog_test_run_opts(fd, &opts);
+	err = fixture_run(fd, &run);
 	if (err)
-		return -errno;
-	if (opts.retval != XDP_PASS)
+		return err;
+	if (run.retval != XDP_PASS)
 		return -EPROTO;
 	out.l3_off = in.l3_off;
 	memcpy(bench.remote[fam_idx(family)], frame_saddr(&out, family), addr_len(family));
@@ -459,15 +459,15 @@ static int ampguard_request(int family, const __u8 *remote, __u16 sport)
 {
 	const struct traffic_spec req = { "", IPPROTO_UDP, sport, 53 };
 	struct frame f;
+	struct fixture_run run = { .data = f.data };
 	int err;
 
 	frame_make(&f, family, &req, remote, true);
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.data, .data_size_in = f.len,
-		    .repeat = 1);
-	err = bpf_prog_test_run_opts(bpf_program__fd(bench.tc->progs.ampguard_tc_egress), &opts);
+	run.len = f.len;
+	err = fixture_run(bpf_program__fd(bench.tc->progs.ampguard_tc_egress), &run);
 	if (err)
-		return -errno;
-	return opts.retval == TC_ACT_OK ? 0 : -EPROTO;
+		return err;
+	return run.retval == TC_ACT_OK ? 0 : -EPROTO;
 }
 
 /*
