@@ -21,6 +21,10 @@
  * tables show medians with min-max over the rounds. Each row's frames are accounted
  * for: ampguard's counters by reason, the namespace's IP and L4 counters
  * (frames that must reach the stack did, frames that must not did not).
+ *
+ * Invariants: a row whose frames are not all accounted for is an error,
+ * not a measurement; the front end of a family and source
+ * count is loaded once and shared by every row that needs it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -1115,8 +1119,8 @@ static void usage(void)
 		"ROLE: base (required), nft, iptables, iptables-legacy, xdp-filter; each\n"
 		"namespace holds the veth NAME (default agp) the frames come in on.\n"
 		"--only: just the rows whose \"IPvN contender path\" contains TEXT, e.g.\n"
-		"\"IPv4 ampguard vector drop\", to profile one path. BENCH_VERBOSE=1 in the environment prints every\n"
-		"measurement to stderr as it is taken.\n");
+		"\"IPv4 ampguard vector drop\", to profile one path. BENCH_VERBOSE=1 in the\n"
+		"environment prints every measurement to stderr as it is taken.\n");
 }
 
 static int parse_netns(const char *arg)

@@ -4,6 +4,12 @@
  * and `repeat`, beside programs that only return XDP_DROP or XDP_PASS.
  * All paths run interleaved within each round so drift hits them alike;
  * the table shows medians and min-max over the rounds.
+ *
+ * Invariants: every run checks its path's verdict (except the 1k and 1M
+ * source rate-limit paths, whose verdict changes with the source), so a
+ * path that stops doing what its name says fails instead of timing
+ * something else. The front end and the floor are the objects bench_live
+ * runs, built from tests/bench/bpf/.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -15,6 +15,11 @@
  * -t stops after SECONDS even if fewer frames were run. FRAMES takes k and
  * M suffixes. The last line is "1 passed, 0 failed", or "0 passed, 1
  * failed" when anything disagreed.
+ *
+ * Invariants: the model is never corrected from the program: after a
+ * disagreement the expected counters carry on from what the program
+ * counted, so one fault is reported once, not on every later frame. The
+ * seed is printed, so any run can be repeated.
  */
 #include <errno.h>
 #include <getopt.h>

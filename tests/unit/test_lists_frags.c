@@ -2,6 +2,10 @@
 /*
  * Allow/deny lists and fragment sequences through the XDP program with
  * BPF_PROG_TEST_RUN: verdicts and exact counter deltas, plus CIDR parsing.
+ *
+ * Invariants: every test that runs frames starts from reset(), so lists,
+ * fragment entries and policy left by another test never decide a verdict;
+ * every frame must move exactly one counter by one.
  */
 #include <errno.h>
 #include <string.h>

@@ -5,6 +5,9 @@
  * program and the verifier's last line, never as a privilege problem; the
  * whole log only with AMPGUARD_DEBUG=1. The classifier build loaded is
  * the one the kernel's BPF atomics call for.
+ *
+ * Invariants: rejected.bpf.c is built only for this test and every
+ * verifier rejects it, so its load failing is the expected outcome.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -3,6 +3,11 @@
  * Bucket arithmetic of the ratelimit action, driven through the XDP
  * program with BPF_PROG_TEST_RUN on a clock the test sets (the program's
  * clock_override_ns), so every admission count is exact.
+ *
+ * Invariants: only test_accuracy_across_cpus runs the program on the real
+ * clock (its counts are bounded, not exact, and depend on the machine's
+ * load); every other test that runs frames sets the clock itself and
+ * expects exact counts.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -57,7 +62,8 @@ static struct result send_spec(unsigned int n, struct frame_spec s)
 		ag_stats_read(stats, before);
 		ASSERT_OK(fixture_run(fd, &run), "test run");
 		ag_stats_read(stats, after);
-#define GREW(reason) (after[AG_STATS_IDX(DNS, reason)].packets != before[AG_STATS_IDX(DNS, reason)].packets)
+#define GREW(reason) \
+	(after[AG_STATS_IDX(DNS, reason)].packets != before[AG_STATS_IDX(DNS, reason)].packets)
 		if (GREW(AG_R_RL_PASS)) {
 			r.pass++;
 			CHECK(run.retval == XDP_PASS, "admitted but verdict %u", run.retval);
@@ -384,7 +390,8 @@ static void accuracy(unsigned long long rate, int cpus)
 	ag_stats_read(bpf_map__fd(skel->maps.stats), c);
 	admitted = c[AG_STATS_IDX(DNS, AG_R_RL_PASS)].packets - before;
 	want = rate * elapsed + burst;
-	printf("  %llu pps on %d CPU(s): offered %.0f pps, admitted %llu in %.3f s, %.3f of rate x time + burst\n",
+	printf("  %llu pps on %d CPU(s): offered %.0f pps, admitted %llu in %.3f s, "
+	       "%.3f of rate x time + burst\n",
 	       rate, cpus, (o[0].offered + o[1].offered) / elapsed, admitted, elapsed,
 	       admitted / want);
 	/* Only an offer well above the budget measures the budget. */

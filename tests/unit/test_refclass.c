@@ -4,6 +4,9 @@
  * taken from the README, without any BPF: so that when fuzz_datapath finds
  * the program and the reference agreeing, the reference itself is known
  * to say what the documentation says.
+ *
+ * Invariants: no BPF object is loaded and no kernel is needed; the
+ * expectations come from the README, never from running refclass.c.
  */
 #include <string.h>
 #include <arpa/inet.h>

@@ -3,6 +3,10 @@
  * Solicited-response tracking, driven through both programs with
  * BPF_PROG_TEST_RUN: a request through the TC egress recorder, then its
  * reply (or a forgery of it) through the XDP classifier.
+ *
+ * Invariants: both programs share one set of maps, as attach loads them;
+ * every test starts from clear_state() (no tracked entries, no served
+ * ports, the default policy), so none relies on another's entries.
  */
 #include <errno.h>
 #include <stdio.h>

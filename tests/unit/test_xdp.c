@@ -4,6 +4,11 @@
  * and asserts the verdict and the exact counter delta of every frame:
  * one packet and its bytes under the expected vector and reason, nothing
  * anywhere else.
+ *
+ * Invariants: one object is loaded for the whole run, with the default
+ * policy; the tests that change the policy start from reset_policy() or
+ * undo what they change, so none depends on another's. Counters are read around each single
+ * frame, so a frame counted twice or under another reason fails.
  */
 #include <errno.h>
 #include <stdlib.h>
