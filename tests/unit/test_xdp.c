@@ -7,8 +7,9 @@
  *
  * Invariants: one object is loaded for the whole run, with the default
  * policy; the tests that change the policy start from reset_policy() or
- * undo what they change, so none depends on another's. Counters are read around each single
- * frame, so a frame counted twice or under another reason fails.
+ * undo what they change, so none depends on another's. Counters are read
+ * around each single frame, so a frame counted twice or under another
+ * reason fails.
  */
 #include <errno.h>
 #include <stdlib.h>
