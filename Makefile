@@ -31,6 +31,8 @@ SKELS     := $(patsubst %,$(BUILD)/%.skel.h,$(BPF_PROGS))
 # Programs only the benchmarks load (tests/bench/bpf/).
 BENCH_PROGS := bench_gen bench_portfilter xdp_floor
 BENCH_SKELS := $(patsubst %,$(BUILD)/bench/%.skel.h,$(BENCH_PROGS))
+# The end-to-end suites attach the floor to a peer interface.
+E2E_OBJS    := $(BUILD)/bench/xdp_floor.bpf.o
 
 # The ampguard library: every user/ file but main.c, shared with the tests.
 LIB_SRCS  := $(filter-out user/main.c,$(wildcard user/*.c))
@@ -106,12 +108,12 @@ $(BUILD)/tests/bench_%: tests/bench/bench_%.c tests/unit/frames.c tests/unit/*.h
 	$(CC) $(CFLAGS) -Itests/unit -I$(BUILD)/bench $(LDFLAGS) $< tests/unit/frames.c $(LIB) $(LDLIBS) \
 		-o $@
 
-test: ampguard $(TEST_BINS) $(SAN_BINS) $(BUILD)/tests/srcset
+test: ampguard $(TEST_BINS) $(SAN_BINS) $(BUILD)/tests/srcset $(E2E_OBJS)
 	bash tests/run.sh
 
 # The kernel matrix: Debian's 5.10, 6.1 and 6.12 under qemu, each running the
 # suites of tests/kernels/run.sh against this build (make deps fetches them).
-test-kernels: ampguard $(TEST_BINS) $(BUILD)/tests/srcset
+test-kernels: ampguard $(TEST_BINS) $(BUILD)/tests/srcset $(E2E_OBJS)
 	bash tests/kernels/run.sh
 
 # The reference attack scenario, stopped live (installs what it needs).
@@ -129,7 +131,7 @@ $(BUILD)/asan/test_%: tests/unit/test_%.c tests/unit/*.h tests/unit/frames.c $(L
 # Crash and fault recovery alone (make test runs it too): kill -9 at exact
 # steps, pins removed by hand, tables past capacity, interfaces vanishing,
 # fuzzed argv, valgrind.
-test-faults: ampguard $(TEST_BINS) $(BUILD)/tests/srcset
+test-faults: ampguard $(TEST_BINS) $(BUILD)/tests/srcset $(E2E_OBJS)
 	bash tests/run.sh tests/e2e/test_faults.sh
 
 test-sanitize: $(SAN_BINS)
