@@ -22,11 +22,18 @@ CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
 LDLIBS    += $(shell pkg-config --libs $(PKGS)) -lpthread
 
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
-	      -Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
+	      -Iinclude -Ibpf/lib -I/usr/include/$(MULTIARCH)
 
-BPF_PROGS := ampguard_xdp ampguard_xdp_locked ampguard_tc xdp_floor bench_gen bench_gen6 bench_portfilter
+# The product's programs; the user objects depend on these skeletons only.
+BPF_PROGS := ampguard_xdp ampguard_xdp_locked ampguard_tc
 BPF_OBJS  := $(patsubst %,$(BUILD)/%.bpf.o,$(BPF_PROGS))
 SKELS     := $(patsubst %,$(BUILD)/%.skel.h,$(BPF_PROGS))
+
+# Programs only the benchmarks load (tests/bench/bpf/).
+BENCH_PROGS := bench_gen bench_portfilter xdp_floor
+BENCH_SKELS := $(patsubst %,$(BUILD)/bench/%.skel.h,$(BENCH_PROGS))
+# The end-to-end suites attach the floor to a peer interface.
+E2E_OBJS    := $(BUILD)/bench/xdp_floor.bpf.o
 
 # The ampguard library (user/lib, in layers: scripts/check-layers.sh), shared
 # with the tests; the verbs (user/cmd) on top of it.
@@ -58,11 +65,17 @@ all: ampguard
 deps:
 	bash scripts/install-deps.sh
 
-$(BUILD) $(BUILD)/user/lib $(BUILD)/user/cmd $(BUILD)/tests:
+$(BUILD) $(BUILD)/user/lib $(BUILD)/user/cmd $(BUILD)/tests $(BUILD)/bench:
 	mkdir -p $@
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/*.h include/*.h | $(BUILD)
+$(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/lib/*.h include/*.h | $(BUILD)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bench/%.bpf.o: tests/bench/bpf/%.bpf.c | $(BUILD)/bench
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bench/%.skel.h: $(BUILD)/bench/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $* > $@
 
 # BPF programs only the tests load.
 $(BUILD)/tests/%.bpf.o: tests/unit/bpf/%.bpf.c | $(BUILD)/tests
@@ -78,7 +91,7 @@ $(BUILD)/tests/test_options: user/cmd/options.c user/cmd/cmd.h
 $(BUILD)/tests/test_options: CFLAGS += -Iuser/cmd
 
 # The classifier for kernels without BPF atomics (before 5.12).
-$(BUILD)/ampguard_xdp_locked.bpf.o: bpf/ampguard_xdp.bpf.c bpf/*.h include/*.h | $(BUILD)
+$(BUILD)/ampguard_xdp_locked.bpf.o: bpf/ampguard_xdp.bpf.c bpf/lib/*.h include/*.h | $(BUILD)
 	$(CLANG) $(BPF_CFLAGS) -DAG_LOCKED_BUCKETS -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
@@ -103,15 +116,17 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/*.h $(LIB) | $(BUILD)/tests
 $(BUILD)/tests/%: tests/tools/%.c tests/tools/*.h | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@
 
-$(BUILD)/tests/bench_%: tests/bench/bench_%.c tests/unit/frames.c tests/unit/*.h $(LIB) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) $< tests/unit/frames.c $(LIB) $(LDLIBS) -o $@
+$(BUILD)/tests/bench_%: tests/bench/bench_%.c tests/unit/frames.c tests/unit/*.h $(LIB) \
+		       $(BENCH_SKELS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/unit -I$(BUILD)/bench $(LDFLAGS) $< tests/unit/frames.c $(LIB) $(LDLIBS) \
+		-o $@
 
-test: ampguard $(TEST_BINS) $(SAN_BINS) $(BUILD)/tests/srcset
+test: ampguard $(TEST_BINS) $(SAN_BINS) $(BUILD)/tests/srcset $(E2E_OBJS)
 	bash tests/run.sh
 
 # The kernel matrix: Debian's 5.10, 6.1 and 6.12 under qemu, each running the
 # suites of tests/kernels/run.sh against this build (make deps fetches them).
-test-kernels: ampguard $(TEST_BINS) $(BUILD)/tests/srcset
+test-kernels: ampguard $(TEST_BINS) $(BUILD)/tests/srcset $(E2E_OBJS)
 	bash tests/kernels/run.sh
 
 # The reference attack scenario, stopped live (installs what it needs).
@@ -129,7 +144,7 @@ $(BUILD)/asan/test_%: tests/unit/test_%.c tests/unit/*.h tests/unit/frames.c $(L
 # Crash and fault recovery alone (make test runs it too): kill -9 at exact
 # steps, pins removed by hand, tables past capacity, interfaces vanishing,
 # fuzzed argv, valgrind.
-test-faults: ampguard $(TEST_BINS) $(BUILD)/tests/srcset
+test-faults: ampguard $(TEST_BINS) $(BUILD)/tests/srcset $(E2E_OBJS)
 	bash tests/run.sh tests/e2e/test_faults.sh
 
 test-sanitize: $(SAN_BINS)
@@ -170,7 +185,7 @@ bench-micro: $(BUILD)/tests/bench_micro
 # The VM harness (scripts/vm/run.sh) checked on Debian 11, 12 and 13's
 # kernels under qemu: exit status, output, mounts, a clone under /tmp, a
 # virtio_net NIC on a tap with native XDP, the timeout.
-vm-selftest: $(BUILD)/xdp_floor.bpf.o
+vm-selftest: $(BUILD)/bench/xdp_floor.bpf.o
 	bash scripts/vm/selftest.sh
 
 # Side-by-side throughput against the XDP floor, xdp-filter, nftables and

@@ -201,7 +201,7 @@ struct ag_track_key {
 struct ag_track_val {
 	__u64 last_request; /* when the latest request left, on the tracking
 			     * clock: jiffies, or coarse monotonic ns on a
-			     * kernel whose HZ is unknown (bpf/track.h) */
+			     * kernel whose HZ is unknown (bpf/lib/track.h) */
 };
 
 #define AG_TRACK_ENTRIES 131072
@@ -211,7 +211,7 @@ struct ag_track_val {
 #define AG_TRACK_REFRESH_DIV 8
 
 /* The longest tracking timeout: longer makes every reply "solicited". The
- * datapath's timeout arithmetic (bpf/track.h) relies on this bound. */
+ * datapath's timeout arithmetic (bpf/lib/track.h) relies on this bound. */
 #define AG_TRACK_TIMEOUT_MAX_MS 3600000
 
 /* Ports this host serves, as a bitmap: datagrams to them are requests.

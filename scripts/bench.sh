@@ -240,15 +240,15 @@ method() {
 
 		Every contender runs behind the same front end, which rewrites the source address
 		(rotating over 1, 1k or 1M sources) and tail-calls the program under test:
-		`bpf/bench_gen.bpf.c` for IPv4, `bpf/bench_gen6.bpf.c` for IPv6. The floor is that
-		front end plus `return XDP_DROP` (`bpf/xdp_floor.bpf.c`). The nftables and iptables
-		rows run the front end plus `return XDP_PASS` with the rule in their namespace;
+		`tests/bench/bpf/bench_gen.bpf.c`, its family (IPv4 or IPv6) set before load. The floor
+		is that front end plus `return XDP_DROP` (`tests/bench/bpf/xdp_floor.bpf.c`). The nftables
+		and iptables rows run the front end plus `return XDP_PASS` with the rule in their namespace;
 		"XDP_PASS, no rule" is the stack's own cost. xdp-filter is loaded by `xdp-filter load
 		--features udp` and `xdp-filter port 53 --mode src --proto udp`; the program it
 		attached is looked up on the veth and tail-called like the others (with libxdp 1.3.1
 		on this kernel the dispatcher's compatibility check fails and libxdp attaches
 		xdp-filter's program directly, which is what a user of xdp-filter gets here too).
-		The "reference" row is `bpf/bench_portfilter.bpf.c`: parse to UDP, one array lookup
+		The "reference" row is `tests/bench/bpf/bench_portfilter.bpf.c`: parse to UDP, one array lookup
 		by source port, one per-CPU counter; the least a source-port classifier does.
 
 		Cost per frame: CPU time of the injecting thread during the call divided by the

@@ -6,7 +6,7 @@
 #     its path, bpffs, a writable /tmp and a read-only root;
 #   - a clone under /tmp runs its own harness and sees itself there;
 #   - with --netns/--tap, traffic from the namespace reaches the guest's
-#     virtio_net NIC, and once native XDP (build/xdp_floor.bpf.o, which drops
+#     virtio_net NIC, and once native XDP (build/bench/xdp_floor.bpf.o, which drops
 #     everything) is attached in the guest it no longer answers;
 #   - --timeout stops a guest that runs too long, with status 124.
 #
@@ -112,7 +112,7 @@ nic_xdp()
 		ip addr add 192.0.2.2/24 dev "$AG_VM_NIC" || exit 1
 		touch "$s/ready"
 		for i in $(seq 1200); do [ -e "$s/attach" ] && break; sleep 0.1; done
-		ip link set dev "$AG_VM_NIC" xdpdrv obj build/xdp_floor.bpf.o sec xdp || exit 2
+		ip link set dev "$AG_VM_NIC" xdpdrv obj build/bench/xdp_floor.bpf.o sec xdp || exit 2
 		touch "$s/attached"
 		for i in $(seq 1200); do [ -e "$s/done" ] && break; sleep 0.1; done
 		ip link show dev "$AG_VM_NIC" | grep -q "prog/xdp" || exit 3' \
@@ -154,8 +154,8 @@ timeout_stops()
 	echo "selftest: run as root" >&2
 	exit 1
 }
-[ -f "$TOP/build/xdp_floor.bpf.o" ] || {
-	echo "selftest: build/xdp_floor.bpf.o is missing: make build/xdp_floor.bpf.o" >&2
+[ -f "$TOP/build/bench/xdp_floor.bpf.o" ] || {
+	echo "selftest: build/bench/xdp_floor.bpf.o is missing: make build/bench/xdp_floor.bpf.o" >&2
 	exit 1
 }
 kernels=("$@")

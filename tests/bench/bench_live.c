@@ -15,12 +15,16 @@
  * (whole nanoseconds) is reported beside it.
  *
  * Every contender runs behind the same source-rotating front end
- * (bench_gen for IPv4, bench_gen6 for IPv6); bench_portfilter is a
+ * (bench_gen, loaded once per family); bench_portfilter is a
  * reference for the least a source-port classifier does. All rows of a
  * round run before any row of the next, so drift hits them alike; the
  * tables show medians with min-max over the rounds. Each row's frames are accounted
  * for: ampguard's counters by reason, the namespace's IP and L4 counters
  * (frames that must reach the stack did, frames that must not did not).
+ *
+ * Invariants: a row whose frames are not all accounted for is an error,
+ * not a measurement; the front end of a family and source
+ * count is loaded once and shared by every row that needs it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -46,7 +50,6 @@
 #include "ampguard_tc.skel.h"
 #include "xdp_floor.skel.h"
 #include "bench_gen.skel.h"
-#include "bench_gen6.skel.h"
 #include "bench_portfilter.skel.h"
 #include "frames.h"
 #include "fixture.h"
@@ -65,7 +68,7 @@
 /* The protected veth's addresses (scripts/bench.sh assigns them). */
 #define LOCAL4 "198.51.100.1"
 #define LOCAL6 "2001:db8::1"
-/* The remote side before the front end rewrites it; bench_gen6 keeps the /96. */
+/* The remote side before the front end rewrites it; for IPv6 it keeps the /96. */
 #define REMOTE4 "192.0.2.2"
 #define REMOTE6 "2001:db8:ffff::2"
 /* A resolver that is not a source of any row: its request only marks a port in use. */
@@ -150,7 +153,7 @@ struct row {
 #define TRACKED_DROP "unsolicited drop, tracking lookup (dns)"
 #define PORT_DROP "unsolicited drop, tracking lookup, port in use (dns)"
 #define PASS_FLOOR "return XDP_PASS, no rule"
-/* bpf/bench_portfilter.bpf.c: what any source-port classifier must do */
+/* tests/bench/bpf/bench_portfilter.bpf.c: what any source-port classifier must do */
 #define PORTFILTER "src port drop: parse to UDP, 1 array lookup, 1 counter"
 
 #define AG4(path, tr, end, reason) { 4, "ampguard", path, NS_BASE, T_AMPGUARD, 1, tr, end, reason }
@@ -208,8 +211,7 @@ struct front {
 	int family;
 	int target_fd;
 	__u32 sources;
-	struct bench_gen *g4;
-	struct bench_gen6 *g6;
+	struct bench_gen *gen;
 	int fd;
 };
 
@@ -349,28 +351,18 @@ static struct front *front_find(int family, int target_fd, __u32 sources)
 	return NULL;
 }
 
-static int front_load4(struct front *fe)
+/* Loads the front end for fe's family and sources; its target map's fd or negative errno. */
+static int front_load(struct front *fe)
 {
-	fe->g4 = bench_gen__open();
-	if (!fe->g4)
+	fe->gen = bench_gen__open();
+	if (!fe->gen)
 		return -errno;
-	fe->g4->rodata->nr_sources = fe->sources;
-	if (bench_gen__load(fe->g4))
+	fe->gen->rodata->nr_sources = fe->sources;
+	fe->gen->rodata->ipv6 = fe->family == 6;
+	if (bench_gen__load(fe->gen))
 		return -errno;
-	fe->fd = bpf_program__fd(fe->g4->progs.bench_gen);
-	return bpf_map__fd(fe->g4->maps.target);
-}
-
-static int front_load6(struct front *fe)
-{
-	fe->g6 = bench_gen6__open();
-	if (!fe->g6)
-		return -errno;
-	fe->g6->rodata->nr_sources = fe->sources;
-	if (bench_gen6__load(fe->g6))
-		return -errno;
-	fe->fd = bpf_program__fd(fe->g6->progs.bench_gen6);
-	return bpf_map__fd(fe->g6->maps.target);
+	fe->fd = bpf_program__fd(fe->gen->progs.bench_gen);
+	return bpf_map__fd(fe->gen->maps.target);
 }
 
 /* The front end's program fd, loading it on first use; negative errno on failure. */
@@ -386,7 +378,7 @@ static int front_fd(int family, int target_fd, __u32 sources)
 		return -ENOSPC;
 	fe = &bench.fronts[bench.nr_fronts++];
 	*fe = (struct front){ .family = family, .target_fd = target_fd, .sources = sources };
-	map_fd = family == 6 ? front_load6(fe) : front_load4(fe);
+	map_fd = front_load(fe);
 	if (map_fd < 0)
 		return map_fd;
 	if (bpf_map_update_elem(map_fd, &zero, &target_fd, 0))
@@ -398,10 +390,8 @@ static void fronts_destroy(void)
 {
 	int i;
 
-	for (i = 0; i < bench.nr_fronts; i++) {
-		bench_gen__destroy(bench.fronts[i].g4);
-		bench_gen6__destroy(bench.fronts[i].g6);
-	}
+	for (i = 0; i < bench.nr_fronts; i++)
+		bench_gen__destroy(bench.fronts[i].gen);
 }
 
 static int enter_ns(enum netns_role role)
@@ -415,20 +405,20 @@ static int enter_ns(enum netns_role role)
 static int learn_remote(int family)
 {
 	struct frame in, out;
+	struct fixture_run run = { .data = in.data, .out = out.data, .out_size = sizeof(out.data) };
 	__u8 remote[16];
 	int fd, err;
 
 	inet_pton(family == 6 ? AF_INET6 : AF_INET, family == 6 ? REMOTE6 : REMOTE4, remote);
 	frame_make(&in, family, &traffic[TR_DNS_UNSOL], remote, false);
+	run.len = in.len;
 	fd = front_fd(family, bench.target_fd[T_PASS], 1);
 	if (fd < 0)
 		return fd;
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.data, .data_size_in = in.len,
-		    .data_out = out.data, .data_size_out = sizeof(out.data), .repeat = 1);
-	err = bpf_prog_test_run_opts(fd, &opts);
+	err = fixture_run(fd, &run);
 	if (err)
-		return -errno;
-	if (opts.retval != XDP_PASS)
+		return err;
+	if (run.retval != XDP_PASS)
 		return -EPROTO;
 	out.l3_off = in.l3_off;
 	memcpy(bench.remote[fam_idx(family)], frame_saddr(&out, family), addr_len(family));
@@ -473,15 +463,15 @@ static int ampguard_request(int family, const __u8 *remote, __u16 sport)
 {
 	const struct traffic_spec req = { "", IPPROTO_UDP, sport, 53 };
 	struct frame f;
+	struct fixture_run run = { .data = f.data };
 	int err;
 
 	frame_make(&f, family, &req, remote, true);
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.data, .data_size_in = f.len,
-		    .repeat = 1);
-	err = bpf_prog_test_run_opts(bpf_program__fd(bench.tc->progs.ampguard_tc_egress), &opts);
+	run.len = f.len;
+	err = fixture_run(bpf_program__fd(bench.tc->progs.ampguard_tc_egress), &run);
 	if (err)
-		return -errno;
-	return opts.retval == TC_ACT_OK ? 0 : -EPROTO;
+		return err;
+	return run.retval == TC_ACT_OK ? 0 : -EPROTO;
 }
 
 /*
@@ -1129,8 +1119,8 @@ static void usage(void)
 		"ROLE: base (required), nft, iptables, iptables-legacy, xdp-filter; each\n"
 		"namespace holds the veth NAME (default agp) the frames come in on.\n"
 		"--only: just the rows whose \"IPvN contender path\" contains TEXT, e.g.\n"
-		"\"IPv4 ampguard vector drop\", to profile one path. BENCH_VERBOSE=1 in the environment prints every\n"
-		"measurement to stderr as it is taken.\n");
+		"\"IPv4 ampguard vector drop\", to profile one path. BENCH_VERBOSE=1 in the\n"
+		"environment prints every measurement to stderr as it is taken.\n");
 }
 
 static int parse_netns(const char *arg)

@@ -15,6 +15,11 @@
  * -t stops after SECONDS even if fewer frames were run. FRAMES takes k and
  * M suffixes. The last line is "1 passed, 0 failed", or "0 passed, 1
  * failed" when anything disagreed.
+ *
+ * Invariants: the model is never corrected from the program: after a
+ * disagreement the expected counters carry on from what the program
+ * counted, so one fault is reported once, not on every later frame. The
+ * seed is printed, so any run can be repeated.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -1111,8 +1116,7 @@ static void disagree_frame(const struct frm *f, const struct ref_verdict *want, 
 
 static void run_xdp(struct frm *f)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->d, .data_size_in = f->len,
-		    .repeat = 1);
+	struct fixture_run run = { .data = f->d, .len = f->len };
 	static struct ag_counter now[AG_NR_STATS];
 	struct ref_verdict want;
 	struct ag_counter one;
@@ -1122,7 +1126,7 @@ static void run_xdp(struct frm *f)
 	ref_classify(&cfg, &model, f->d, f->len, &want);
 	cover[want.reason]++;
 	n_frames++;
-	err = bpf_prog_test_run_opts(xdp_fd, &opts);
+	err = fixture_run(xdp_fd, &run);
 	idx = AG_STATS_IDX(want.vec, want.reason);
 	if (exact) {
 		read_all(now);
@@ -1137,27 +1141,26 @@ static void run_xdp(struct frm *f)
 		ok = one.packets == expected[idx].packets + 1 &&
 		     one.bytes == expected[idx].bytes + f->len;
 	}
-	if (!err && (int)opts.retval == want.xdp && ok) {
+	if (!err && (int)run.retval == want.xdp && ok) {
 		expected[idx].packets++;
 		expected[idx].bytes += f->len;
 		return;
 	}
 	if (!exact)
 		read_all(now);
-	disagree_frame(f, &want, (int)opts.retval, err, now);
+	disagree_frame(f, &want, (int)run.retval, err, now);
 	memcpy(expected, now, sizeof(expected)); /* carry on from what the program counted */
 }
 
 static void run_tc(struct frm *f)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->d, .data_size_in = f->len,
-		    .repeat = 1);
+	struct fixture_run run = { .data = f->d, .len = f->len };
 	struct ag_track_key k;
 	struct ag_track_val v;
 	int rec, err;
 
 	n_requests++;
-	err = bpf_prog_test_run_opts(tc_fd, &opts);
+	err = fixture_run(tc_fd, &run);
 	/*
 	 * The kernel's skb test runner refuses some frames whose IP header is
 	 * cut short (EINVAL) before the program runs; the stack never sends
@@ -1168,13 +1171,13 @@ static void run_tc(struct frm *f)
 		return;
 	}
 	rec = ref_record_request(&cfg, &model, f->d, f->len, &k);
-	if (err || opts.retval != TC_ACT_OK) {
+	if (err || run.retval != TC_ACT_OK) {
 		n_disagree++;
 		n_harness++;
 		batch_dirty = 1;
 		if (reporting()) {
 			printf("DISAGREEMENT %llu: the recorder returned %d (err %d) for a request:",
-			       n_disagree, opts.retval, err);
+			       n_disagree, run.retval, err);
 			hexdump(stdout, f->d, f->len);
 		}
 		return;

@@ -2,6 +2,10 @@
 /*
  * Allow/deny lists and fragment sequences through the XDP program with
  * BPF_PROG_TEST_RUN: verdicts and exact counter deltas, plus CIDR parsing.
+ *
+ * Invariants: every test that runs frames starts from reset(), so lists,
+ * fragment entries and policy left by another test never decide a verdict;
+ * every frame must move exactly one counter by one.
  */
 #include <errno.h>
 #include <string.h>
@@ -14,7 +18,6 @@
 #include "ampguard_xdp.skel.h"
 #include "frames.h"
 #include "fixture.h"
-#include "harness.h"
 
 #define DNS 1
 
@@ -25,18 +28,15 @@ static struct ag_state st;
 static void expect(const struct frame *f, unsigned int slot, unsigned int reason, const char *what)
 {
 	struct ag_counter before[AG_NR_STATS], after[AG_NR_STATS];
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->data, .data_size_in = f->len,
-		    .repeat = 1);
+	struct fixture_run r = { .data = f->data, .len = f->len };
 	int stats = bpf_map__fd(skel->maps.stats);
 	unsigned int idx, want = AG_STATS_IDX(slot, reason);
 	__u64 total = 0;
 
 	ag_stats_read(stats, before);
-	CHECK(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.ampguard_xdp), &opts) == 0,
-	      "%s: test run", what);
+	ASSERT_OK(fixture_run(bpf_program__fd(skel->progs.ampguard_xdp), &r), what);
 	ag_stats_read(stats, after);
-	CHECK((int)opts.retval == (ag_reason_drops(reason) ? XDP_DROP : XDP_PASS),
-	      "%s: verdict %u", what, opts.retval);
+	ASSERT_EQ(r.retval, ag_reason_drops(reason) ? XDP_DROP : XDP_PASS, what);
 	for (idx = 0; idx < AG_NR_STATS; idx++)
 		total += after[idx].packets - before[idx].packets;
 	CHECK(total == 1 && after[want].packets == before[want].packets + 1,
@@ -273,5 +273,5 @@ int main(void)
 	RUN(test_orphan_policies);
 	RUN(test_lists_and_precedence);
 	ampguard_xdp__destroy(skel);
-	return harness_done();
+	return fixture_done();
 }

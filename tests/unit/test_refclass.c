@@ -4,6 +4,9 @@
  * taken from the README, without any BPF: so that when fuzz_datapath finds
  * the program and the reference agreeing, the reference itself is known
  * to say what the documentation says.
+ *
+ * Invariants: no BPF object is loaded and no kernel is needed; the
+ * expectations come from the README, never from running refclass.c.
  */
 #include <string.h>
 #include <arpa/inet.h>
@@ -11,8 +14,8 @@
 #include <linux/in.h>
 
 #include "ampguard.h"
+#include "fixture.h"
 #include "frames.h"
-#include "harness.h"
 #include "refclass.h"
 
 static struct ref_config cfg;
@@ -277,5 +280,5 @@ int main(void)
 	RUN(test_fragments);
 	RUN(test_served_and_tracking);
 	ref_state_free(&rs);
-	return harness_done();
+	return fixture_done();
 }

@@ -3,6 +3,10 @@
  * Solicited-response tracking, driven through both programs with
  * BPF_PROG_TEST_RUN: a request through the TC egress recorder, then its
  * reply (or a forgery of it) through the XDP classifier.
+ *
+ * Invariants: both programs share one set of maps, as attach loads them;
+ * every test starts from clear_state() (no tracked entries, no served
+ * ports, the default policy), so none relies on another's entries.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,7 +24,6 @@
 #include "ampguard_tc.skel.h"
 #include "frames.h"
 #include "fixture.h"
-#include "harness.h"
 
 static struct ampguard_xdp *xdp;
 static struct ampguard_tc *tc;
@@ -28,16 +31,6 @@ static struct ag_state st;
 
 #define DNS_SLOT 1
 #define NTP_SLOT 2
-
-static int run(int prog_fd, const struct frame *f)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->data, .data_size_in = f->len,
-		    .repeat = 1);
-	int err = bpf_prog_test_run_opts(prog_fd, &opts);
-
-	CHECK(err == 0, "test run: %s", strerror(-err));
-	return opts.retval;
-}
 
 static __u64 counter(unsigned int slot, unsigned int reason)
 {
@@ -51,11 +44,12 @@ static __u64 counter(unsigned int slot, unsigned int reason)
 static void request(struct frame_spec s)
 {
 	struct frame f;
+	struct fixture_run r = { .data = f.data };
 
 	s.outgoing = 1;
-	frame_build(&s, &f);
-	CHECK(run(bpf_program__fd(tc->progs.ampguard_tc_egress), &f) == TC_ACT_OK,
-	      "the recorder must never drop");
+	r.len = frame_build(&s, &f);
+	ASSERT_OK(fixture_run(bpf_program__fd(tc->progs.ampguard_tc_egress), &r), "test run");
+	CHECK(r.retval == TC_ACT_OK, "the recorder must never drop");
 }
 
 /* Runs a reply through the classifier; checks verdict and reason counter. */
@@ -64,12 +58,12 @@ static void reply(struct frame_spec s, int verdict, unsigned int slot, unsigned 
 {
 	__u64 before = counter(slot, reason);
 	struct frame f;
-	int ret;
+	struct fixture_run r = { .data = f.data };
 
 	s.outgoing = 0;
-	frame_build(&s, &f);
-	ret = run(bpf_program__fd(xdp->progs.ampguard_xdp), &f);
-	CHECK(ret == verdict, "%s: verdict %d, want %d", what, ret, verdict);
+	r.len = frame_build(&s, &f);
+	ASSERT_OK(fixture_run(bpf_program__fd(xdp->progs.ampguard_xdp), &r), "test run");
+	ASSERT_EQ(r.retval, verdict, what);
 	CHECK(counter(slot, reason) == before + 1, "%s: not counted as %s", what,
 	      ag_reason_name(reason));
 }
@@ -372,5 +366,5 @@ int main(void)
 
 	ampguard_tc__destroy(tc);
 	ampguard_xdp__destroy(xdp);
-	return harness_done();
+	return fixture_done();
 }

@@ -4,6 +4,12 @@
  * and asserts the verdict and the exact counter delta of every frame:
  * one packet and its bytes under the expected vector and reason, nothing
  * anywhere else.
+ *
+ * Invariants: one object is loaded for the whole run, with the default
+ * policy; the tests that change the policy start from reset_policy() or
+ * undo what they change, so none depends on another's. Counters are read
+ * around each single frame, so a frame counted twice or under another
+ * reason fails.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,20 +23,10 @@
 #include "ampguard_xdp.skel.h"
 #include "frames.h"
 #include "fixture.h"
-#include "harness.h"
 
 static struct ampguard_xdp *skel;
 static struct ag_state st;
 static struct ag_counter before[AG_NR_STATS], after[AG_NR_STATS];
-
-static int run_frame(const void *data, size_t len, int *err)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = data, .data_size_in = len,
-		    .repeat = 1);
-
-	*err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.ampguard_xdp), &opts);
-	return opts.retval;
-}
 
 static void read_counters(struct ag_counter *out)
 {
@@ -46,14 +42,15 @@ static void read_counters(struct ag_counter *out)
 static void expect(const void *data, size_t len, int verdict, unsigned int slot,
 		   unsigned int reason, const char *what)
 {
+	struct fixture_run r = { .data = data, .len = len };
 	unsigned int idx, want = AG_STATS_IDX(slot, reason);
-	int err, ret;
+	int err;
 
 	read_counters(before);
-	ret = run_frame(data, len, &err);
+	err = fixture_run(bpf_program__fd(skel->progs.ampguard_xdp), &r);
 	read_counters(after);
-	CHECK(err == 0, "%s: test run failed: %s", what, strerror(-err));
-	CHECK(ret == verdict, "%s: verdict %d, want %d", what, ret, verdict);
+	ASSERT_OK(err, what);
+	ASSERT_EQ(r.retval, verdict, what);
 	for (idx = 0; idx < AG_NR_STATS; idx++) {
 		__u64 dp = after[idx].packets - before[idx].packets;
 		__u64 db = after[idx].bytes - before[idx].bytes;
@@ -221,17 +218,21 @@ static void test_ipv4_options(void)
 
 static void check_truncations(const struct frame *f, const char *name)
 {
+	int fd = bpf_program__fd(skel->progs.ampguard_xdp);
+	struct fixture_run r;
 	unsigned int idx;
-	size_t len;
-	int ret, err;
 	char what[80];
+	size_t len;
+	int err;
 
 	for (len = 14; len < f->len; len++) {
 		snprintf(what, sizeof(what), "%s cut to %zu", name, len);
+		r = (struct fixture_run){ .data = f->data, .len = len };
 		read_counters(before);
-		ret = run_frame(f->data, len, &err);
+		err = fixture_run(fd, &r);
 		read_counters(after);
-		CHECK(err == 0 && ret == XDP_PASS, "%s: verdict %d (err %d)", what, ret, err);
+		CHECK(err == 0 && r.retval == XDP_PASS, "%s: verdict %u (err %d)", what, r.retval,
+		      err);
 		for (idx = 0; idx < AG_NR_STATS; idx++) {
 			__u64 dp = after[idx].packets - before[idx].packets;
 			unsigned int reason = idx % AG_REASON__MAX;
@@ -259,13 +260,14 @@ static void check_truncations(const struct frame *f, const char *name)
 	for (len = 0; len < 14; len++) {
 		struct ag_counter before[AG_NR_STATS], after[AG_NR_STATS];
 
+		r = (struct fixture_run){ .data = f->data, .len = len };
 		read_counters(before);
-		ret = run_frame(f->data, len, &err);
+		err = fixture_run(fd, &r);
 		read_counters(after);
 		if (err == -EINVAL)
 			continue;
-		CHECK(err == 0 && ret == XDP_PASS, "%s cut to %zu: err %d, verdict %d", name, len,
-		      err, ret);
+		CHECK(err == 0 && r.retval == XDP_PASS, "%s cut to %zu: err %d, verdict %u", name,
+		      len, err, r.retval);
 		CHECK(after[AG_STATS_IDX(0, AG_R_TRUNCATED)].packets ==
 			      before[AG_STATS_IDX(0, AG_R_TRUNCATED)].packets + 1,
 		      "%s cut to %zu: not counted as truncated", name, len);
@@ -423,5 +425,5 @@ int main(void)
 	RUN(test_generation_flip);
 
 	ampguard_xdp__destroy(skel);
-	return harness_done();
+	return fixture_done();
 }

@@ -6,6 +6,9 @@
  * array; count the verdict per CPU. No VLANs, lists, fragments, policy
  * generations, served ports or tracking. Not a filter to deploy: a bound
  * to read ampguard's cost against.
+ *
+ * Invariants: drop_port is filled before the run and not changed during
+ * it; every frame adds one to exactly one of the two verdict counters.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
