@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "harness.h"
+#include "fixture.h"
 
 struct targs {
 	const char *pos;
@@ -261,5 +261,5 @@ int main(void)
 	RUN(test_refusals_name_the_fix);
 	RUN(test_usage_errors);
 	RUN(test_help_text);
-	return harness_done();
+	return fixture_done();
 }
