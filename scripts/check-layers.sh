@@ -20,11 +20,12 @@ build=${1:-build}
 layers=(
 	"base: util names rate cidr"
 	"kernel: kernel progs maps"
-	"state: state"
+	"state: state attacks"
 	"tables: gen stats srctable lists tc"
 	"commit: commit policy"
 	"attach: attach repair session"
 	"config: config config_yaml metrics exporter"
+	"daemon: detect events webhook"
 )
 
 passed=0

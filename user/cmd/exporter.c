@@ -42,25 +42,19 @@ static const struct ag_opt exporter_opts[] = {
 	AG_OPT_END,
 };
 
-/* Applies the configuration file; on a reload, a failure keeps what runs. */
+/* Applies the file; its exporter.listen, if any, goes to listen_buf. */
 static int load_config(const char *path, char *listen_buf, size_t len, bool reload)
 {
 	struct ag_conf c;
-	char err[512];
 	int ret;
 
-	ret = ag_conf_load(path, &c, err, sizeof(err));
-	if (ret) {
-		ag_err("%s%s", err, reload ? "; keeping the running configuration" : "");
+	ret = ag_conf_apply_logged(path, &c, reload);
+	if (ret)
 		return ret;
-	}
 	if (listen_buf && *c.listen)
 		snprintf(listen_buf, len, "%s", c.listen);
-	printf("ampguard: %s %s\n", reload ? "reloading" : "applying", path);
-	ret = ag_conf_apply(&c, NULL, false);
-	fflush(stdout);
 	ag_conf_free(&c);
-	return ret;
+	return 0;
 }
 
 static int print_once(void)

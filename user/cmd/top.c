@@ -63,16 +63,6 @@ static int by_admitted(const void *a, const void *b)
 	return x->e.dropped < y->e.dropped ? 1 : x->e.dropped > y->e.dropped ? -1 : 0;
 }
 
-static void addr_str(const __u8 *a, char *buf, size_t len)
-{
-	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	if (!memcmp(a, mapped, 12))
-		inet_ntop(AF_INET, a + 12, buf, len);
-	else
-		inet_ntop(AF_INET6, a, buf, len);
-}
-
 static void print_rows(const char *title, struct src_row *rows, unsigned int n, unsigned int limit,
 		       const struct ag_policy *tbl, json_object *arr)
 {
@@ -85,7 +75,7 @@ static void print_rows(const char *title, struct src_row *rows, unsigned int n, 
 	for (i = 0; i < n && i < limit; i++) {
 		const struct src_row *r = &rows[i];
 
-		addr_str(r->e.addr, src, sizeof(src));
+		ag_fmt_src_addr(r->e.addr, src, sizeof(src));
 		ag_vector_name(&tbl[r->e.vec % AG_MAX_VECTORS], r->e.vec, vec, sizeof(vec));
 		if (arr) {
 			json_object *o = json_object_new_object();

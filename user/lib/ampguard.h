@@ -6,6 +6,6 @@
 #ifndef AMPGUARD_H
 #define AMPGUARD_H
 
-#include "config.h"
+#include "daemon.h"
 
 #endif /* AMPGUARD_H */

@@ -3,7 +3,7 @@
  * The library's lowest layer: errors, paths, numbers, durations, names,
  * rate arithmetic and CIDRs. Nothing here touches the kernel; every layer
  * above may use it. Layers, lowest first (scripts/check-layers.sh keeps
- * the order): base, kernel, state, tables, commit, attach, config.
+ * the order): base, kernel, state, tables, commit, attach, config, daemon.
  */
 #ifndef AG_BASE_H
 #define AG_BASE_H
@@ -12,12 +12,15 @@
 #include <net/if.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <time.h>
 #include <linux/types.h>
 
 #include "ampguard_abi.h"
 
 #define AG_DEFAULT_ROOT "/sys/fs/bpf/ampguard"
 #define AG_ROOT_ENV "AMPGUARD_ROOT"
+#define AG_DEFAULT_STATE_DIR "/var/lib/ampguard" /* the daemon's files */
+#define AG_STATE_DIR_ENV "AMPGUARD_STATE_DIR"
 #define AG_JSON_VERSION 1
 #define AG_DEFAULT_TRACK_MS 5000           /* for ports an operator adds */
 #define AG_MAX_PKTS_RATE 1000000000ULL     /* 1 G packets/s */
@@ -29,6 +32,7 @@
 /* util.c */
 void ag_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ag_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ag_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int ag_bpf_err(int err, const char *what);
 int ag_path(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int ag_parse_uint(const char *s, unsigned long max, unsigned long *out);
@@ -36,6 +40,7 @@ void ag_fmt_rate(char *buf, size_t len, double value, const char *unit);
 void ag_fmt_count(char *buf, size_t len, double value);
 int ag_parse_duration_ms(const char *s, unsigned long *ms);
 void ag_fmt_duration(char *buf, size_t len, unsigned long ms);
+void ag_fmt_time(char *buf, size_t len, time_t t);
 void ag_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
 struct json_object;
 void ag_json_print(struct json_object *o, bool pretty);
@@ -80,6 +85,7 @@ void ag_fmt_limits(const struct ag_policy *p, char *buf, size_t len);
 
 /* cidr.c */
 int ag_cidr_parse(const char *s, int *family, struct ag_lpm6 *key, char *why, size_t why_len);
+void ag_fmt_src_addr(const __u8 *a, char *buf, size_t len);
 
 /* The attach modes an operator asks for: AG_MODE_AUTO or enum ag_attach_mode. */
 enum { AG_MODE_AUTO = 0 };

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* CIDRs as operators write them, to LPM keys with the host bits refused. */
+/*
+ * Addresses: CIDRs as operators write them, to LPM keys with the host bits
+ * refused, and the per-source table's addresses back to text.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -63,4 +66,15 @@ int ag_cidr_parse(const char *s, int *family, struct ag_lpm6 *key, char *why, si
 	}
 	key->prefixlen = plen;
 	return 0;
+}
+
+/* A per-source table address (IPv4 mapped into IPv6) as text. */
+void ag_fmt_src_addr(const __u8 *a, char *buf, size_t len)
+{
+	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (!memcmp(a, mapped, 12))
+		inet_ntop(AF_INET, a + 12, buf, len);
+	else
+		inet_ntop(AF_INET6, a, buf, len);
 }

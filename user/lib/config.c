@@ -651,3 +651,26 @@ int ag_conf_write_running(const struct ag_state *st, FILE *f)
 	ag_conf_free(&c);
 	return ret;
 }
+
+/*
+ * Loads and applies a file for a long-running process, saying what it does
+ * on stdout. On failure the running state stays as it was (a reload keeps
+ * what runs); on success *c holds the file's settings, to be freed.
+ */
+int ag_conf_apply_logged(const char *path, struct ag_conf *c, bool reload)
+{
+	char err[512];
+	int ret;
+
+	ret = ag_conf_load(path, c, err, sizeof(err));
+	if (ret) {
+		ag_err("%s%s", err, reload ? "; keeping the running configuration" : "");
+		return ret;
+	}
+	printf("ampguard: %s %s\n", reload ? "reloading" : "applying", path);
+	ret = ag_conf_apply(c, NULL, false);
+	fflush(stdout);
+	if (ret)
+		ag_conf_free(c);
+	return ret;
+}

@@ -20,8 +20,32 @@ struct ag_conf_iface {
 	int track_line[AG_MAX_TRACK_IFACES - 1], track_col[AG_MAX_TRACK_IFACES - 1];
 };
 
+/*
+ * Detection of one vector (its `auto:`), or the defaults of every vector
+ * (`detection:`). -1: not given, the level above decides.
+ */
+struct ag_auto {
+	long long trigger_pps, trigger_bps;
+	long long release_pps, release_bps;
+	long hold_ms;
+	int escalate; /* AG_ACT_DROP or AG_ACT_RATELIMIT; -1: events only */
+};
+
+struct ag_detection {
+	unsigned long interval_ms;
+	unsigned long detect; /* consecutive intervals at or above the trigger */
+	struct ag_auto dflt;
+};
+
+#define AG_DETECT_INTERVAL_MS 1000
+#define AG_DETECT_INTERVALS 2
+#define AG_DETECT_TRIGGER_PPS 10000
+#define AG_DETECT_HOLD_MS 120000
+#define AG_MAX_WEBHOOKS 8
+
 struct ag_conf_port {
 	struct ag_policy pol; /* pol.port is the port */
+	struct ag_auto au;
 };
 
 struct ag_conf {
@@ -35,6 +59,10 @@ struct ag_conf {
 	struct ag_conf_iface *ifaces;
 	size_t nr_ifaces;
 	char listen[64]; /* exporter address, "" when not given */
+	struct ag_detection detection;
+	struct ag_auto builtin_auto[AG_MAX_VECTORS]; /* by slot, like builtin */
+	char webhooks[AG_MAX_WEBHOOKS][256];
+	unsigned int nr_webhooks;
 	char fname[256]; /* the file it came from, for messages */
 };
 
@@ -48,6 +76,8 @@ int ag_conf_apply_file(const char *path, const char *only_iface, bool dry_run);
 int ag_conf_attach(const struct ag_attach_req *req);
 
 int ag_conf_write_running(const struct ag_state *st, FILE *f);
+void ag_auto_init(struct ag_auto *au);
+int ag_conf_apply_logged(const char *path, struct ag_conf *c, bool reload);
 
 /* metrics.c */
 int ag_metrics_render(char **out, size_t *len);

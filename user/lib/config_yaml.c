@@ -268,6 +268,7 @@ enum vec_field {
 	VF_SRC_BPS,
 	VF_SRC_BPS_BURST,
 	VF_SRC_FULL,
+	VF_AUTO,
 };
 
 static const char *const vec_fields[] = {
@@ -282,15 +283,124 @@ static const char *const vec_fields[] = {
 	"per-source-bps",
 	"per-source-bps-burst",
 	"source-table-full",
+	"auto",
 	NULL,
 };
 
 /* Budgets read as (rate, burst) pairs, applied once the mapping is read. */
 struct vec_arg {
 	struct ag_policy *pol;
+	struct ag_auto *au;
 	long long v[VF_SRC_BPS_BURST + 1];
 	const struct node *at;
 };
+
+/* ---- detection: `detection:` and each vector's `auto:` ----------------- */
+
+enum auto_field {
+	AF_TRIGGER_PPS,
+	AF_TRIGGER_BPS,
+	AF_RELEASE_PPS,
+	AF_RELEASE_BPS,
+	AF_HOLD,
+	AF_ESCALATE,
+	AF_INTERVAL,
+	AF_DETECT,
+};
+
+/* `detection:` takes every key; a vector's `auto:` all but the last two. */
+static const char *const detection_fields[] = {
+	"trigger-pps", "trigger-bps", "release-pps", "release-bps", "hold", "escalate",
+	"interval",    "detect",      NULL,
+};
+
+static const char *const auto_fields[] = {
+	"trigger-pps", "trigger-bps", "release-pps", "release-bps", "hold", "escalate", NULL,
+};
+
+void ag_auto_init(struct ag_auto *au)
+{
+	au->trigger_pps = au->trigger_bps = au->release_pps = au->release_bps = -1;
+	au->hold_ms = -1;
+	au->escalate = -1;
+}
+
+static int scalar_duration(struct ctx *x, const struct node *n, const char *what,
+			   unsigned long *ms)
+{
+	if (want(x, n, N_SCALAR, what))
+		return -EINVAL;
+	if (ag_parse_duration_ms(n->value, ms))
+		return fail(x, n, "bad %s '%s': use e.g. 500ms, 5s, 2m (at most 1 hour)", what,
+			    n->value);
+	return 0;
+}
+
+static int escalate_parse(struct ctx *x, const struct node *val, int *out)
+{
+	if (want(x, val, N_SCALAR, "escalate"))
+		return -EINVAL;
+	if (!strcmp(val->value, "drop"))
+		*out = AG_ACT_DROP;
+	else if (!strcmp(val->value, "ratelimit"))
+		*out = AG_ACT_RATELIMIT;
+	else
+		return fail(x, val, "bad escalate '%s': use drop or ratelimit", val->value);
+	return 0;
+}
+
+static const size_t rate_off[] = {
+	[AF_TRIGGER_PPS] = offsetof(struct ag_auto, trigger_pps),
+	[AF_TRIGGER_BPS] = offsetof(struct ag_auto, trigger_bps),
+	[AF_RELEASE_PPS] = offsetof(struct ag_auto, release_pps),
+	[AF_RELEASE_BPS] = offsetof(struct ag_auto, release_bps),
+};
+
+static int auto_field(struct ctx *x, unsigned int f, const struct node *key,
+		      const struct node *val, void *arg)
+{
+	struct ag_auto *au = arg;
+	struct ag_detection *d = &x->conf->detection;
+	unsigned long long v;
+	unsigned long ms;
+
+	(void)key;
+	switch (f) {
+	case AF_HOLD:
+		if (scalar_duration(x, val, "hold", &ms))
+			return -EINVAL;
+		au->hold_ms = ms;
+		return 0;
+	case AF_ESCALATE:
+		return escalate_parse(x, val, &au->escalate);
+	case AF_INTERVAL:
+		if (scalar_duration(x, val, "interval", &ms))
+			return -EINVAL;
+		if (ms < 100 || ms > 60000)
+			return fail(x, val, "interval must be from 100ms to 1m");
+		d->interval_ms = ms;
+		return 0;
+	case AF_DETECT:
+		if (want(x, val, N_SCALAR, "detect") || ag_parse_uint(val->value, 3600, &ms) || !ms)
+			return fail(x, val, "detect must be a count of intervals from 1 to 3600");
+		d->detect = ms;
+		return 0;
+	default:
+		if (scalar_rate(x, val, detection_fields[f],
+				f == AF_TRIGGER_BPS || f == AF_RELEASE_BPS ? AG_MAX_BITS_RATE :
+									     AG_MAX_PKTS_RATE,
+				&v))
+			return -EINVAL;
+		*(long long *)((char *)au + rate_off[f]) = v;
+		return 0;
+	}
+}
+
+static int detection_section(struct ctx *x, const struct node *val)
+{
+	return walk_map(x, val, "detection", detection_fields, auto_field,
+			&x->conf->detection.dflt);
+}
 
 static int vec_field(struct ctx *x, unsigned int f, const struct node *key, const struct node *val,
 		     void *arg)
@@ -331,6 +441,8 @@ static int vec_field(struct ctx *x, unsigned int f, const struct node *key, cons
 				    val->value);
 		a->pol->src_full = action;
 		return 0;
+	case VF_AUTO:
+		return walk_map(x, val, "auto", auto_fields, auto_field, a->au);
 	default:
 		max = f == VF_BPS || f == VF_BPS_BURST || f == VF_SRC_BPS || f == VF_SRC_BPS_BURST ?
 			      AG_MAX_BITS_RATE :
@@ -373,6 +485,11 @@ static int vec_budgets(struct ctx *x, struct vec_arg *a)
 		return fail(
 			x, a->at,
 			"action ratelimit needs a budget: pps, bps, per-source-pps or per-source-bps");
+	if (a->au->escalate == AG_ACT_RATELIMIT && !p->agg_pps.rate && !p->agg_bps.rate &&
+	    !p->src_pps.rate && !p->src_bps.rate)
+		return fail(
+			x, a->at,
+			"escalate ratelimit needs a budget: pps, bps, per-source-pps or per-source-bps");
 	return 0;
 }
 
@@ -414,6 +531,7 @@ static int vector_entry(struct ctx *x, unsigned int f, const struct node *key,
 				    ag_builtins[slot - 1].name, seen->line[slot]);
 		seen->line[slot] = key->line;
 		a.pol = &c->builtin[slot];
+		a.au = &c->builtin_auto[slot];
 	} else {
 		struct ag_conf_port *grown;
 
@@ -428,6 +546,8 @@ static int vector_entry(struct ctx *x, unsigned int f, const struct node *key,
 		if (!grown)
 			return fail(x, key, "out of memory");
 		c->ports = grown;
+		a.au = &c->ports[c->nr_ports].au;
+		ag_auto_init(a.au);
 		a.pol = &c->ports[c->nr_ports++].pol;
 		*a.pol = (struct ag_policy){ .port = port,
 					     .in_use = 1,
@@ -653,13 +773,39 @@ enum top_field {
 	T_ALLOW_FILES,
 	T_DENY,
 	T_DENY_FILES,
-	T_EXPORTER
+	T_EXPORTER,
+	T_DETECTION,
+	T_NOTIFY,
 };
 
 static const char *const top_fields[] = {
 	"interfaces", "vectors",    "served-ports", "allow", "allow-files",
-	"deny",       "deny-files", "exporter",     NULL,
+	"deny",       "deny-files", "exporter",     "detection", "notify", NULL,
 };
+
+static const char *const notify_fields[] = { "webhooks", NULL };
+
+static int each_webhook(struct ctx *x, const struct node *item, void *arg)
+{
+	struct ag_conf *c = x->conf;
+
+	(void)arg;
+	if (strncmp(item->value, "http://", 7))
+		return fail(x, item, "webhook '%s': only http:// URLs are supported", item->value);
+	if (strlen(item->value) >= sizeof(c->webhooks[0]))
+		return fail(x, item, "webhook URL too long");
+	if (c->nr_webhooks == AG_MAX_WEBHOOKS)
+		return fail(x, item, "more than %d webhooks", AG_MAX_WEBHOOKS);
+	snprintf(c->webhooks[c->nr_webhooks++], sizeof(c->webhooks[0]), "%s", item->value);
+	return 0;
+}
+
+static int notify_field(struct ctx *x, unsigned int f, const struct node *key,
+			const struct node *val, void *arg)
+{
+	(void)f, (void)key, (void)arg;
+	return scalar_list(x, val, "webhooks", each_webhook, NULL);
+}
 
 static const char *const exporter_fields[] = { "listen", NULL };
 
@@ -699,6 +845,10 @@ static int top_field(struct ctx *x, unsigned int f, const struct node *key, cons
 		return scalar_list(x, val, "deny", each_deny, NULL);
 	case T_DENY_FILES:
 		return scalar_list(x, val, "deny-files", each_deny_file, NULL);
+	case T_DETECTION:
+		return detection_section(x, val);
+	case T_NOTIFY:
+		return walk_map(x, val, "notify", notify_fields, notify_field, NULL);
 	default:
 		return walk_map(x, val, "exporter", exporter_fields, exporter_field, NULL);
 	}
@@ -706,8 +856,15 @@ static int top_field(struct ctx *x, unsigned int f, const struct node *key, cons
 
 void ag_conf_init(struct ag_conf *c)
 {
+	unsigned int i;
+
 	memset(c, 0, sizeof(*c));
 	ag_policy_defaults(c->builtin);
+	c->detection.interval_ms = AG_DETECT_INTERVAL_MS;
+	c->detection.detect = AG_DETECT_INTERVALS;
+	ag_auto_init(&c->detection.dflt);
+	for (i = 0; i < AG_MAX_VECTORS; i++)
+		ag_auto_init(&c->builtin_auto[i]);
 }
 
 void ag_conf_free(struct ag_conf *c)

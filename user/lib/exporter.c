@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The metrics server: /metrics over HTTP (libmicrohttpd), on threads of
- * its own. Each scrape reads the pins afresh, so it works whichever
+ * The metrics server: /metrics over HTTP (libmicrohttpd), on a thread of
+ * its own, polling with epoll and at most AG_HTTP_MAX_CONNS connections
+ * (idle ones time out after 10 s), so a crowd of idle clients neither
+ * crashes it nor keeps a scrape out. Each scrape reads the pins afresh, so it works whichever
  * process attached and follows interfaces as they come and go.
  */
 #include <arpa/inet.h>
@@ -9,11 +11,14 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <microhttpd.h>
 
 #include "config.h"
+
+#define AG_HTTP_MAX_CONNS 4096
 
 static const char index_page[] = "<html><head><title>ampguard exporter</title></head>"
 				 "<body><p><a href=\"/metrics\">/metrics</a></p></body></html>\n";
@@ -130,6 +135,25 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		     MHD_RESPMEM_MUST_FREE);
 }
 
+/*
+ * Idle connections cost a descriptor each: room for the connection limit,
+ * whatever the limit the process was started with.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r))
+		return;
+	if (r.rlim_max < AG_HTTP_MAX_CONNS + 256)
+		r.rlim_max = AG_HTTP_MAX_CONNS + 256; /* root may raise it */
+	r.rlim_cur = r.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &r) && !getrlimit(RLIMIT_NOFILE, &r)) {
+		r.rlim_cur = r.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &r);
+	}
+}
+
 struct ag_exporter {
 	struct MHD_Daemon *d;
 	int fd;
@@ -147,8 +171,11 @@ struct ag_exporter *ag_exporter_start(const char *listen_spec)
 		free(e);
 		return NULL;
 	}
-	e->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	raise_fd_limit();
+	/* epoll, not select(): no FD_SETSIZE ceiling on connections. */
+	e->d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 				handle, NULL, MHD_OPTION_LISTEN_SOCKET, e->fd,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)AG_HTTP_MAX_CONNS,
 				MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
 	if (!e->d) {
 		ag_err("starting the HTTP server on %s failed", listen_spec);

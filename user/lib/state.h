@@ -78,4 +78,42 @@ int ag_remove_tree(const char *dir);
 void ag_state_remove_if_unused(const struct ag_state *st);
 void ag_unpin_shared(const struct ag_state *st);
 
+/* attacks.c: the daemon's records, as files in the state directory */
+#define AG_EVENTS_KEPT 1000 /* the history's length */
+
+struct ag_attack { /* one interface x vector, as detection sees it */
+	char ifname[IF_NAMESIZE];
+	char vector[32];
+	__u32 slot;
+	__u16 port;
+	bool active;
+	__u64 since; /* unix seconds the attack started */
+	double peak_pps, peak_bps;
+	__u64 attacks_total;
+	__u64 dropped_base; /* the vector's dropped packets on the interface at the start */
+};
+
+struct ag_escalation { /* a vector the daemon escalated */
+	__u32 slot;
+	struct ag_policy base; /* what ran before */
+	struct ag_policy set;  /* what the daemon set */
+};
+
+struct ag_attacks {
+	struct ag_attack *v;
+	size_t n;
+	struct ag_escalation esc[AG_MAX_VECTORS];
+	size_t nr_esc;
+};
+
+void ag_set_state_dir(const char *dir);
+const char *ag_state_dir(void);
+int ag_attacks_read(struct ag_attacks *a);
+int ag_attacks_write(const struct ag_attacks *a);
+void ag_attacks_free(struct ag_attacks *a);
+bool ag_attacks_escalated(const struct ag_attacks *a, unsigned int slot);
+int ag_events_append(const char *line);
+int ag_events_read(char ***lines, size_t *n);
+void ag_events_free(char **lines, size_t n);
+
 #endif /* AG_STATE_H */

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -23,6 +24,17 @@ void ag_err(const char *fmt, ...)
 	va_start(ap, fmt);
 	vreport("", fmt, ap);
 	va_end(ap);
+}
+
+/* A line of the daemon's log (stderr: the journal under systemd). */
+void ag_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport("", fmt, ap);
+	va_end(ap);
+	fflush(stderr);
 }
 
 void ag_warn(const char *fmt, ...)
@@ -156,4 +168,13 @@ void ag_json_print(json_object *o, bool pretty)
 
 	puts(json_object_to_json_string_ext(o, flags));
 	json_object_put(o);
+}
+
+/* RFC 3339, UTC, whole seconds: 2019-09-02T03:04:05Z. */
+void ag_fmt_time(char *buf, size_t len, time_t t)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
