@@ -44,7 +44,7 @@ CMD_SRCS  := $(wildcard user/cmd/*.c)
 CMD_OBJS  := $(patsubst user/cmd/%.c,$(BUILD)/user/cmd/%.o,$(CMD_SRCS))
 
 FUZZ_BINS := $(BUILD)/fuzz/fuzz_config $(BUILD)/fuzz/fuzz_refclass
-TEST_BINS := $(FUZZ_BINS) $(BUILD)/tests/udpflood $(BUILD)/tests/test_xdp $(BUILD)/tests/test_track $(BUILD)/tests/test_ratelimit $(BUILD)/tests/test_lists_frags $(BUILD)/tests/udpgen $(BUILD)/tests/udpsink \
+TEST_BINS := $(FUZZ_BINS) $(BUILD)/tests/udpflood $(BUILD)/tests/test_xdp $(BUILD)/tests/test_track $(BUILD)/tests/test_ratelimit $(BUILD)/tests/test_lists_frags $(BUILD)/tests/udpgen $(BUILD)/tests/udpsink $(BUILD)/tests/udpecho \
 	     $(BUILD)/tests/test_refclass $(BUILD)/tests/fuzz_datapath $(BUILD)/tests/test_load \
 	     $(BUILD)/tests/test_options
 # The unit suites and the binary again under ASan and UBSan (make test runs

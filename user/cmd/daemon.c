@@ -23,13 +23,19 @@ struct daemon_args {
 };
 
 static const struct ag_opt daemon_opts[] = {
-	{ .name = "config", .letter = 'c', .type = OPT_STRING,
-	  .off = offsetof(struct daemon_args, config), .metavar = "FILE",
+	{ .name = "config",
+	  .letter = 'c',
+	  .type = OPT_STRING,
+	  .off = offsetof(struct daemon_args, config),
+	  .metavar = "FILE",
 	  .help = "apply FILE at start and again on SIGHUP (all or nothing; a bad\n"
 		  "file is logged and the running state kept); its detection and\n"
 		  "notify sections drive the daemon" },
-	{ .name = "listen", .letter = 'l', .type = OPT_STRING,
-	  .off = offsetof(struct daemon_args, listen), .metavar = "ADDRESS:PORT",
+	{ .name = "listen",
+	  .letter = 'l',
+	  .type = OPT_STRING,
+	  .off = offsetof(struct daemon_args, listen),
+	  .metavar = "ADDRESS:PORT",
 	  .help = "serve /metrics here (default: the file's exporter.listen, else\n" AG_DEFAULT_LISTEN
 		  ", loopback only)" },
 	AG_OPT_END,
@@ -50,7 +56,7 @@ static int load(struct daemon *d, bool reload)
 
 	if (!d->a->config)
 		return 0;
-	err = ag_conf_apply_logged(d->a->config, &c, reload);
+	err = ag_conf_apply_logged(d->a->config, &c, reload, ag_detector_overlay, d->det);
 	if (err)
 		return err;
 	ag_conf_free(&d->conf);
@@ -71,6 +77,10 @@ static int start(struct daemon *d)
 	int err;
 
 	ag_conf_init(&d->conf);
+	/* First the records: the file applied next must not undo an escalation. */
+	d->det = ag_detector_new(&d->conf);
+	if (!d->det)
+		return -ENOMEM;
 	err = load(d, false);
 	if (err)
 		return err;
@@ -79,9 +89,6 @@ static int start(struct daemon *d)
 	d->http = ag_exporter_start(listen);
 	if (!d->http)
 		return -EIO;
-	d->det = ag_detector_new(&d->conf);
-	if (!d->det)
-		return -ENOMEM;
 	configure(d);
 	ag_log("daemon: metrics on http://%s/metrics, detection every %lu ms", listen,
 	       d->conf.detection.interval_ms);

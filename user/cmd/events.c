@@ -16,9 +16,17 @@ struct events_args {
 };
 
 static const struct ag_opt events_opts[] = {
-	{ .letter = 'n', .type = OPT_UINT, .off = offsetof(struct events_args, n), .metavar = "N",
-	  .min = 1, .max = AG_EVENTS_KEPT, .help = "the newest N events (default 20)" },
-	{ .name = "json", .letter = 'j', .type = OPT_FLAG, .off = offsetof(struct events_args, json),
+	{ .letter = 'n',
+	  .type = OPT_UINT,
+	  .off = offsetof(struct events_args, n),
+	  .metavar = "N",
+	  .min = 1,
+	  .max = AG_EVENTS_KEPT,
+	  .help = "the newest N events (default 20)" },
+	{ .name = "json",
+	  .letter = 'j',
+	  .type = OPT_FLAG,
+	  .off = offsetof(struct events_args, json),
 	  .help = "a JSON array of the events as the daemon wrote them" },
 	AG_OPT_END,
 };

@@ -48,7 +48,7 @@ static int load_config(const char *path, char *listen_buf, size_t len, bool relo
 	struct ag_conf c;
 	int ret;
 
-	ret = ag_conf_apply_logged(path, &c, reload);
+	ret = ag_conf_apply_logged(path, &c, reload, NULL, NULL);
 	if (ret)
 		return ret;
 	if (listen_buf && *c.listen)

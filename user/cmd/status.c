@@ -137,7 +137,88 @@ static json_object *limits_json(const struct ag_policy *pol)
 	return o;
 }
 
-static json_object *vector_json(const struct ag_policy *pol, unsigned int slot)
+/* What the daemon's records say of one vector, over every interface. */
+struct vector_attack {
+	bool active, escalated;
+	__u64 since;
+	double peak_pps, peak_bps;
+	json_object *ifaces;
+};
+
+static void vector_attack(const struct ag_attacks *rec, unsigned int slot, struct vector_attack *v)
+{
+	size_t i;
+
+	memset(v, 0, sizeof(*v));
+	v->escalated = ag_attacks_escalated(rec, slot);
+	for (i = 0; i < rec->n; i++) {
+		const struct ag_attack *a = &rec->v[i];
+
+		if (a->slot != slot || !a->active)
+			continue;
+		if (!v->active || a->since < v->since)
+			v->since = a->since;
+		v->active = true;
+		if (a->peak_pps > v->peak_pps)
+			v->peak_pps = a->peak_pps;
+		if (a->peak_bps > v->peak_bps)
+			v->peak_bps = a->peak_bps;
+		if (!v->ifaces)
+			v->ifaces = json_object_new_array();
+		json_object_array_add(v->ifaces, json_object_new_string(a->ifname));
+	}
+}
+
+static json_object *detection_json(const struct ag_attacks *rec, unsigned int slot)
+{
+	json_object *o = json_object_new_object();
+	struct vector_attack v;
+	char when[32];
+
+	vector_attack(rec, slot, &v);
+	json_object_object_add(o, "attack", json_object_new_boolean(v.active));
+	if (v.active) {
+		ag_fmt_time(when, sizeof(when), v.since);
+		json_object_object_add(o, "since", json_object_new_string(when));
+	} else {
+		json_object_object_add(o, "since", NULL);
+	}
+	json_object_object_add(o, "peak_pps", json_object_new_int64((long long)v.peak_pps));
+	json_object_object_add(o, "peak_bps", json_object_new_int64((long long)v.peak_bps));
+	json_object_object_add(o, "escalated", json_object_new_boolean(v.escalated));
+	json_object_object_add(o, "interfaces", v.ifaces ? v.ifaces : json_object_new_array());
+	return o;
+}
+
+/* The attacks under way, one line per vector. */
+static void print_attacks(const struct ag_policy *tbl, const struct ag_attacks *rec)
+{
+	char name[32], when[32], pps[32], bps[32];
+	struct vector_attack v;
+	unsigned int slot, n = 0;
+
+	printf("attacks:");
+	for (slot = 1; slot < AG_MAX_VECTORS; slot++) {
+		vector_attack(rec, slot, &v);
+		if (!v.active && !v.escalated)
+			continue;
+		ag_vector_name(&tbl[slot], slot, name, sizeof(name));
+		ag_fmt_time(when, sizeof(when), v.since);
+		ag_fmt_rate(pps, sizeof(pps), v.peak_pps, "pps");
+		ag_fmt_rate(bps, sizeof(bps), v.peak_bps, "bit/s");
+		printf("\n  %s(%u) on %s since %s, peak %s %s, %s%s", name, tbl[slot].port,
+		       v.ifaces ? json_object_to_json_string_ext(v.ifaces, JSON_C_TO_STRING_PLAIN) :
+				  "[]",
+		       when, pps, bps, v.escalated ? "escalated to " : "not escalated",
+		       v.escalated ? ag_action_name(tbl[slot].action) : "");
+		json_object_put(v.ifaces);
+		n++;
+	}
+	printf("%s\n", n ? "" : " none seen by the daemon");
+}
+
+static json_object *vector_json(const struct ag_policy *pol, unsigned int slot,
+				const struct ag_attacks *rec)
 {
 	json_object *o = json_object_new_object();
 	char name[32];
@@ -149,6 +230,7 @@ static json_object *vector_json(const struct ag_policy *pol, unsigned int slot)
 	json_object_object_add(o, "track_timeout_ms", json_object_new_int64(pol->track_timeout_ms));
 	json_object_object_add(o, "builtin", json_object_new_boolean(slot <= ag_nr_builtins));
 	json_object_object_add(o, "limits", limits_json(pol));
+	json_object_object_add(o, "detection", detection_json(rec, slot));
 	return o;
 }
 
@@ -163,7 +245,8 @@ static json_object *served_json(const struct ag_served *sv)
 	return arr;
 }
 
-static void print_vectors(const struct ag_policy *tbl, json_object *vecs)
+static void print_vectors(const struct ag_policy *tbl, json_object *vecs,
+			  const struct ag_attacks *rec)
 {
 	char name[32], timeout[16], limits[256];
 	unsigned int slot;
@@ -175,7 +258,7 @@ static void print_vectors(const struct ag_policy *tbl, json_object *vecs)
 		if (!tbl[slot].in_use)
 			continue;
 		if (vecs) {
-			json_object_array_add(vecs, vector_json(&tbl[slot], slot));
+			json_object_array_add(vecs, vector_json(&tbl[slot], slot, rec));
 			continue;
 		}
 		ag_vector_name(&tbl[slot], slot, name, sizeof(name));
@@ -196,6 +279,7 @@ static int print_status(const struct ag_state *st, bool json)
 	unsigned long entries = 0;
 	unsigned long held = 0;
 	struct ag_config cfg = { 0 };
+	struct ag_attacks rec = { 0 };
 	struct ag_served sv;
 	int err;
 
@@ -223,7 +307,10 @@ static int print_status(const struct ag_state *st, bool json)
 		ag_bpf_err(err, "reading the interfaces");
 	if (!json && arg.interrupted)
 		printf("  (interrupted: an attach died midway; 'ampguard attach IFACE' or 'ampguard detach IFACE' clears it)\n");
-	print_vectors(tbl, vecs);
+	if (ag_attacks_read(&rec))
+		ag_warn("the daemon's records in %s are unreadable: attacks not shown",
+			ag_state_dir());
+	print_vectors(tbl, vecs, &rec);
 	served = served_json(&sv);
 	if (!json) {
 		printf("served ports: %s\n",
@@ -233,6 +320,8 @@ static int print_status(const struct ag_state *st, bool json)
 		printf("tracked requests: %lu of %u entries\n", entries, AG_TRACK_ENTRIES);
 		printf("rate-limited sources: %lu of %u entries\n", held, AG_SRC_ENTRIES);
 		printf("allowlist: %u entries, denylist: %u entries\n", cfg.allow_n, cfg.deny_n);
+		print_attacks(tbl, &rec);
+		ag_attacks_free(&rec);
 		json_object_put(served);
 		return err;
 	}
@@ -252,6 +341,7 @@ static int print_status(const struct ag_state *st, bool json)
 	json_object_object_add(lists, "deny", json_object_new_uint64(cfg.deny_n));
 	json_object_object_add(root, "lists", lists);
 	ag_json_print(root, true);
+	ag_attacks_free(&rec);
 	return err;
 }
 

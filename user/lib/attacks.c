@@ -136,7 +136,8 @@ int ag_attacks_write(const struct ag_attacks *a)
 		json_object_array_add(esc, e);
 	}
 	json_object_object_add(root, "escalations", esc);
-	err = write_whole(ATTACKS_FILE, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+	err = write_whole(ATTACKS_FILE,
+			  json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
 	json_object_put(root);
 	return err;
 }

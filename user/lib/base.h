@@ -67,6 +67,7 @@ int ag_builtin_slot(const char *name);
 void ag_vector_name(const struct ag_policy *pol, unsigned int slot, char *buf, size_t len);
 
 void ag_policy_defaults(struct ag_policy tbl[AG_MAX_VECTORS]);
+bool ag_policy_same(const struct ag_policy *a, const struct ag_policy *b);
 int ag_attach_mode_parse(const char *s);
 void ag_orphan_defaults(struct ag_orphan_cfg *o);
 const char *ag_orphan_name(unsigned int v);

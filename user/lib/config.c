@@ -203,16 +203,6 @@ static void note(struct plan *pl, const char *fmt, ...)
 	va_end(ap);
 }
 
-static bool same_policy(const struct ag_policy *a, const struct ag_policy *b)
-{
-	return a->in_use == b->in_use && a->port == b->port && a->action == b->action &&
-	       a->track_timeout_ms == b->track_timeout_ms && a->src_full == b->src_full &&
-	       !memcmp(&a->agg_pps, &b->agg_pps, sizeof(a->agg_pps)) &&
-	       !memcmp(&a->agg_bps, &b->agg_bps, sizeof(a->agg_bps)) &&
-	       !memcmp(&a->src_pps, &b->src_pps, sizeof(a->src_pps)) &&
-	       !memcmp(&a->src_bps, &b->src_bps, sizeof(a->src_bps));
-}
-
 static void describe(const struct ag_policy *p, char *buf, size_t len)
 {
 	char timeout[16], limits[200] = "";
@@ -254,7 +244,7 @@ static int plan_vectors(const struct ag_state *st, const struct ag_conf *c, stru
 		pl->tbl[s] = c->ports[i].pol;
 	}
 	for (slot = 1; slot < AG_MAX_VECTORS; slot++) {
-		if (same_policy(&pl->old[slot], &pl->tbl[slot]))
+		if (ag_policy_same(&pl->old[slot], &pl->tbl[slot]))
 			continue;
 		ag_vector_name(&pl->tbl[slot], slot, name, sizeof(name));
 		describe(&pl->old[slot], was, sizeof(was));
@@ -654,10 +644,12 @@ int ag_conf_write_running(const struct ag_state *st, FILE *f)
 
 /*
  * Loads and applies a file for a long-running process, saying what it does
- * on stdout. On failure the running state stays as it was (a reload keeps
+ * on stdout; adjust, when given, may change the loaded file before it is
+ * applied. On failure the running state stays as it was (a reload keeps
  * what runs); on success *c holds the file's settings, to be freed.
  */
-int ag_conf_apply_logged(const char *path, struct ag_conf *c, bool reload)
+int ag_conf_apply_logged(const char *path, struct ag_conf *c, bool reload,
+			 void (*adjust)(struct ag_conf *c, void *arg), void *arg)
 {
 	char err[512];
 	int ret;
@@ -667,6 +659,8 @@ int ag_conf_apply_logged(const char *path, struct ag_conf *c, bool reload)
 		ag_err("%s%s", err, reload ? "; keeping the running configuration" : "");
 		return ret;
 	}
+	if (adjust)
+		adjust(c, arg);
 	printf("ampguard: %s %s\n", reload ? "reloading" : "applying", path);
 	ret = ag_conf_apply(c, NULL, false);
 	fflush(stdout);

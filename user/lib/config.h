@@ -77,7 +77,8 @@ int ag_conf_attach(const struct ag_attach_req *req);
 
 int ag_conf_write_running(const struct ag_state *st, FILE *f);
 void ag_auto_init(struct ag_auto *au);
-int ag_conf_apply_logged(const char *path, struct ag_conf *c, bool reload);
+int ag_conf_apply_logged(const char *path, struct ag_conf *c, bool reload,
+			 void (*adjust)(struct ag_conf *c, void *arg), void *arg);
 
 /* metrics.c */
 int ag_metrics_render(char **out, size_t *len);

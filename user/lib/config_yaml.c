@@ -310,8 +310,8 @@ enum auto_field {
 
 /* `detection:` takes every key; a vector's `auto:` all but the last two. */
 static const char *const detection_fields[] = {
-	"trigger-pps", "trigger-bps", "release-pps", "release-bps", "hold", "escalate",
-	"interval",    "detect",      NULL,
+	"trigger-pps", "trigger-bps", "release-pps", "release-bps", "hold",
+	"escalate",    "interval",    "detect",      NULL,
 };
 
 static const char *const auto_fields[] = {
@@ -325,8 +325,7 @@ void ag_auto_init(struct ag_auto *au)
 	au->escalate = -1;
 }
 
-static int scalar_duration(struct ctx *x, const struct node *n, const char *what,
-			   unsigned long *ms)
+static int scalar_duration(struct ctx *x, const struct node *n, const char *what, unsigned long *ms)
 {
 	if (want(x, n, N_SCALAR, what))
 		return -EINVAL;
@@ -356,8 +355,8 @@ static const size_t rate_off[] = {
 	[AF_RELEASE_BPS] = offsetof(struct ag_auto, release_bps),
 };
 
-static int auto_field(struct ctx *x, unsigned int f, const struct node *key,
-		      const struct node *val, void *arg)
+static int auto_field(struct ctx *x, unsigned int f, const struct node *key, const struct node *val,
+		      void *arg)
 {
 	struct ag_auto *au = arg;
 	struct ag_detection *d = &x->conf->detection;
@@ -779,8 +778,8 @@ enum top_field {
 };
 
 static const char *const top_fields[] = {
-	"interfaces", "vectors",    "served-ports", "allow", "allow-files",
-	"deny",       "deny-files", "exporter",     "detection", "notify", NULL,
+	"interfaces", "vectors",  "served-ports", "allow",  "allow-files", "deny",
+	"deny-files", "exporter", "detection",    "notify", NULL,
 };
 
 static const char *const notify_fields[] = { "webhooks", NULL };

@@ -14,6 +14,7 @@ struct ag_detector;
 struct ag_detector *ag_detector_new(const struct ag_conf *c);
 void ag_detector_configure(struct ag_detector *d, const struct ag_conf *c);
 void ag_detector_step(struct ag_detector *d);
+void ag_detector_overlay(struct ag_conf *c, void *detector);
 void ag_detector_free(struct ag_detector *d);
 
 /* events.c */

@@ -37,11 +37,11 @@ struct thresholds {
 /* One interface x vector. */
 struct track {
 	struct ag_attack a;
-	unsigned int above;  /* consecutive intervals at or above the trigger */
-	double below_since;  /* monotonic seconds; 0 while at or above release */
-	bool hands_off;      /* an operator changed the vector during this attack */
+	unsigned int above; /* consecutive intervals at or above the trigger */
+	double below_since; /* monotonic seconds; 0 while at or above release */
+	bool hands_off;     /* an operator changed the vector during this attack */
 	bool have_prev;
-	bool seen;           /* in this interval's snapshot */
+	bool seen; /* in this interval's snapshot */
 	struct ag_counter prev;
 	double pps, bps;
 };
@@ -74,8 +74,7 @@ static const struct ag_auto *vector_auto(const struct ag_conf *c, unsigned int s
 }
 
 /* The vector's own auto: first, then detection:, then the built-in defaults. */
-static void thresholds(const struct ag_conf *c, unsigned int slot, __u16 port,
-		       struct thresholds *t)
+static void thresholds(const struct ag_conf *c, unsigned int slot, __u16 port, struct thresholds *t)
 {
 	const struct ag_auto *d = &c->detection.dflt, *v = vector_auto(c, slot, port);
 	struct ag_auto none;
@@ -107,8 +106,7 @@ static bool below_release(const struct thresholds *t, double pps, double bps)
 static bool unsolicited(unsigned int reason)
 {
 	return reason == AG_R_MONITOR || reason == AG_R_POLICY_DROP || reason == AG_R_RL_PASS ||
-	       reason == AG_R_RL_AGGREGATE || reason == AG_R_RL_SOURCE ||
-	       reason == AG_R_FRAG_DROP;
+	       reason == AG_R_RL_AGGREGATE || reason == AG_R_RL_SOURCE || reason == AG_R_FRAG_DROP;
 }
 
 static void sum_counters(const struct ag_iface_counters *ifc, unsigned int slot,
@@ -340,7 +338,8 @@ static void attack_end(struct ag_detector *d, struct track *t, __u64 dropped)
 	json_object *ev = event_new("attack_end", t);
 	__u64 since = t->a.since, now = time(NULL);
 
-	json_object_object_add(ev, "duration_s", json_object_new_int64(now > since ? now - since : 0));
+	json_object_object_add(ev, "duration_s",
+			       json_object_new_int64(now > since ? now - since : 0));
 	json_object_object_add(ev, "peak_pps", json_object_new_int64((long long)t->a.peak_pps));
 	json_object_object_add(ev, "dropped_packets",
 			       json_object_new_int64(dropped >= t->a.dropped_base ?
@@ -523,6 +522,30 @@ void ag_detector_step(struct ag_detector *d)
 	ag_state_close(&st);
 	if (d->dirty)
 		save(d);
+}
+
+/*
+ * Makes a file about to be applied keep what the daemon escalated: a vector
+ * the file leaves as it was before the escalation keeps the escalated
+ * policy (the attack is not over); a vector the file changes is the
+ * operator's (the next interval sees the change and lets go).
+ */
+void ag_detector_overlay(struct ag_conf *c, void *arg)
+{
+	const struct ag_detector *d = arg;
+	struct ag_policy *p;
+	size_t i, j;
+
+	for (i = 0; i < d->nr_esc; i++) {
+		const struct ag_escalation *e = &d->esc[i];
+
+		p = e->slot < AG_FIRST_CUSTOM_SLOT ? &c->builtin[e->slot] : NULL;
+		for (j = 0; !p && j < c->nr_ports; j++)
+			if (c->ports[j].pol.port == e->base.port)
+				p = &c->ports[j].pol;
+		if (p && ag_policy_same(p, &e->base))
+			*p = e->set;
+	}
 }
 
 /* ---- life ----------------------------------------------------------------- */

@@ -2,7 +2,8 @@
 /*
  * The Prometheus text exposition (format 0.0.4) of the pinned state.
  * Labels are bounded: interface, vector, port, verdict, reason, action,
- * scope, list; never a source address.
+ * scope, list; never a source address. The attack families come from the
+ * daemon's records in the state directory.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -185,6 +186,41 @@ static void tables(FILE *f, const struct ag_state *st, const struct ag_policy *t
 	fprintf(f, "ampguard_list_entries{list=\"deny\"} %u\n", cfg.deny_n);
 }
 
+static void attack_family(FILE *f, const struct ag_attacks *rec, const char *name, const char *type,
+			  const char *help, int what)
+{
+	size_t i;
+
+	family(f, name, type, help);
+	for (i = 0; i < rec->n; i++) {
+		const struct ag_attack *a = &rec->v[i];
+		unsigned long long v = what == 0 ? a->active :
+				       what == 1 ? a->attacks_total :
+						   a->active && ag_attacks_escalated(rec, a->slot);
+
+		fprintf(f, "%s{", name);
+		label(f, "interface", a->ifname, true);
+		label(f, "vector", a->vector, false);
+		fprintf(f, "} %llu\n", v);
+	}
+}
+
+/* What the daemon's detection sees, from its records (none when it never ran). */
+static void attacks(FILE *f)
+{
+	struct ag_attacks rec;
+
+	if (ag_attacks_read(&rec))
+		return;
+	attack_family(f, &rec, "ampguard_attack_active", "gauge",
+		      "1 while detection sees an attack on the interface and vector.", 0);
+	attack_family(f, &rec, "ampguard_attacks_total", "counter",
+		      "Attacks detection has seen start on the interface and vector.", 1);
+	attack_family(f, &rec, "ampguard_escalated", "gauge",
+		      "1 while the vector is escalated for an attack on the interface.", 2);
+	ag_attacks_free(&rec);
+}
+
 static void build_info(FILE *f)
 {
 	family(f, "ampguard_build_info", "gauge", "Version of the exporting ampguard; always 1.");
@@ -223,6 +259,7 @@ int ag_metrics_render(char **out, size_t *len)
 		counters(f, &snap, true);
 		vectors(f, snap.tbl);
 		tables(f, &st, snap.tbl);
+		attacks(f);
 	}
 	free(snap.ifs);
 	ag_state_close(&st);

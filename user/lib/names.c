@@ -160,3 +160,14 @@ void ag_policy_defaults(struct ag_policy tbl[AG_MAX_VECTORS])
 		tbl[i + 1].in_use = 1;
 	}
 }
+
+/* Two policies that judge every packet alike. */
+bool ag_policy_same(const struct ag_policy *a, const struct ag_policy *b)
+{
+	return a->in_use == b->in_use && a->port == b->port && a->action == b->action &&
+	       a->track_timeout_ms == b->track_timeout_ms && a->src_full == b->src_full &&
+	       !memcmp(&a->agg_pps, &b->agg_pps, sizeof(a->agg_pps)) &&
+	       !memcmp(&a->agg_bps, &b->agg_bps, sizeof(a->agg_bps)) &&
+	       !memcmp(&a->src_pps, &b->src_pps, sizeof(a->src_pps)) &&
+	       !memcmp(&a->src_bps, &b->src_bps, sizeof(a->src_bps));
+}

@@ -62,14 +62,16 @@ static int url_parse(const char *s, struct url *u)
 		hl = close - h - 1;
 		memcpy(u->host, h + 1, hl < sizeof(u->host) ? hl : 0);
 		if (close[1] == ':')
-			snprintf(u->port, sizeof(u->port), "%.*s", (int)(end - close - 2), close + 2);
+			snprintf(u->port, sizeof(u->port), "%.*s", (int)(end - close - 2),
+				 close + 2);
 	} else {
 		const char *colon = memchr(h, ':', end - h);
 
 		hl = (colon ? colon : end) - h;
 		memcpy(u->host, h, hl < sizeof(u->host) ? hl : 0);
 		if (colon)
-			snprintf(u->port, sizeof(u->port), "%.*s", (int)(end - colon - 1), colon + 1);
+			snprintf(u->port, sizeof(u->port), "%.*s", (int)(end - colon - 1),
+				 colon + 1);
 	}
 	if (!hl || hl >= sizeof(u->host))
 		return -EINVAL;
