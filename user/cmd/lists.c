@@ -148,32 +148,21 @@ static void release_list(void *p)
 	free(((struct list_args *)p)->set.v);
 }
 
-const struct ag_cmd cmd_allow = {
-	.name = "allow",
-	.summary = "CIDRs whose traffic always passes",
-	.help = "  Sources that always pass (checked after the denylist). Without CIDR or --file,\n"
-		"  lists the allowlist.\n",
-	.opts = list_opts,
-	.args = list_positional,
-	.size = sizeof(struct list_args),
-	.state = CMD_READ_OR_WRITE,
-	.check = check_allow,
-	.writes = list_writes,
-	.run = do_list,
-	.release = release_list,
-};
+/* allow and deny differ only in their list and their words. */
+#define LIST_CMD(verb, check_fn, what, text)                                          \
+	{                                                                             \
+		.name = verb, .summary = what, .help = text, .opts = list_opts,       \
+		.args = list_positional, .size = sizeof(struct list_args),            \
+		.state = CMD_READ_OR_WRITE, .check = check_fn, .writes = list_writes, \
+		.run = do_list, .release = release_list,                              \
+	}
 
-const struct ag_cmd cmd_deny = {
-	.name = "deny",
-	.summary = "CIDRs whose traffic is always dropped",
-	.help = "  Sources that are always dropped (checked first). Without CIDR or --file, lists\n"
-		"  the denylist.\n",
-	.opts = list_opts,
-	.args = list_positional,
-	.size = sizeof(struct list_args),
-	.state = CMD_READ_OR_WRITE,
-	.check = check_deny,
-	.writes = list_writes,
-	.run = do_list,
-	.release = release_list,
-};
+const struct ag_cmd cmd_allow =
+	LIST_CMD("allow", check_allow, "CIDRs whose traffic always passes",
+		 "  Sources that always pass (checked after the denylist). Without CIDR or --file,\n"
+		 "  lists the allowlist.\n");
+
+const struct ag_cmd cmd_deny =
+	LIST_CMD("deny", check_deny, "CIDRs whose traffic is always dropped",
+		 "  Sources that are always dropped (checked first). Without CIDR or --file, lists\n"
+		 "  the denylist.\n");
