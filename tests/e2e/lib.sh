@@ -19,7 +19,9 @@
 # E2E_NEEDS the earlier tests it builds on; the runner runs those first,
 # recursively, and nothing else. A needed test is a test like the others:
 # its checks count. suite_setup, when the suite defines one, runs once
-# before the first test: prerequisites, namespaces, daemons every test uses.
+# before the first test: prerequisites, namespaces, daemons every test uses;
+# suite_teardown, when defined, once after the last, before the leftover
+# checks (for what the suite builds beyond lib.sh's own namespaces).
 #
 # Whatever runs, the run ends with the leftover checks (no namespace, no
 # pin under the test root, no process of this run is left; the programs go
@@ -216,6 +218,9 @@ e2e_run()
 		echo "# $t"
 		"$t"
 	done
+	if declare -F suite_teardown >/dev/null; then
+		suite_teardown
+	fi
 	finish
 }
 
