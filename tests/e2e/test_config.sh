@@ -18,7 +18,9 @@
 #     keeps the running state and keeps serving.
 #
 # Run alone: bash tests/run.sh tests/e2e/test_config.sh [SECTION...], e.g.
-# section_atomicity; each section sets up what it needs from a fresh state.
+# section_round_trip. A section goes on from the state the one before it
+# left (see E2E_NEEDS at the end), except the atomicity section, which
+# builds its own from a fresh one.
 
 # shellcheck disable=SC2317 # the sections run through e2e_run
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -1044,6 +1046,12 @@ suite_setup()
 
 E2E_TESTS=(section_attach_config section_counters section_round_trip section_invalid_files
 	section_interfaces section_atomicity section_exporter section_the_end)
+E2E_NEEDS[section_counters]=section_attach_config
+E2E_NEEDS[section_round_trip]=section_counters
+E2E_NEEDS[section_invalid_files]=section_round_trip
+E2E_NEEDS[section_interfaces]=section_invalid_files
+E2E_NEEDS[section_exporter]="section_interfaces section_atomicity"
+E2E_NEEDS[section_the_end]=section_exporter
 # AG_CONFIG_SECTIONS="NAME..." (attach_config, counters, ...) runs only those
 # sections, as naming section_NAME... does.
 if [ $# -eq 0 ] && [ -n "${AG_CONFIG_SECTIONS:-}" ]; then

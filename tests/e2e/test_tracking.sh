@@ -616,8 +616,10 @@ suite_setup()
 
 E2E_TESTS=(test_baseline test_attach test_flood_v4 test_forged_replies test_expiry
 	test_flood_v6 test_served test_status_tracking)
-# Everything after test_attach runs on what it attached.
+# Everything after test_attach runs on what it attached; the closing
+# status test looks back on the exchanges of all the others.
 for t in "${E2E_TESTS[@]:2}"; do
 	E2E_NEEDS[$t]=test_attach
 done
+E2E_NEEDS[test_status_tracking]="${E2E_TESTS[*]:0:7}"
 e2e_run "$@"
