@@ -2,6 +2,16 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Runs every suite and sums their "N passed, N failed" lines into one.
 # Exits non-zero when any test fails or a suite dies without its summary.
+#
+#   tests/run.sh                       every suite
+#   tests/run.sh SUITE...              those suites; an entry may start with
+#                                      VAR=VALUE words (see below)
+#   tests/run.sh SUITE TEST...         those tests of one end-to-end suite,
+#                                      and the tests they need (tests/e2e/lib.sh)
+#
+# An end-to-end suite may be named by its path or by its bare name
+# (test_cli for tests/e2e/test_cli.sh). A word without a slash or an '='
+# that names no suite is a test of the suite before it.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -21,8 +31,36 @@ suites=(build/tests/test_xdp build/tests/test_track build/tests/test_ratelimit
 for s in tests/e2e/test_*.sh; do
 	suites+=("$s")
 done
+
+# e2e_suite WORD: the end-to-end suite a bare name stands for, or WORD.
+e2e_suite()
+{
+	if [[ "$1" != */* ]] && [ -f "tests/e2e/$1.sh" ]; then
+		echo "tests/e2e/$1.sh"
+	elif [[ "$1" != */* ]] && [[ "$1" == *.sh ]] && [ -f "tests/e2e/$1" ]; then
+		echo "tests/e2e/$1"
+	else
+		echo "$1"
+	fi
+}
+
+tests=()
 if [ $# -gt 0 ]; then
-	suites=("$@")
+	suites=()
+	for a in "$@"; do
+		read -r -a words <<<"$a"
+		words[-1]=$(e2e_suite "${words[-1]}")
+		if [ "${#words[@]}" -eq 1 ] && [[ "$a" != */* ]] && [[ "$a" != *=* ]] &&
+		   [ ! -e "${words[0]}" ] && [ "${#suites[@]}" -eq 1 ]; then
+			tests+=("$a")
+		else
+			suites+=("${words[*]}")
+		fi
+	done
+	if [ "${#tests[@]}" -gt 0 ] && [[ "${suites[0]}" != *.sh ]]; then
+		echo "tests/run.sh: ${suites[0]} is no end-to-end suite: it takes no test names" >&2
+		exit 2
+	fi
 fi
 
 total_pass=0
@@ -35,7 +73,7 @@ for s in "${suites[@]}"; do
 	suite=${words[-1]}
 	unset 'words[-1]'
 	if [[ "$suite" == *.sh ]]; then
-		env "${words[@]}" bash "$suite" 2>&1 | tee "$log"
+		env "${words[@]}" bash "$suite" "${tests[@]}" 2>&1 | tee "$log"
 	else
 		env "${words[@]}" "$suite" 2>&1 | tee "$log"
 	fi

@@ -3,7 +3,7 @@
 # The ASan/UBSan build of ampguard through its verbs, on a veth pair of its
 # own: any sanitizer report (leaks included) fails the verb's check.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 AG=build/asan/ampguard
 export AMPGUARD_ROOT=/sys/fs/bpf/ampguard-sanitize-$$
 export ASAN_OPTIONS=detect_leaks=1:exitcode=97
@@ -39,6 +39,7 @@ run()
 	fi
 }
 
+# shellcheck disable=SC2015 # a chain of steps: any failure ends the suite
 ip netns add $NS && ip -n $NS link add san0 type veth peer name san1 &&
 	ip -n $NS link set san0 up && ip -n $NS link set san1 up || {
 	echo "0 passed, 1 failed"

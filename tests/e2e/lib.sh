@@ -1,8 +1,32 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # shellcheck shell=bash
-# Helpers shared by the end-to-end tests; a test sources this file first:
+# Helpers and the test runner shared by the end-to-end suites.
+#
+# A suite is a list of test functions, an optional setup and a last line
+# that hands them to the runner:
 #
 #   . "$(dirname "$0")/lib.sh"
+#   suite_setup() { require; setup_pair || bail "cannot build the namespaces"; }
+#   test_attach() { ...; }
+#   test_set() { ...; }
+#   E2E_TESTS=(test_attach test_set)    # the order they run in
+#   E2E_NEEDS[test_set]=test_attach     # what a test builds on
+#   e2e_run "$@"
+#
+# 'bash SUITE' runs every test in order; 'bash SUITE TEST...' runs the named
+# ones. Tests share one topology and build on each other (one attaches,
+# the next sets an action on what is attached), so a test names in
+# E2E_NEEDS the earlier tests it builds on; the runner runs those first,
+# recursively, and nothing else. A needed test is a test like the others:
+# its checks count. suite_setup, when the suite defines one, runs once
+# before the first test: prerequisites, namespaces, daemons every test uses;
+# suite_teardown, when defined, once after the last, before the leftover
+# checks (for what the suite builds beyond lib.sh's own namespaces).
+#
+# Whatever runs, the run ends with the leftover checks (no namespace, no
+# pin under the test root, no process of this run is left; the programs go
+# with their pins and namespaces) and, alone on the last line,
+# "N passed, N failed" (tests/run.sh sums those lines).
 #
 # Each run builds its own namespaces (ag-PID-*) and its own ampguard state
 # root (/sys/fs/bpf/ampguard-test-PID). Both go away when the test exits,
@@ -21,7 +45,10 @@ UDPGEN=$E2E_TOP/build/tests/udpgen
 AGJSON=$E2E_TOP/tests/tools/agjson.py
 # shellcheck disable=SC2034 # for the tests that source this file
 TCPECHO=$E2E_TOP/tests/tools/tcpecho.py
-FLOOR_OBJ=$E2E_TOP/build/xdp_floor.bpf.o
+# Programs of the benchmarks are built under build/bench/; older trees
+# built them in build/.
+FLOOR_OBJ=$E2E_TOP/build/bench/xdp_floor.bpf.o
+[ -e "$FLOOR_OBJ" ] || FLOOR_OBJ=$E2E_TOP/build/xdp_floor.bpf.o
 
 export AMPGUARD_ROOT=/sys/fs/bpf/ampguard-test-$$
 NS_PREFIX=ag-$$-
@@ -136,22 +163,73 @@ bail()
 # as the last line and exits non-zero if anything failed.
 finish()
 {
-	local left
+	local left procs
 
+	e2e_stop_pids
+	procs=$(e2e_ns_pids)
 	e2e_cleanup >/dev/null 2>&1
 	left=$(ip netns list | awk '{ print $1 }' | grep -- "^$NS_PREFIX")
 	assert_eq "no namespace of this run is left" "" "$left"
 	check "no ampguard state of this run is left" test ! -e "$AMPGUARD_ROOT"
+	assert_eq "no process of this run is left in its namespaces" "" "$procs"
 	echo "$E2E_PASSED passed, $E2E_FAILED failed"
 	[ "$E2E_FAILED" -eq 0 ]
 	exit
 }
 
+# ---- the runner --------------------------------------------------------
+
+E2E_TESTS=()
+declare -A E2E_NEEDS=()
+declare -A E2E_PICKED=()
+
+# e2e_pick TEST: TEST and, first, what it needs.
+e2e_pick()
+{
+	local need
+
+	[ -n "${E2E_PICKED[$1]:-}" ] && return
+	E2E_PICKED[$1]=1
+	for need in ${E2E_NEEDS[$1]:-}; do
+		e2e_pick "$need"
+	done
+}
+
+# e2e_run [TEST...]: runs the suite (see the top of this file) and exits.
+e2e_run()
+{
+	local t known=" ${E2E_TESTS[*]} "
+
+	for t in "${E2E_TESTS[@]}"; do
+		declare -F "$t" >/dev/null || bail "E2E_TESTS names '$t', which is no function"
+	done
+	if [ $# -eq 0 ]; then
+		set -- "${E2E_TESTS[@]}"
+	fi
+	for t in "$@"; do
+		[[ "$known" == *" $t "* ]] || bail "no test '$t' in $(basename "$0"); it has:$known"
+		e2e_pick "$t"
+	done
+	if declare -F suite_setup >/dev/null; then
+		suite_setup
+	fi
+	for t in "${E2E_TESTS[@]}"; do
+		[ -n "${E2E_PICKED[$t]:-}" ] || continue
+		echo "# $t"
+		"$t"
+	done
+	if declare -F suite_teardown >/dev/null; then
+		suite_teardown
+	fi
+	finish
+}
+
 # ---- cleanup -----------------------------------------------------------
 
-e2e_cleanup()
+# e2e_stop_pids: stops and reaps every background process started here.
+e2e_stop_pids()
 {
-	local pid dir ns
+	local pid
 
 	for pid in "${E2E_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null
@@ -160,6 +238,26 @@ e2e_cleanup()
 		wait "$pid" 2>/dev/null
 	done
 	E2E_PIDS=()
+}
+
+# e2e_ns_pids: "NAMESPACE PID COMMAND" of every process still in a
+# namespace of this run; a daemon that escaped its tracking.
+e2e_ns_pids()
+{
+	local ns pid
+
+	for ns in "${E2E_NAMESPACES[@]}"; do
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do
+			echo "$ns $pid $(cat "/proc/$pid/comm" 2>/dev/null)"
+		done
+	done
+}
+
+e2e_cleanup()
+{
+	local pid dir ns
+
+	e2e_stop_pids
 	if [ -d "$AMPGUARD_ROOT/ifaces" ]; then
 		for dir in "$AMPGUARD_ROOT"/ifaces/*; do
 			[ -e "$dir" ] || continue
@@ -171,6 +269,10 @@ e2e_cleanup()
 	/sys/fs/bpf/ampguard-test-*) rm -rf "$AMPGUARD_ROOT" ;;
 	esac
 	for ns in "${E2E_NAMESPACES[@]}"; do
+		# What escaped its tracking must not outlive the run.
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -9 "$pid"
+		done
 		ip netns del "$ns"
 	done
 	E2E_NAMESPACES=()
@@ -457,6 +559,143 @@ traffic()
 		send_flow "$fam" "$sport" "$dport" "$n" $extra
 	done
 	sink_end
+}
+
+# flows FAMILY ROW...: one burst of traffic from NS_A to a sink in NS_P,
+# then per ROW one check of what arrived and the booking of its packets in
+# the counter model. A ROW is
+#
+#   "SRC SPORT DPORT COUNT ARRIVED COUNTER MESSAGE..."
+#
+# SRC: the source address, '-' for the peer's own. ARRIVED: datagrams
+# DPORT must receive, 'all' for COUNT. COUNTER: VECTOR/REASON, booked with
+# COUNT packets under the vector's port (SPORT; 0 for 'other'), or '-'.
+# FLOW_OPTS, when set, are udpgen options for every flow of the burst.
+# Returns 1, checking nothing, when the harness itself broke.
+flows()
+{
+	local fam=$1 row src sport dport n want counter msg dports=() opts=() port
+
+	shift
+	for row in "$@"; do
+		read -r src sport dport n want counter msg <<<"$row"
+		dports+=("$dport")
+	done
+	# shellcheck disable=SC2206 # FLOW_OPTS holds options
+	opts=(${FLOW_OPTS:-})
+	sink_start "$fam" "${dports[@]}"
+	for row in "$@"; do
+		read -r src sport dport n want counter msg <<<"$row"
+		if [ "$src" = - ]; then
+			send_flow "$fam" "$sport" "$dport" "$n" "${opts[@]}"
+		else
+			send_flow "$fam" "$sport" "$dport" "$n" "${opts[@]}" -s "$src"
+		fi
+	done
+	sink_end || return 1
+	for row in "$@"; do
+		read -r src sport dport n want counter msg <<<"$row"
+		[ "$want" = all ] && want=$n
+		assert_eq "$msg" "$want" "${RECV[$dport]:-}"
+		[ "$counter" = - ] && continue
+		port=$sport
+		[ "${counter%/*}" = other ] && port=0
+		expect "${counter%/*}" "$port" "${counter#*/}" "$n" "$fam"
+	done
+}
+
+# attach_check MESSAGE ERE [ATTACH OPTIONS...]: attaches IF_P of NS_P and
+# checks it printed one line matching ERE.
+attach_check()
+{
+	local msg=$1 re=$2
+
+	shift 2
+	agrun "$NS_P" attach "$IF_P" "$@"
+	assert_success "$msg" "$re"
+}
+
+# ---- floods ------------------------------------------------------------
+
+FLOOD_PIDS=()
+FLOOD_NAMES=()
+
+# flood_start NAME NS CMD...: a sender in NS in the background, its output
+# in $(flood_out NAME); its pid in FLOOD_PID, FLOOD_PIDS and E2E_PIDS, so
+# cleanup stops it whatever happens to the test.
+flood_start()
+{
+	local name=$1 ns=$2
+
+	shift 2
+	ip netns exec "$ns" "$@" >"$(flood_out "$name")" 2>&1 &
+	FLOOD_PID=$!
+	FLOOD_PIDS+=("$FLOOD_PID")
+	FLOOD_NAMES+=("$name")
+	E2E_PIDS+=("$FLOOD_PID")
+}
+
+# flood_out NAME: the file the sender NAME writes.
+flood_out()
+{
+	echo "$E2E_TMP/flood.$1.out"
+}
+
+# flood_reset: forgets the senders started so far (reaped or not).
+flood_reset()
+{
+	FLOOD_PIDS=()
+	FLOOD_NAMES=()
+}
+
+# flood_running: every sender started since flood_reset is still running.
+flood_running()
+{
+	local p
+
+	for p in "${FLOOD_PIDS[@]}"; do
+		kill -0 "$p" 2>/dev/null || return 1
+	done
+}
+
+# flood_wait [PID...]: reaps the given senders (every one since
+# flood_reset when none is given). FLOOD_RC is the last non-zero exit, or
+# 0; FLOOD_SENT the "sent N" of the last one reaped, empty when it did
+# not say so. Not in a subshell: only this shell can reap them.
+# shellcheck disable=SC2034 # FLOOD_RC and FLOOD_SENT are for the suites
+flood_wait()
+{
+	local p i
+
+	[ $# -eq 0 ] && set -- "${FLOOD_PIDS[@]}"
+	FLOOD_RC=0
+	FLOOD_SENT=""
+	for p in "$@"; do
+		wait "$p" || FLOOD_RC=$?
+		forget_pid "$p"
+		for i in "${!FLOOD_PIDS[@]}"; do
+			[ "${FLOOD_PIDS[$i]}" = "$p" ] || continue
+			FLOOD_SENT=$(sed -n 's/^sent \([0-9][0-9]*\)\( .*\)\{0,1\}$/\1/p' \
+				"$(flood_out "${FLOOD_NAMES[$i]}")")
+		done
+	done
+}
+
+# veth_drops NS:DEV:DIRS...: per argument, the frames DEV in NS dropped in
+# DIRS (tx, rx or tx+rx), which no XDP program could count.
+veth_drops()
+{
+	local arg ns dev dirs out=""
+
+	for arg in "$@"; do
+		IFS=: read -r ns dev dirs <<<"$arg"
+		out+="$(ip -n "$ns" -s -j link show dev "$dev" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)[0]["stats64"]
+print(sum(s[d]["dropped"] for d in sys.argv[1].split("+")))' "$dirs" ||
+			echo 0) "
+	done
+	echo "${out% }"
 }
 
 # ---- the counter model -------------------------------------------------

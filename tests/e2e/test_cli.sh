@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # End to end: the ampguard CLI protecting one end of a veth while the other
 # end floods it with spoofed UDP. Deliveries and counters are exact counts.
+# shellcheck disable=SC2317 # the tests run through e2e_run
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -31,17 +32,16 @@ test_errors_unattached()
 
 test_baseline()
 {
-	traffic 4 53:9053:$N 40000:9400:$N
-	assert_eq "without ampguard: all $N from udp/53 arrive" "$N" "${RECV[9053]:-}"
-	assert_eq "without ampguard: all $N from udp/40000 arrive" "$N" "${RECV[9400]:-}"
+	flows 4 \
+		"- 53    9053 $N all - without ampguard: all $N from udp/53 arrive" \
+		"- 40000 9400 $N all - without ampguard: all $N from udp/40000 arrive"
 }
 
 test_attach()
 {
 	local prog
 
-	agrun "$NS_P" attach "$IF_P"
-	assert_success "attach $IF_P in the default mode" "^$IF_P: protected \\(native mode\\)"
+	attach_check "attach $IF_P in the default mode" "^$IF_P: protected \\(native mode\\)"
 	check "attach pinned its state under \$AMPGUARD_ROOT" test -d "$AMPGUARD_ROOT/ifaces/$IF_P"
 	prog=$(status_ifaces "$NS_P")
 	assert_match "status: $IF_P protected in native mode" "^$IF_P protected native [0-9]+$" \
@@ -73,17 +73,12 @@ test_default_drops()
 {
 	local v
 
-	traffic 4 53:9053:$N 123:9123:$N 3702:9702:$N 3283:9283:$N 40000:9400:$N
-	assert_eq "after attach returned: 0 of $N from udp/53 (dns) arrive" 0 "${RECV[9053]:-}"
-	assert_eq "0 of $N from udp/123 (ntp) arrive" 0 "${RECV[9123]:-}"
-	assert_eq "0 of $N from udp/3702 (ws-discovery) arrive" 0 "${RECV[9702]:-}"
-	assert_eq "0 of $N from udp/3283 (arms) arrive" 0 "${RECV[9283]:-}"
-	assert_eq "all $N from udp/40000 (no vector) arrive" "$N" "${RECV[9400]:-}"
-	expect dns 53 policy_drop $N 4
-	expect ntp 123 policy_drop $N 4
-	expect ws-discovery 3702 policy_drop $N 4
-	expect arms 3283 policy_drop $N 4
-	expect other 0 no_vector $N 4
+	flows 4 \
+		"- 53    9053 $N 0   dns/policy_drop          after attach returned: 0 of $N from udp/53 (dns) arrive" \
+		"- 123   9123 $N 0   ntp/policy_drop          0 of $N from udp/123 (ntp) arrive" \
+		"- 3702  9702 $N 0   ws-discovery/policy_drop 0 of $N from udp/3702 (ws-discovery) arrive" \
+		"- 3283  9283 $N 0   arms/policy_drop         0 of $N from udp/3283 (arms) arrive" \
+		"- 40000 9400 $N all other/no_vector          all $N from udp/40000 (no vector) arrive"
 
 	snapshot
 	assert_eq "stats --json follows the schema" ok \
@@ -106,7 +101,7 @@ test_tcp()
 	before=$(counter_packets other not_udp)
 	for fam in 4 6; do
 		addr=$ADDR_P4
-		[ $fam = 6 ] && addr=$ADDR_P6
+		[ "$fam" = 6 ] && addr=$ADDR_P6
 		rm -f "$E2E_TMP/tcp.ready"
 		ip netns exec "$NS_P" python3 "$TCPECHO" serve "$addr" 8080 "$E2E_TMP/tcp.ready" \
 			>/dev/null 2>&1 &
@@ -127,13 +122,10 @@ test_tcp()
 
 test_ipv6()
 {
-	traffic 6 53:9053:$N 123:9123:$N 40000:9400:$N
-	assert_eq "IPv6: 0 of $N from udp/53 arrive" 0 "${RECV[9053]:-}"
-	assert_eq "IPv6: 0 of $N from udp/123 arrive" 0 "${RECV[9123]:-}"
-	assert_eq "IPv6: all $N from udp/40000 arrive" "$N" "${RECV[9400]:-}"
-	expect dns 53 policy_drop $N 6
-	expect ntp 123 policy_drop $N 6
-	expect other 0 no_vector $N 6
+	flows 6 \
+		"- 53    9053 $N 0   dns/policy_drop IPv6: 0 of $N from udp/53 arrive" \
+		"- 123   9123 $N 0   ntp/policy_drop IPv6: 0 of $N from udp/123 arrive" \
+		"- 40000 9400 $N all other/no_vector IPv6: all $N from udp/40000 arrive"
 	snapshot
 	assert_counter "stats: dns adds the $N IPv6 frames and their bytes" dns policy_drop
 	assert_model "stats after IPv6: every UDP counter as expected"
@@ -141,18 +133,12 @@ test_ipv6()
 
 test_spoofed_sources()
 {
-	traffic 4 "123:9123:$N:-s 192.0.2.100 --sources 50" \
-		"40000:9400:$N:-s 192.0.2.100 --sources 50"
-	assert_eq "50 spoofed IPv4 sources: 0 of $N from udp/123 arrive" 0 "${RECV[9123]:-}"
-	assert_eq "50 spoofed IPv4 sources: all $N from udp/40000 arrive" "$N" "${RECV[9400]:-}"
-	traffic 6 "3702:9702:$N:-s 2001:db8::100 --sources 50" \
-		"40000:9400:$N:-s 2001:db8::100 --sources 50"
-	assert_eq "50 spoofed IPv6 sources: 0 of $N from udp/3702 arrive" 0 "${RECV[9702]:-}"
-	assert_eq "50 spoofed IPv6 sources: all $N from udp/40000 arrive" "$N" "${RECV[9400]:-}"
-	expect ntp 123 policy_drop $N 4
-	expect other 0 no_vector $N 4
-	expect ws-discovery 3702 policy_drop $N 6
-	expect other 0 no_vector $N 6
+	FLOW_OPTS="--sources 50" flows 4 \
+		"192.0.2.100 123   9123 $N 0   ntp/policy_drop 50 spoofed IPv4 sources: 0 of $N from udp/123 arrive" \
+		"192.0.2.100 40000 9400 $N all other/no_vector 50 spoofed IPv4 sources: all $N from udp/40000 arrive"
+	FLOW_OPTS="--sources 50" flows 6 \
+		"2001:db8::100 3702  9702 $N 0   ws-discovery/policy_drop 50 spoofed IPv6 sources: 0 of $N from udp/3702 arrive" \
+		"2001:db8::100 40000 9400 $N all other/no_vector          50 spoofed IPv6 sources: all $N from udp/40000 arrive"
 	snapshot
 	assert_model "stats after spoofed floods: every UDP counter as expected"
 }
@@ -212,25 +198,19 @@ set_dns()
 test_set_actions()
 {
 	set_dns pass
-	traffic 4 53:9053:$N
-	assert_eq "dns pass: all $N from udp/53 arrive" "$N" "${RECV[9053]:-}"
-	expect dns 53 policy_pass $N 4
+	flows 4 "- 53 9053 $N all dns/policy_pass dns pass: all $N from udp/53 arrive"
 	snapshot
 	assert_counter "dns pass: policy_pass grows by exactly $N" dns policy_pass
 	assert_model "dns pass: no other UDP counter moved"
 
 	set_dns monitor
-	traffic 4 53:9053:$N
-	assert_eq "dns monitor: all $N from udp/53 arrive" "$N" "${RECV[9053]:-}"
-	expect dns 53 monitor $N 4
+	flows 4 "- 53 9053 $N all dns/monitor dns monitor: all $N from udp/53 arrive"
 	snapshot
 	assert_counter "dns monitor: $N counted as monitor, verdict pass" dns monitor
 	assert_model "dns monitor: no other UDP counter moved"
 
 	set_dns drop
-	traffic 4 53:9053:$N
-	assert_eq "dns drop again: 0 of $N from udp/53 arrive" 0 "${RECV[9053]:-}"
-	expect dns 53 policy_drop $N 4
+	flows 4 "- 53 9053 $N 0 dns/policy_drop dns drop again: 0 of $N from udp/53 arrive"
 	snapshot
 	assert_counter "dns drop again: policy_drop keeps counting from where it was" \
 		dns policy_drop
@@ -243,11 +223,9 @@ test_custom_port()
 	assert_success "set 5000 drop" "^port-5000 \\(udp source port 5000\\): drop"
 	assert_eq "status lists port-5000 once, as drop" "port-5000 5000 drop false" \
 		"$(status_vectors "$NS_P" | grep '^port-5000 ')"
-	traffic 4 5000:9500:$N 40000:9400:$N
-	assert_eq "custom port: 0 of $N from udp/5000 arrive" 0 "${RECV[9500]:-}"
-	assert_eq "custom port: all $N from udp/40000 arrive" "$N" "${RECV[9400]:-}"
-	expect port-5000 5000 policy_drop $N 4
-	expect other 0 no_vector $N 4
+	flows 4 \
+		"- 5000  9500 $N 0   port-5000/policy_drop custom port: 0 of $N from udp/5000 arrive" \
+		"- 40000 9400 $N all other/no_vector       custom port: all $N from udp/40000 arrive"
 	snapshot
 	assert_counter "stats: port-5000 counts $N as policy_drop" port-5000 policy_drop
 	assert_model "custom port: no other UDP counter moved"
@@ -256,9 +234,7 @@ test_custom_port()
 	assert_success "unset 5000" "^port-5000: removed"
 	assert_eq "status no longer lists port 5000" "" \
 		"$(status_vectors "$NS_P" | awk '$2 == 5000')"
-	traffic 4 5000:9500:$N
-	assert_eq "after unset: all $N from udp/5000 arrive" "$N" "${RECV[9500]:-}"
-	expect other 0 no_vector $N 4
+	flows 4 "- 5000 9500 $N all other/no_vector after unset: all $N from udp/5000 arrive"
 	snapshot
 	assert_model "after unset: udp/5000 counted as no_vector, earlier drops kept under port-5000"
 }
@@ -269,9 +245,7 @@ test_reattach()
 	agrun "$NS_P" attach "$IF_P"
 	assert_success "attach an attached interface again" \
 		"^$IF_P: already protected \\(native mode\\); programs? replaced in place"
-	traffic 4 53:9053:$N
-	assert_eq "after the swap: 0 of $N from udp/53 arrive" 0 "${RECV[9053]:-}"
-	expect dns 53 policy_drop $N 4
+	flows 4 "- 53 9053 $N 0 dns/policy_drop after the swap: 0 of $N from udp/53 arrive"
 	snapshot
 	assert_model "after the swap: counters carried on"
 	assert_match "status: one interface, protected" "^$IF_P protected native [0-9]+$" \
@@ -327,7 +301,7 @@ test_concurrent_sets()
 
 	vecs=$(status_vectors "$NS_P")
 	want=$(for ((p = 5001; p <= last; p++)); do echo "port-$p $p drop false"; done)
-	got=$(printf '%s\n' "$vecs" | awk -v last=$last '$2 >= 5001 && $2 <= last' | sort)
+	got=$(printf '%s\n' "$vecs" | awk -v last="$last" '$2 >= 5001 && $2 <= last' | sort)
 	assert_lines "status lists ports 5001-$last once each, as drop" "$want" "$got"
 	assert_match "status lists port 6000 once, as drop or monitor" \
 		'^port-6000 6000 (drop|monitor) false$' "$(printf '%s\n' "$vecs" | awk '$2 == 6000')"
@@ -342,7 +316,7 @@ test_concurrent_sets()
 			print n["true"] + 0, n["false"] + 0, d }')"
 
 	# The datapath agrees with the table status shows.
-	traffic 4 5001:9501:20 $last:9530:20 6000:9600:20
+	traffic 4 5001:9501:20 "$last:9530:20" 6000:9600:20
 	assert_eq "udp/5001 and udp/$last are dropped after the races" "0 0" \
 		"${RECV[9501]:-} ${RECV[9530]:-}"
 	snapshot
@@ -351,7 +325,7 @@ test_concurrent_sets()
 		"$(counter_line port-5001 policy_drop)"
 	assert_eq "port-$last counts its 20 drops" \
 		"port-$last $last policy_drop drop 20 $((20 * $(frame_len 4)))" \
-		"$(counter_line port-$last policy_drop)"
+		"$(counter_line "port-$last" policy_drop)"
 	if printf '%s\n' "$vecs" | grep -q '^port-6000 6000 monitor'; then
 		assert_eq "udp/6000 follows its action (monitor): 20 arrive" 20 "${RECV[9600]:-}"
 	else
@@ -362,7 +336,7 @@ test_concurrent_sets()
 	free=$((maxv - 1 - nb - 2 * rounds - 1))
 	RACE_FAILS=0
 	for ((p = 7001; p < 7001 + free; p++)); do
-		ag "$NS_P" set $p drop >/dev/null 2>&1 || RACE_FAILS=$((RACE_FAILS + 1))
+		ag "$NS_P" set "$p" drop >/dev/null 2>&1 || RACE_FAILS=$((RACE_FAILS + 1))
 	done
 	assert_eq "the last $free free slot(s) take ports 7001-$((7000 + free))" 0 "$RACE_FAILS"
 	agrun "$NS_P" set 7999 drop
@@ -376,7 +350,7 @@ test_concurrent_sets()
 		race unset $((5001 + 2 * r)) -- unset $((5002 + 2 * r))
 	done
 	for ((p = 7001; p < 7001 + free; p++)); do
-		ag "$NS_P" unset $p >/dev/null 2>>"$E2E_TMP/race.err" ||
+		ag "$NS_P" unset "$p" >/dev/null 2>>"$E2E_TMP/race.err" ||
 			RACE_FAILS=$((RACE_FAILS + 1))
 	done
 	race unset 6000 -- unset ntp
@@ -401,9 +375,9 @@ test_detach()
 	state=$(xdp_prog "$NS_P" "$IF_P")
 	assert_eq "no XDP program left on $IF_P" none "$state"
 	MODEL_ON=0
-	traffic 4 53:9053:$N 123:9123:$N
-	assert_eq "after detach: all $N from udp/53 arrive" "$N" "${RECV[9053]:-}"
-	assert_eq "after detach: all $N from udp/123 arrive" "$N" "${RECV[9123]:-}"
+	flows 4 \
+		"- 53  9053 $N all - after detach: all $N from udp/53 arrive" \
+		"- 123 9123 $N all - after detach: all $N from udp/123 arrive"
 	agrun "$NS_P" status
 	assert_error "status after detach says nothing is attached" "attach"
 	agrun "$NS_P" detach "$IF_P"
@@ -426,9 +400,8 @@ test_foreign_program()
 	assert_no_state "the refused attach leaves no state directory"
 	assert_eq "the foreign program is still attached" "$foreign" "$(xdp_prog "$NS_P" "$IF_P")"
 	MARKERS=0
-	traffic 4 40000:9400:$N
+	flows 4 "- 40000 9400 $N 0 - and still drops everything: 0 of $N from udp/40000 arrive"
 	MARKERS=1
-	assert_eq "and still drops everything: 0 of $N from udp/40000 arrive" 0 "${RECV[9400]:-}"
 
 	agrun "$NS_P" attach "$IF_P" --force
 	assert_match "attach --force replaces it" "^0\\|$IF_P: protected \\(native mode\\)" \
@@ -438,9 +411,9 @@ test_foreign_program()
 	now=$(xdp_prog "$NS_P" "$IF_P")
 	assert_eq "ampguard's program now runs natively on $IF_P" \
 		"drv $(status_ifaces "$NS_P" | awk '{ print $4 }') ampguard_xdp" "$now"
-	traffic 4 53:9053:$N 40000:9400:$N
-	assert_eq "after --force: 0 of $N from udp/53 arrive" 0 "${RECV[9053]:-}"
-	assert_eq "after --force: all $N from udp/40000 arrive" "$N" "${RECV[9400]:-}"
+	flows 4 \
+		"- 53    9053 $N 0   - after --force: 0 of $N from udp/53 arrive" \
+		"- 40000 9400 $N all - after --force: all $N from udp/40000 arrive"
 	snapshot
 	assert_eq "after --force: fresh counters, dns counts $N drops" \
 		"dns 53 policy_drop drop $N $((N * $(frame_len 4)))" "$(counter_line dns policy_drop)"
@@ -451,22 +424,22 @@ test_foreign_program()
 	assert_eq "and no XDP program" none "$(xdp_prog "$NS_P" "$IF_P")"
 }
 
-require
-setup_pair || bail "cannot build the namespaces"
+suite_setup()
+{
+	require
+	setup_pair || bail "cannot build the namespaces"
+}
 
-test_errors_unattached
-test_baseline
-test_attach
-test_unprivileged_reader
-test_default_drops
-test_tcp
-test_ipv6
-test_spoofed_sources
-test_flip_midstream
-test_set_actions
-test_custom_port
-test_reattach
-test_concurrent_sets
-test_detach
-test_foreign_program
-finish
+E2E_TESTS=(test_errors_unattached test_baseline test_attach test_unprivileged_reader
+	test_default_drops test_tcp test_ipv6 test_spoofed_sources test_flip_midstream
+	test_set_actions test_custom_port test_reattach test_concurrent_sets test_detach
+	test_foreign_program)
+# Everything between attach and detach runs on what test_attach attached;
+# the counter model starts there too, so each of them checks every counter
+# exactly whether or not the tests before it ran.
+for t in test_unprivileged_reader test_default_drops test_tcp test_ipv6 \
+	test_spoofed_sources test_flip_midstream test_set_actions test_custom_port \
+	test_reattach test_concurrent_sets test_detach; do
+	E2E_NEEDS[$t]=test_attach
+done
+e2e_run "$@"

@@ -17,37 +17,14 @@
 #   - the exporter applies its file at start and on SIGHUP, logs a bad file,
 #     keeps the running state and keeps serving.
 #
-# Run alone: bash tests/run.sh tests/e2e/test_config.sh
+# Run alone: bash tests/run.sh tests/e2e/test_config.sh [SECTION...], e.g.
+# section_round_trip. A section goes on from the state the one before it
+# left (see E2E_NEEDS at the end), except the atomicity section, which
+# builds its own from a fresh one.
 
+# shellcheck disable=SC2317 # the sections run through e2e_run
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-
-require
-require_udpflood
-private_binaries
-ORPHANS=$E2E_TMP/bin/orphanfrags.py
-cp "$E2E_TOP/tests/tools/orphanfrags.py" "$ORPHANS" || bail "cannot copy orphanfrags.py"
-EXAMPLE=$E2E_TMP/bin/ampguard.yaml
-cp "$E2E_TOP/examples/ampguard.yaml" "$EXAMPLE" || bail "cannot copy examples/ampguard.yaml"
-
-# Every file lives here and is named relative to it, as the errors name it.
-W=$E2E_TMP/cfg
-mkdir -p "$W" && cd "$W" || bail "cannot make $W"
-
-setup_pair || bail "cannot build the namespaces"
-# A second protected link (prot1), and a third one (prot2) that runs a
-# foreign XDP program, so that attaching it fails.
-IF_P1=prot1
-IF_A1=peer1
-IF_P2=prot2
-IF_A2=peer2
-ip -n "$NS_P" link add "$IF_P1" type veth peer name "$IF_A1" netns "$NS_A" &&
-	ip -n "$NS_P" link add "$IF_P2" type veth peer name "$IF_A2" netns "$NS_A" &&
-	ip -n "$NS_P" link set "$IF_P1" up && ip -n "$NS_P" link set "$IF_P2" up &&
-	ip -n "$NS_A" link set "$IF_A1" up && ip -n "$NS_A" link set "$IF_A2" up ||
-	bail "cannot add the second and third links"
-MAC_P1=$(ip -n "$NS_P" -j link show dev "$IF_P1" |
-	python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["address"])') ||
-	bail "cannot read the MAC address of $IF_P1"
 
 # ---- helpers -------------------------------------------------------------
 
@@ -318,6 +295,7 @@ assert_model "after the apply: old and new counters add up"
 section_round_trip()
 {
 
+# shellcheck disable=SC2015 # a chain of steps: any failure bails
 ag "$NS_P" set dns ratelimit --pps 20000 --per-source-pps 200 >/dev/null &&
 	ag "$NS_P" set ntp --track-timeout 2m >/dev/null &&
 	ag "$NS_P" set 27015 drop >/dev/null &&
@@ -786,53 +764,34 @@ assert_eq "configuration A applies (attaching $IF_P1 again)" "0" "$AG_RC"
 agrun "$NS_P" apply flood-b.yaml
 assert_eq "configuration B applies" "0" "$AG_RC"
 
-# flood_start N: the eight senders, N frames each at FLOOD_RATE: six UDP
+# senders_start N: the eight senders, N frames each at FLOOD_RATE: six UDP
 # flows to prot0, orphans to prot0 and to prot1.
-flood_start()
+senders_start()
 {
 	local n=$1 flow src sport dport
 
-	flood_pids=()
+	flood_reset
 	for flow in "$S2 53 7001" "$S3 123 7001" "$S4 161 7101" "$S4 389 7102" \
 		"$S5 1900 7103" "$S6 11211 7104"; do
 		read -r src sport dport <<<"$flow"
-		flood_sender "$UDPGEN" -s "$src" -d "$ADDR_P4" --sport "$sport" --dport "$dport" \
-			-n "$n" --size "$PKT_SIZE" --rate "$FLOOD_RATE"
+		flood_start "${#FLOOD_PIDS[@]}" "$NS_A" "$UDPGEN" -s "$src" -d "$ADDR_P4" \
+			--sport "$sport" --dport "$dport" -n "$n" --size "$PKT_SIZE" --rate "$FLOOD_RATE"
 	done
-	flood_sender python3 "$ORPHANS" --dev "$IF_A" --dst-mac "$MAC_P" --src "$SX" \
-		--dst "$ADDR_P4" --count "$n" --rate "$FLOOD_RATE" --id 1000
-	flood_sender python3 "$ORPHANS" --dev "$IF_A1" --dst-mac "$MAC_P1" --src "$SY" \
-		--dst "$DST1" --count "$n" --rate "$FLOOD_RATE" --id 5000
+	flood_start "${#FLOOD_PIDS[@]}" "$NS_A" python3 "$ORPHANS" --dev "$IF_A" --dst-mac "$MAC_P" \
+		--src "$SX" --dst "$ADDR_P4" --count "$n" --rate "$FLOOD_RATE" --id 1000
+	flood_start "${#FLOOD_PIDS[@]}" "$NS_A" python3 "$ORPHANS" --dev "$IF_A1" --dst-mac "$MAC_P1" \
+		--src "$SY" --dst "$DST1" --count "$n" --rate "$FLOOD_RATE" --id 5000
 	sleep 0.3
 }
 
-flood_sender()
+# senders_end N: waits for the senders; checks each sent N frames.
+senders_end()
 {
-	ip netns exec "$NS_A" "$@" >"$E2E_TMP/flood.${#flood_pids[@]}.out" 2>&1 &
-	flood_pids+=("$!")
-	E2E_PIDS+=("$!")
-}
+	local name out=""
 
-# flooding: every sender is still sending.
-flooding()
-{
-	local p
-
-	for p in "${flood_pids[@]}"; do
-		kill -0 "$p" 2>/dev/null || return 1
-	done
-	return 0
-}
-
-# flood_end N: waits for the senders; checks each sent N frames.
-flood_end()
-{
-	local i out=""
-
-	for i in "${!flood_pids[@]}"; do
-		wait "${flood_pids[$i]}"
-		forget_pid "${flood_pids[$i]}"
-		out+="$(cat "$E2E_TMP/flood.$i.out")|"
+	flood_wait
+	for name in "${FLOOD_NAMES[@]}"; do
+		out+="$(cat "$(flood_out "$name")")|"
 	done
 	assert_eq "every sender sent its $1 frames" "$(printf "sent $1|%.0s" 1 2 3 4 5 6 7 8)" "$out"
 	sleep 0.3
@@ -847,19 +806,11 @@ flood_deltas()
 		<(printf '%s\n' "$1") <(printf '%s\n' "$STATS_ALL"))
 }
 
-# veth_drops: frames the senders' links dropped on their way to prot0
+# links_lost: frames the senders' links dropped on their way to prot0
 # and prot1 ("PEER0 PEER1"), which no XDP program could count.
-veth_drops()
+links_lost()
 {
-	local i n out=""
-
-	for i in "$IF_A" "$IF_A1"; do
-		n=$(ip -n "$NS_A" -s -j link show dev "$i" | python3 -c '
-import json, sys
-print(json.load(sys.stdin)[0]["stats64"]["tx"]["dropped"])') || n=0
-		out+="$n "
-	done
-	echo "${out% }"
+	veth_drops "$NS_A:$IF_A:tx" "$NS_A:$IF_A1:tx"
 }
 
 # Counters only a mix gives, and counters of what A and B give.
@@ -885,14 +836,14 @@ counters_of()
 quiesce
 snapshot_all
 stats_flood_before=$STATS_ALL
-read -r drops0_before drops1_before <<<"$(veth_drops)"
-flood_start "$FLOOD_N"
+read -r drops0_before drops1_before <<<"$(links_lost)"
+senders_start "$FLOOD_N"
 applies=0
 applies_under_load=0
 apply_failures=""
 while [ "$applies" -lt "$MAX_APPLIES" ]; do
 	under=0
-	flooding && under=1
+	flood_running && under=1
 	[ "$under" -eq 0 ] && [ "$applies" -ge "$MIN_APPLIES" ] && break
 	if [ $((applies % 2)) -eq 0 ]; then f=flood-a.yaml; else f=flood-b.yaml; fi
 	agrun "$NS_P" apply "$f"
@@ -900,14 +851,14 @@ while [ "$applies" -lt "$MAX_APPLIES" ]; do
 		apply_failures+="apply $f #$applies: exit $AG_RC, '$(oneline "$AG_OUT$AG_ERR")'; "
 	fi
 	applies=$((applies + 1))
-	flooding && [ "$under" -eq 1 ] && applies_under_load=$((applies_under_load + 1))
+	flood_running && [ "$under" -eq 1 ] && applies_under_load=$((applies_under_load + 1))
 done
-flood_end "$FLOOD_N"
+senders_end "$FLOOD_N"
 assert_eq "every apply under the flood succeeded and changed something" "" "$apply_failures"
 check "at least $MIN_APPLIES applies ran while every sender was sending ($applies_under_load of $applies)" \
 	test "$applies_under_load" -ge "$MIN_APPLIES"
 flood_deltas "$stats_flood_before"
-read -r drops0 drops1 <<<"$(veth_drops)"
+read -r drops0 drops1 <<<"$(links_lost)"
 drops0=$((drops0 - drops0_before))
 drops1=$((drops1 - drops1_before))
 [ "$drops0" -eq 0 ] && [ "$drops1" -eq 0 ] ||
@@ -953,10 +904,10 @@ agrun "$NS_P" apply flood-b.yaml
 quiesce
 snapshot_all
 stats_control_before=$STATS_ALL
-flood_start "$CONTROL_N"
+senders_start "$CONTROL_N"
 switches=0
 step_failures=""
-while flooding && [ "$switches" -lt 20 ]; do
+while flood_running && [ "$switches" -lt 20 ]; do
 	if [ $((switches % 2)) -eq 0 ]; then steps=("${ba_steps[@]}"); else steps=("${ab_steps[@]}"); fi
 	for step in "${steps[@]}"; do
 		# shellcheck disable=SC2086 # a command line
@@ -965,7 +916,7 @@ while flooding && [ "$switches" -lt 20 ]; do
 	done
 	switches=$((switches + 1))
 done
-flood_end "$CONTROL_N"
+senders_end "$CONTROL_N"
 assert_eq "control: every single command succeeded" "" "$step_failures"
 flood_deltas "$stats_control_before"
 mixed_total=0
@@ -1060,9 +1011,51 @@ assert_eq "no XDP program is left on $IF_P" "none" "$(xdp_name "$IF_P")"
 
 }
 
-# AG_CONFIG_SECTIONS="NAME..." runs only those sections (each sets up what it
-# needs from a fresh state): attach_config counters round_trip invalid_files interfaces atomicity exporter the_end.
-for section in ${AG_CONFIG_SECTIONS:-attach_config counters round_trip invalid_files interfaces atomicity exporter the_end}; do
-	"section_$section"
-done
-finish
+suite_setup()
+{
+	require
+	require_udpflood
+	private_binaries
+	ORPHANS=$E2E_TMP/bin/orphanfrags.py
+	cp "$E2E_TOP/tests/tools/orphanfrags.py" "$ORPHANS" || bail "cannot copy orphanfrags.py"
+	EXAMPLE=$E2E_TMP/bin/ampguard.yaml
+	cp "$E2E_TOP/examples/ampguard.yaml" "$EXAMPLE" || bail "cannot copy examples/ampguard.yaml"
+
+	# Every file lives here and is named relative to it, as the errors name it.
+	W=$E2E_TMP/cfg
+	# shellcheck disable=SC2015 # either step failing bails
+	mkdir -p "$W" && cd "$W" || bail "cannot make $W"
+
+	setup_pair || bail "cannot build the namespaces"
+	# A second protected link (prot1), and a third one (prot2) that runs a
+	# foreign XDP program, so that attaching it fails.
+	IF_P1=prot1
+	IF_A1=peer1
+	IF_P2=prot2
+	IF_A2=peer2
+	# shellcheck disable=SC2015 # a chain of steps: any failure bails
+	ip -n "$NS_P" link add "$IF_P1" type veth peer name "$IF_A1" netns "$NS_A" &&
+		ip -n "$NS_P" link add "$IF_P2" type veth peer name "$IF_A2" netns "$NS_A" &&
+		ip -n "$NS_P" link set "$IF_P1" up && ip -n "$NS_P" link set "$IF_P2" up &&
+		ip -n "$NS_A" link set "$IF_A1" up && ip -n "$NS_A" link set "$IF_A2" up ||
+		bail "cannot add the second and third links"
+	MAC_P1=$(ip -n "$NS_P" -j link show dev "$IF_P1" |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["address"])') ||
+		bail "cannot read the MAC address of $IF_P1"
+}
+
+E2E_TESTS=(section_attach_config section_counters section_round_trip section_invalid_files
+	section_interfaces section_atomicity section_exporter section_the_end)
+E2E_NEEDS[section_counters]=section_attach_config
+E2E_NEEDS[section_round_trip]=section_counters
+E2E_NEEDS[section_invalid_files]=section_round_trip
+E2E_NEEDS[section_interfaces]=section_invalid_files
+E2E_NEEDS[section_exporter]="section_interfaces section_atomicity"
+E2E_NEEDS[section_the_end]=section_exporter
+# AG_CONFIG_SECTIONS="NAME..." (attach_config, counters, ...) runs only those
+# sections, as naming section_NAME... does.
+if [ $# -eq 0 ] && [ -n "${AG_CONFIG_SECTIONS:-}" ]; then
+	read -r -a sections <<<"$AG_CONFIG_SECTIONS"
+	set -- "${sections[@]/#/section_}"
+fi
+e2e_run "$@"

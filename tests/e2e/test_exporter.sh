@@ -23,6 +23,7 @@
 #     attached and detached, and no counter goes backwards while its pins
 #     persist;
 #   - bad --listen values and a busy port are refused with one line.
+# shellcheck disable=SC2317 # the tests run through e2e_run
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -243,7 +244,7 @@ send_pair()
 {
 	ip netns exec "$NS_A" "$UDPGEN" -s "198.51.100.$((4 * $1 + 1))" \
 		-d "198.51.100.$((4 * $1 + 2))" --sport "$2" --dport 5000 -n "$3" \
-		--size $PKT_SIZE --rate $RATE
+		--size "$PKT_SIZE" --rate "$RATE"
 }
 
 # ---- the background scraper (attach/detach churn) -----------------------
@@ -258,7 +259,7 @@ scraper()
 		[ -e "$dir/stop" ] && break
 		http_get "$EXP_URL" "$(printf '%s/scrape.%04d' "$dir" "$i")"
 		echo "$i $HTTP_CODE" >>"$dir/codes"
-		sleep $SCRAPER_PERIOD
+		sleep "$SCRAPER_PERIOD"
 	done
 }
 
@@ -281,283 +282,307 @@ wait_scrapes()
 	return 1
 }
 
-# ---- setup --------------------------------------------------------------
-
-require
-command -v promtool >/dev/null || bail "promtool is missing: run scripts/install-deps.sh"
-command -v prometheus >/dev/null || bail "prometheus is missing: run scripts/install-deps.sh"
-command -v ss >/dev/null || bail "ss is missing (iproute2)"
-[ "$HAVE_CURL" -eq 1 ] || echo "# without curl: HTTP goes through python3 urllib"
-setup_pair || bail "cannot build the namespaces"
-if ! free_port EXP_PORT || ! free_port PROM_PORT; then
-	bail "no free port found for the exporter and Prometheus"
-fi
-EXP_URL=http://127.0.0.1:$EXP_PORT/metrics
-PROM_URL=http://127.0.0.1:$PROM_PORT
-echo "# exporter on 127.0.0.1:$EXP_PORT, Prometheus on 127.0.0.1:$PROM_PORT"
-
-# ---- no state, bad --listen values --------------------------------------
-
-AMPGUARD_ROOT=$NOSTATE_ROOT "$AG_BIN" exporter --once >"$E2E_TMP/nostate.prom" 2>"$E2E_TMP/nostate.err"
-assert_eq "--once with no state exits 0" 0 "$?"
-assert_eq "--once with no state prints nothing on stderr" "" "$(cat "$E2E_TMP/nostate.err")"
-check_exposition "--once with no state" "$E2E_TMP/nostate.prom" 0
-check "--once with no state creates no state root" test ! -e "$NOSTATE_ROOT"
-[ -d "$NOSTATE_ROOT" ] && rm -rf "$NOSTATE_ROOT"
-
-for bad in foo 127.0.0.1:0 127.0.0.1:99999 '[::1]'; do
-	hostrun "$AG_BIN" exporter --listen "$bad"
-	assert_refused "--listen '$bad' is refused with one line" \
-		"'$(printf '%s' "$bad" | sed 's/[][\.*^$+?(){}|]/\\&/g')'"
-done
-
-# ---- nothing attached ---------------------------------------------------
-
-once "$E2E_TMP/empty.prom"
-assert_eq "--once with nothing attached exits 0" 0 "$?"
-check_exposition "--once with nothing attached" "$E2E_TMP/empty.prom" 0
-
-host_daemon EXP_PID exporter "$AG_BIN" exporter --listen "127.0.0.1:$EXP_PORT"
-wait_http "$EXP_URL" || bail "the exporter does not answer on $EXP_URL: $(cat "$E2E_TMP/exporter.log")"
-scrape_check "HTTP scrape with nothing attached" 0
-http_get "http://127.0.0.1:$EXP_PORT/nothing" "$E2E_TMP/404.body"
-assert_eq "an unknown path answers 404" 404 "$HTTP_CODE"
-
-hostrun "$AG_BIN" exporter --listen "127.0.0.1:$EXP_PORT"
-assert_refused "a second exporter on the same port is refused with one line" \
-	"127\.0\.0\.1:$EXP_PORT.*in use"
-
-# ---- Prometheus watches a flood -----------------------------------------
-
-agrun "$NS_P" attach "$IF_P"
-[ "$AG_RC" -eq 0 ] || bail "attach $IF_P: $AG_ERR"
-
-cat >"$E2E_TMP/prometheus.yml" <<-EOF
-	global:
-	  scrape_interval: 1s
-	  scrape_timeout: 1s
-	  evaluation_interval: 1s
-	scrape_configs:
-	  - job_name: ampguard
-	    static_configs:
-	      - targets: ['127.0.0.1:$EXP_PORT']
-EOF
-mkdir -p "$E2E_TMP/tsdb"
-host_daemon PROM_PID prometheus prometheus --config.file="$E2E_TMP/prometheus.yml" \
-	--storage.tsdb.path="$E2E_TMP/tsdb" --web.listen-address="127.0.0.1:$PROM_PORT" \
-	--storage.tsdb.retention.time=1h
-wait_http "$PROM_URL/-/ready" ||
-	bail "Prometheus is not ready on $PROM_URL: $(tail -n 3 "$E2E_TMP/prometheus.log")"
-
-hostrun "$AG_BIN" exporter --listen "127.0.0.1:$PROM_PORT"
-assert_refused "an exporter on a port Prometheus holds is refused with one line" \
-	"127\.0\.0\.1:$PROM_PORT.*in use"
-
-for ((i = 0; i < 100; i++)); do
-	[ "$(prom_query 'up{job="ampguard"}')" = 1 ] && break
-	sleep 0.2
-done
-assert_eq "Prometheus scrapes the exporter (up is 1)" 1 "$(prom_query 'up{job="ampguard"}')"
-
-ip netns exec "$NS_A" timeout 30 "$UDPGEN" -s $ADDR_A4 -d $ADDR_P4 --sport 53 --dport 5353 \
-	-n $FLOOD_N --size $PKT_SIZE --rate $FLOOD_RATE >"$E2E_TMP/flood.out" 2>&1 &
-FLOOD_PID=$!
-E2E_PIDS+=("$FLOOD_PID")
-
-RATE_EXPR='sum(rate(ampguard_packets_total{vector="dns",reason="policy_drop"}[5s]))'
-rate=none
-for ((i = 0; i < 60; i++)); do
-	rate=$(prom_query "$RATE_EXPR")
-	[ "$rate" != none ] && gt "$rate" 0 && break
-	sleep 0.25
-done
-echo "# early in the flood ($FLOOD_RATE pps sent): $RATE_EXPR = $rate"
-check "Prometheus sees dns policy_drop at a rate above 0 during the flood" gt "$rate" 0
-# Once the 5 s window lies wholly inside the flood, for the record.
-sleep 5
-if daemon_alive "$FLOOD_PID"; then
-	echo "# mid-flood: $RATE_EXPR = $(prom_query "$RATE_EXPR")"
-fi
-
-wait "$FLOOD_PID"
-forget_pid "$FLOOD_PID"
-assert_eq "the flood was sent" "sent $FLOOD_N" "$(cat "$E2E_TMP/flood.out")"
-
-for ((i = 0; i < 50; i++)); do
-	[ "$(stats_value dns policy_drop packets)" = "$FLOOD_N" ] && break
-	sleep 0.1
-done
-assert_eq "stats counts the whole flood as dns policy_drop" "$FLOOD_N" \
-	"$(stats_value dns policy_drop packets)"
-
-# A scrape that started after the counters settled.
-SERIES='ampguard_packets_total{interface="'$IF_P'",vector="dns",reason="policy_drop"}'
-BSERIES='ampguard_bytes_total{interface="'$IF_P'",vector="dns",reason="policy_drop"}'
-settled=$(date +%s.%N)
-ts=none
-for ((i = 0; i < 60; i++)); do
-	ts=$(prom_query "timestamp($SERIES)")
-	[ "$ts" != none ] && gt "$ts" "$settled" && break
-	sleep 0.25
-done
-check "Prometheus scraped after the flood ended" gt "$ts" "$settled"
-prom_pkts=$(prom_query "$SERIES")
-prom_bytes=$(prom_query "$BSERIES")
-assert_eq "Prometheus holds the packets stats --json counts" \
-	"$(stats_value dns policy_drop packets)" "$prom_pkts"
-assert_eq "Prometheus holds the bytes stats --json counts" \
-	"$(stats_value dns policy_drop bytes)" "$prom_bytes"
-snapshot
-echo "# after the flood: Prometheus $prom_pkts packets, $prom_bytes bytes; stats --json: $(counter_line dns policy_drop)"
-
-stop_host_daemon "$PROM_PID"
-assert_eq "Prometheus stops on SIGTERM" 0 "$STOP_RC"
-
-# ---- attached, after traffic --------------------------------------------
-
-once "$E2E_TMP/attached.prom"
-assert_eq "--once with $IF_P attached exits 0" 0 "$?"
-check_exposition "--once after traffic" "$E2E_TMP/attached.prom" 1
-assert_eq "--once after traffic: dns policy_drop matches stats --json" \
-	"$(stats_value dns policy_drop packets)" \
-	"$(metric "$E2E_TMP/attached.prom" ampguard_packets_total interface="$IF_P" vector=dns \
-		reason=policy_drop verdict=drop port=53)"
-scrape_check "HTTP scrape after traffic" 1
-assert_eq "HTTP scrape after traffic: dns policy_drop matches stats --json" \
-	"$(stats_value dns policy_drop packets)" \
-	"$(metric "$LAST_SCRAPE" ampguard_packets_total interface="$IF_P" vector=dns \
-		reason=policy_drop verdict=drop port=53)"
-assert_eq "HTTP scrape after traffic: $IF_P is described" 1 \
-	"$(metric "$LAST_SCRAPE" ampguard_interface_info interface="$IF_P")"
-
-# ---- scrape latency: 4 interfaces, a full vector table ------------------
-
-for ((k = 1; k <= EXTRA; k++)); do
-	add_pair "$k" || bail "cannot build pair $k"
-	agrun "$NS_P" attach "prot$k"
-	[ "$AG_RC" -eq 0 ] || bail "attach prot$k: $AG_ERR"
-	send_pair "$k" 123 100 >/dev/null
-done
-
-port=$CUSTOM_PORT_FIRST
-added=0
-for ((i = 0; i < 80; i++)); do
-	agrun "$NS_P" set "$port" drop
-	[ "$AG_RC" -ne 0 ] && break
-	added=$((added + 1))
-	port=$((port + 1))
-done
-assert_error "set PORT drop with the table full is refused with one line" "no free"
-nvec=$(status_vectors "$NS_P" | grep -c '')
-echo "# vector table: $nvec vectors in status --json ($added custom ports added)"
-assert_eq "status --json lists 63 vectors" 63 "$nvec"
-
-LAT=$E2E_TMP/latency
-mkdir -p "$LAT"
-times=()
-codes=""
-for ((i = 0; i < LATENCY_SCRAPES; i++)); do
-	http_get "$EXP_URL" "$LAT/s$i"
-	codes+="$HTTP_CODE "
-	times+=("$HTTP_TIME")
-done
-assert_eq "latency scrapes all answer 200" "$(printf '200 %.0s' $(seq $LATENCY_SCRAPES))" "$codes"
-check_exposition "the scrape with 4 interfaces and 64 vectors" "$LAT/s0" 4
-assert_eq "the scrape shows 64 vectors (63 and 'other') on $IF_P" 64 \
-	"$(python3 "$PROMTEXT" count-labels "$LAT/s0" ampguard_packets_total vector interface="$IF_P")"
-assert_eq "the scrape shows 63 vector actions" 63 \
-	"$(python3 "$PROMTEXT" count-labels "$LAT/s0" ampguard_vector_action vector)"
-read -r median lo hi all < <(printf '%s\n' "${times[@]}" | sort -g | awk '
-	{ t[NR] = $1 * 1000; s = s sprintf("%.1f ", $1 * 1000) }
-	END {
-		m = (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
-		printf "%.1f %.1f %.1f %s\n", m, t[1], t[NR], s
-	}')
-echo "# scrape latency ($([ "$HAVE_CURL" -eq 1 ] && echo curl time_total || echo urllib)), 4 interfaces, 64 vectors, $(grep -c '' "$LAT/s0") lines, $(wc -c <"$LAT/s0") bytes:" \
-	"median $median ms, min $lo ms, max $hi ms (sorted: $all)"
-check "median scrape time ($median ms) is under $LATENCY_LIMIT_MS ms" \
-	awk -v m="$median" -v l="$LATENCY_LIMIT_MS" 'BEGIN { exit !(m < l) }'
-
-# ---- interfaces come and go while the exporter is scraped ---------------
-
-CH=$E2E_TMP/churn
-mkdir -p "$CH"
-ip netns exec "$NS_A" timeout 30 "$UDPGEN" -s $ADDR_A4 -d $ADDR_P4 --sport 53 --dport 5353 \
-	-n $CHURN_N --size $PKT_SIZE --rate $CHURN_RATE >"$E2E_TMP/churnflood.out" 2>&1 &
-CFLOOD_PID=$!
-E2E_PIDS+=("$CFLOOD_PID")
-scraper "$CH" &
-SCRAPER_PID=$!
-E2E_PIDS+=("$SCRAPER_PID")
-wait_scrapes "$CH" 3 || not_ok "the scraper runs" "no scrape in 10 s"
-
-churn_err=""
-for ((c = 0; c < CHURN_CYCLES; c++)); do
-	for ((k = 1; k <= EXTRA; k++)); do
-		agrun "$NS_P" detach "prot$k"
-		[ "$AG_RC" -eq 0 ] || churn_err+="detach prot$k: $AG_ERR; "
-	done
-	# A whole scrape without them, so that a new attach is not taken for
-	# the same pins.
-	wait_scrapes "$CH" 2 || churn_err+="no scrape after the detaches; "
-	for ((k = 1; k <= EXTRA; k++)); do
-		agrun "$NS_P" attach "prot$k"
-		[ "$AG_RC" -eq 0 ] || churn_err+="attach prot$k: $AG_ERR; "
-	done
-	send_pair 1 123 200 >/dev/null || churn_err+="traffic on prot1; "
-	wait_scrapes "$CH" 2 || churn_err+="no scrape after the attaches; "
-done
-assert_eq "interfaces were attached and detached $CHURN_CYCLES times" "" "$churn_err"
-
-wait "$CFLOOD_PID"
-forget_pid "$CFLOOD_PID"
-assert_eq "the flood during the churn was sent" "sent $CHURN_N" "$(cat "$E2E_TMP/churnflood.out")"
-wait_scrapes "$CH" 2
-for ((k = EXTRA; k >= 0; k--)); do
-	agrun "$NS_P" detach "prot$k"
-	[ "$AG_RC" -eq 0 ] || not_ok "detach prot$k" "$AG_ERR"
-done
-wait_scrapes "$CH" 3
-touch "$CH/stop"
-wait "$SCRAPER_PID"
-forget_pid "$SCRAPER_PID"
-
-check "the exporter is still running" daemon_alive "$EXP_PID"
-nscrapes=$(scrapes_done "$CH")
-bad_codes=$(awk '$2 != 200' "$CH/codes" | head -n 5 | paste -sd' ')
-echo "# churn: $nscrapes scrapes"
-check "the churn was scraped at least 10 times" test "$nscrapes" -ge 10
-assert_eq "every scrape during the churn answered 200" "" "$bad_codes"
-invalid=""
-seen=()
-scrapes=("$CH"/scrape.*)
-for f in "${scrapes[@]}"; do
-	if ! promtool_file "$f" >"$E2E_TMP/promtool.out" 2>&1; then
-		invalid+="$(basename "$f"): $(head -c 200 "$E2E_TMP/promtool.out"); "
-		continue
+# Setup.
+suite_setup()
+{
+	require
+	command -v promtool >/dev/null || bail "promtool is missing: run scripts/install-deps.sh"
+	command -v prometheus >/dev/null || bail "prometheus is missing: run scripts/install-deps.sh"
+	command -v ss >/dev/null || bail "ss is missing (iproute2)"
+	[ "$HAVE_CURL" -eq 1 ] || echo "# without curl: HTTP goes through python3 urllib"
+	setup_pair || bail "cannot build the namespaces"
+	if ! free_port EXP_PORT || ! free_port PROM_PORT; then
+		bail "no free port found for the exporter and Prometheus"
 	fi
-	seen+=("$(metric "$f" ampguard_protected_interfaces)")
-done
-assert_eq "every scrape during the churn is valid" "" "$invalid"
-seen_set=$(printf '%s\n' "${seen[@]}" | sort -u | paste -sd' ')
-echo "# protected_interfaces seen while scraping: $seen_set"
-assert_eq "the first churn scrape shows 4 protected interfaces" 4 "${seen[0]:-none}"
-check "scrapes were taken with only some interfaces attached" \
-	grep -qE '^[123]$' <<<"$(printf '%s\n' "${seen[@]}")"
-last=${scrapes[-1]}
-assert_eq "the last scrape shows no protected interface" 0 \
-	"$(metric "$last" ampguard_protected_interfaces)"
-mono=$(python3 "$PROMTEXT" monotonic "${scrapes[@]}" 2>&1)
-assert_match "no counter went backwards while its pins persisted" '^ok ' "$mono"
-echo "# monotonic: $mono (scrapes, series comparisons)"
+	EXP_URL=http://127.0.0.1:$EXP_PORT/metrics
+	PROM_URL=http://127.0.0.1:$PROM_PORT
+	echo "# exporter on 127.0.0.1:$EXP_PORT, Prometheus on 127.0.0.1:$PROM_PORT"
+}
 
-# ---- state root present, nothing attached -------------------------------
+# No state, bad --listen values.
+test_no_state()
+{
+	AMPGUARD_ROOT=$NOSTATE_ROOT "$AG_BIN" exporter --once >"$E2E_TMP/nostate.prom" 2>"$E2E_TMP/nostate.err"
+	assert_eq "--once with no state exits 0" 0 "$?"
+	assert_eq "--once with no state prints nothing on stderr" "" "$(cat "$E2E_TMP/nostate.err")"
+	check_exposition "--once with no state" "$E2E_TMP/nostate.prom" 0
+	check "--once with no state creates no state root" test ! -e "$NOSTATE_ROOT"
+	[ -d "$NOSTATE_ROOT" ] && rm -rf "$NOSTATE_ROOT"
 
-once "$E2E_TMP/detached.prom"
-assert_eq "--once after the last detach exits 0" 0 "$?"
-check_exposition "--once after the last detach" "$E2E_TMP/detached.prom" 0
-scrape_check "HTTP scrape after the last detach" 0
+	for bad in foo 127.0.0.1:0 127.0.0.1:99999 '[::1]'; do
+		hostrun "$AG_BIN" exporter --listen "$bad"
+		assert_refused "--listen '$bad' is refused with one line" \
+			"'$(printf '%s' "$bad" | sed 's/[][\.*^$+?(){}|]/\\&/g')'"
+	done
+}
 
-stop_host_daemon "$EXP_PID"
-assert_eq "the exporter exits 0 on SIGTERM" 0 "$STOP_RC"
-finish
+# Nothing attached.
+test_nothing_attached()
+{
+	once "$E2E_TMP/empty.prom"
+	assert_eq "--once with nothing attached exits 0" 0 "$?"
+	check_exposition "--once with nothing attached" "$E2E_TMP/empty.prom" 0
+
+	host_daemon EXP_PID exporter "$AG_BIN" exporter --listen "127.0.0.1:$EXP_PORT"
+	wait_http "$EXP_URL" || bail "the exporter does not answer on $EXP_URL: $(cat "$E2E_TMP/exporter.log")"
+	scrape_check "HTTP scrape with nothing attached" 0
+	http_get "http://127.0.0.1:$EXP_PORT/nothing" "$E2E_TMP/404.body"
+	assert_eq "an unknown path answers 404" 404 "$HTTP_CODE"
+
+	hostrun "$AG_BIN" exporter --listen "127.0.0.1:$EXP_PORT"
+	assert_refused "a second exporter on the same port is refused with one line" \
+		"127\.0\.0\.1:$EXP_PORT.*in use"
+}
+
+# Prometheus watches a flood.
+test_prometheus_flood()
+{
+	agrun "$NS_P" attach "$IF_P"
+	[ "$AG_RC" -eq 0 ] || bail "attach $IF_P: $AG_ERR"
+
+	cat >"$E2E_TMP/prometheus.yml" <<-EOF
+		global:
+		  scrape_interval: 1s
+		  scrape_timeout: 1s
+		  evaluation_interval: 1s
+		scrape_configs:
+		  - job_name: ampguard
+		    static_configs:
+		      - targets: ['127.0.0.1:$EXP_PORT']
+	EOF
+	mkdir -p "$E2E_TMP/tsdb"
+	host_daemon PROM_PID prometheus prometheus --config.file="$E2E_TMP/prometheus.yml" \
+		--storage.tsdb.path="$E2E_TMP/tsdb" --web.listen-address="127.0.0.1:$PROM_PORT" \
+		--storage.tsdb.retention.time=1h
+	wait_http "$PROM_URL/-/ready" ||
+		bail "Prometheus is not ready on $PROM_URL: $(tail -n 3 "$E2E_TMP/prometheus.log")"
+
+	hostrun "$AG_BIN" exporter --listen "127.0.0.1:$PROM_PORT"
+	assert_refused "an exporter on a port Prometheus holds is refused with one line" \
+		"127\.0\.0\.1:$PROM_PORT.*in use"
+
+	for ((i = 0; i < 100; i++)); do
+		[ "$(prom_query 'up{job="ampguard"}')" = 1 ] && break
+		sleep 0.2
+	done
+	assert_eq "Prometheus scrapes the exporter (up is 1)" 1 "$(prom_query 'up{job="ampguard"}')"
+
+	flood_start dns "$NS_A" timeout 30 "$UDPGEN" -s "$ADDR_A4" -d "$ADDR_P4" --sport 53 \
+		--dport 5353 -n "$FLOOD_N" --size "$PKT_SIZE" --rate "$FLOOD_RATE"
+
+	RATE_EXPR='sum(rate(ampguard_packets_total{vector="dns",reason="policy_drop"}[5s]))'
+	rate=none
+	for ((i = 0; i < 60; i++)); do
+		rate=$(prom_query "$RATE_EXPR")
+		[ "$rate" != none ] && gt "$rate" 0 && break
+		sleep 0.25
+	done
+	echo "# early in the flood ($FLOOD_RATE pps sent): $RATE_EXPR = $rate"
+	check "Prometheus sees dns policy_drop at a rate above 0 during the flood" gt "$rate" 0
+	# Once the 5 s window lies wholly inside the flood, for the record.
+	sleep 5
+	if daemon_alive "$FLOOD_PID"; then
+		echo "# mid-flood: $RATE_EXPR = $(prom_query "$RATE_EXPR")"
+	fi
+
+	flood_wait "$FLOOD_PID"
+	assert_eq "the flood was sent" "sent $FLOOD_N" "$(cat "$(flood_out dns)")"
+
+	for ((i = 0; i < 50; i++)); do
+		[ "$(stats_value dns policy_drop packets)" = "$FLOOD_N" ] && break
+		sleep 0.1
+	done
+	assert_eq "stats counts the whole flood as dns policy_drop" "$FLOOD_N" \
+		"$(stats_value dns policy_drop packets)"
+
+	# A scrape that started after the counters settled.
+	SERIES='ampguard_packets_total{interface="'$IF_P'",vector="dns",reason="policy_drop"}'
+	BSERIES='ampguard_bytes_total{interface="'$IF_P'",vector="dns",reason="policy_drop"}'
+	settled=$(date +%s.%N)
+	ts=none
+	for ((i = 0; i < 60; i++)); do
+		ts=$(prom_query "timestamp($SERIES)")
+		[ "$ts" != none ] && gt "$ts" "$settled" && break
+		sleep 0.25
+	done
+	check "Prometheus scraped after the flood ended" gt "$ts" "$settled"
+	prom_pkts=$(prom_query "$SERIES")
+	prom_bytes=$(prom_query "$BSERIES")
+	assert_eq "Prometheus holds the packets stats --json counts" \
+		"$(stats_value dns policy_drop packets)" "$prom_pkts"
+	assert_eq "Prometheus holds the bytes stats --json counts" \
+		"$(stats_value dns policy_drop bytes)" "$prom_bytes"
+	snapshot
+	echo "# after the flood: Prometheus $prom_pkts packets, $prom_bytes bytes; stats --json: $(counter_line dns policy_drop)"
+
+	stop_host_daemon "$PROM_PID"
+	assert_eq "Prometheus stops on SIGTERM" 0 "$STOP_RC"
+}
+
+# Attached, after traffic.
+test_attached_traffic()
+{
+	once "$E2E_TMP/attached.prom"
+	assert_eq "--once with $IF_P attached exits 0" 0 "$?"
+	check_exposition "--once after traffic" "$E2E_TMP/attached.prom" 1
+	assert_eq "--once after traffic: dns policy_drop matches stats --json" \
+		"$(stats_value dns policy_drop packets)" \
+		"$(metric "$E2E_TMP/attached.prom" ampguard_packets_total interface="$IF_P" vector=dns \
+			reason=policy_drop verdict=drop port=53)"
+	scrape_check "HTTP scrape after traffic" 1
+	assert_eq "HTTP scrape after traffic: dns policy_drop matches stats --json" \
+		"$(stats_value dns policy_drop packets)" \
+		"$(metric "$LAST_SCRAPE" ampguard_packets_total interface="$IF_P" vector=dns \
+			reason=policy_drop verdict=drop port=53)"
+	assert_eq "HTTP scrape after traffic: $IF_P is described" 1 \
+		"$(metric "$LAST_SCRAPE" ampguard_interface_info interface="$IF_P")"
+}
+
+# Scrape latency: 4 interfaces, a full vector table.
+test_scrape_latency()
+{
+	for ((k = 1; k <= EXTRA; k++)); do
+		add_pair "$k" || bail "cannot build pair $k"
+		agrun "$NS_P" attach "prot$k"
+		[ "$AG_RC" -eq 0 ] || bail "attach prot$k: $AG_ERR"
+		send_pair "$k" 123 100 >/dev/null
+	done
+
+	port=$CUSTOM_PORT_FIRST
+	added=0
+	for ((i = 0; i < 80; i++)); do
+		agrun "$NS_P" set "$port" drop
+		[ "$AG_RC" -ne 0 ] && break
+		added=$((added + 1))
+		port=$((port + 1))
+	done
+	assert_error "set PORT drop with the table full is refused with one line" "no free"
+	nvec=$(status_vectors "$NS_P" | grep -c '')
+	echo "# vector table: $nvec vectors in status --json ($added custom ports added)"
+	assert_eq "status --json lists 63 vectors" 63 "$nvec"
+
+	LAT=$E2E_TMP/latency
+	mkdir -p "$LAT"
+	times=()
+	codes=""
+	for ((i = 0; i < LATENCY_SCRAPES; i++)); do
+		http_get "$EXP_URL" "$LAT/s$i"
+		codes+="$HTTP_CODE "
+		times+=("$HTTP_TIME")
+	done
+	assert_eq "latency scrapes all answer 200" "$(printf '200 %.0s' $(seq "$LATENCY_SCRAPES"))" "$codes"
+	check_exposition "the scrape with 4 interfaces and 64 vectors" "$LAT/s0" 4
+	assert_eq "the scrape shows 64 vectors (63 and 'other') on $IF_P" 64 \
+		"$(python3 "$PROMTEXT" count-labels "$LAT/s0" ampguard_packets_total vector interface="$IF_P")"
+	assert_eq "the scrape shows 63 vector actions" 63 \
+		"$(python3 "$PROMTEXT" count-labels "$LAT/s0" ampguard_vector_action vector)"
+	read -r median lo hi all < <(printf '%s\n' "${times[@]}" | sort -g | awk '
+		{ t[NR] = $1 * 1000; s = s sprintf("%.1f ", $1 * 1000) }
+		END {
+			m = (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
+			printf "%.1f %.1f %.1f %s\n", m, t[1], t[NR], s
+		}')
+	echo "# scrape latency ($([ "$HAVE_CURL" -eq 1 ] && echo curl time_total || echo urllib)), 4 interfaces, 64 vectors, $(grep -c '' "$LAT/s0") lines, $(wc -c <"$LAT/s0") bytes:" \
+		"median $median ms, min $lo ms, max $hi ms (sorted: $all)"
+	check "median scrape time ($median ms) is under $LATENCY_LIMIT_MS ms" \
+		awk -v m="$median" -v l="$LATENCY_LIMIT_MS" 'BEGIN { exit !(m < l) }'
+}
+
+# Interfaces come and go while the exporter is scraped.
+test_churn()
+{
+	CH=$E2E_TMP/churn
+	mkdir -p "$CH"
+	ip netns exec "$NS_A" timeout 30 "$UDPGEN" -s "$ADDR_A4" -d "$ADDR_P4" --sport 53 --dport 5353 \
+		-n "$CHURN_N" --size "$PKT_SIZE" --rate "$CHURN_RATE" >"$E2E_TMP/churnflood.out" 2>&1 &
+	CFLOOD_PID=$!
+	E2E_PIDS+=("$CFLOOD_PID")
+	scraper "$CH" &
+	SCRAPER_PID=$!
+	E2E_PIDS+=("$SCRAPER_PID")
+	wait_scrapes "$CH" 3 || not_ok "the scraper runs" "no scrape in 10 s"
+
+	churn_err=""
+	for ((c = 0; c < CHURN_CYCLES; c++)); do
+		for ((k = 1; k <= EXTRA; k++)); do
+			agrun "$NS_P" detach "prot$k"
+			[ "$AG_RC" -eq 0 ] || churn_err+="detach prot$k: $AG_ERR; "
+		done
+		# A whole scrape without them, so that a new attach is not taken for
+		# the same pins.
+		wait_scrapes "$CH" 2 || churn_err+="no scrape after the detaches; "
+		for ((k = 1; k <= EXTRA; k++)); do
+			agrun "$NS_P" attach "prot$k"
+			[ "$AG_RC" -eq 0 ] || churn_err+="attach prot$k: $AG_ERR; "
+		done
+		send_pair 1 123 200 >/dev/null || churn_err+="traffic on prot1; "
+		wait_scrapes "$CH" 2 || churn_err+="no scrape after the attaches; "
+	done
+	assert_eq "interfaces were attached and detached $CHURN_CYCLES times" "" "$churn_err"
+
+	wait "$CFLOOD_PID"
+	forget_pid "$CFLOOD_PID"
+	assert_eq "the flood during the churn was sent" "sent $CHURN_N" "$(cat "$E2E_TMP/churnflood.out")"
+	wait_scrapes "$CH" 2
+	for ((k = EXTRA; k >= 0; k--)); do
+		agrun "$NS_P" detach "prot$k"
+		[ "$AG_RC" -eq 0 ] || not_ok "detach prot$k" "$AG_ERR"
+	done
+	wait_scrapes "$CH" 3
+	touch "$CH/stop"
+	wait "$SCRAPER_PID"
+	forget_pid "$SCRAPER_PID"
+
+	check "the exporter is still running" daemon_alive "$EXP_PID"
+	nscrapes=$(scrapes_done "$CH")
+	bad_codes=$(awk '$2 != 200' "$CH/codes" | head -n 5 | paste -sd' ')
+	echo "# churn: $nscrapes scrapes"
+	check "the churn was scraped at least 10 times" test "$nscrapes" -ge 10
+	assert_eq "every scrape during the churn answered 200" "" "$bad_codes"
+	invalid=""
+	seen=()
+	scrapes=("$CH"/scrape.*)
+	for f in "${scrapes[@]}"; do
+		if ! promtool_file "$f" >"$E2E_TMP/promtool.out" 2>&1; then
+			invalid+="$(basename "$f"): $(head -c 200 "$E2E_TMP/promtool.out"); "
+			continue
+		fi
+		seen+=("$(metric "$f" ampguard_protected_interfaces)")
+	done
+	assert_eq "every scrape during the churn is valid" "" "$invalid"
+	seen_set=$(printf '%s\n' "${seen[@]}" | sort -u | paste -sd' ')
+	echo "# protected_interfaces seen while scraping: $seen_set"
+	assert_eq "the first churn scrape shows 4 protected interfaces" 4 "${seen[0]:-none}"
+	check "scrapes were taken with only some interfaces attached" \
+		grep -qE '^[123]$' <<<"$(printf '%s\n' "${seen[@]}")"
+	last=${scrapes[-1]}
+	assert_eq "the last scrape shows no protected interface" 0 \
+		"$(metric "$last" ampguard_protected_interfaces)"
+	mono=$(python3 "$PROMTEXT" monotonic "${scrapes[@]}" 2>&1)
+	assert_match "no counter went backwards while its pins persisted" '^ok ' "$mono"
+	echo "# monotonic: $mono (scrapes, series comparisons)"
+}
+
+# State root present, nothing attached.
+test_detached()
+{
+	once "$E2E_TMP/detached.prom"
+	assert_eq "--once after the last detach exits 0" 0 "$?"
+	check_exposition "--once after the last detach" "$E2E_TMP/detached.prom" 0
+	scrape_check "HTTP scrape after the last detach" 0
+
+	stop_host_daemon "$EXP_PID"
+	assert_eq "the exporter exits 0 on SIGTERM" 0 "$STOP_RC"
+}
+
+E2E_TESTS=(test_no_state test_nothing_attached test_prometheus_flood test_attached_traffic
+	test_scrape_latency test_churn test_detached)
+# From the exporter test_nothing_attached starts on, each test builds on
+# what the one before it left: the exporter, the attached interface, its
+# counters.
+E2E_NEEDS[test_prometheus_flood]=test_nothing_attached
+E2E_NEEDS[test_attached_traffic]=test_prometheus_flood
+E2E_NEEDS[test_scrape_latency]=test_attached_traffic
+E2E_NEEDS[test_churn]=test_scrape_latency
+E2E_NEEDS[test_detached]=test_churn
+e2e_run "$@"

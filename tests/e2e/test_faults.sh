@@ -26,6 +26,10 @@
 #
 # Every command is bounded by a timeout; everything runs in namespaces and
 # a state root of its own, removed on exit.
+#
+# Each test attaches afresh: any one runs alone (tests/run.sh SUITE TEST).
+# shellcheck disable=SC2317 # the tests run through e2e_run
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 SRCSET=$E2E_TOP/build/tests/srcset
@@ -212,14 +216,23 @@ make_link()
 		ip -n "$NS_P" neigh replace "$ADDR_A6" lladdr "$MAC_A" dev "$IF_P" nud permanent
 }
 
-# flood_start: the background flood, from 200 spoofed DNS servers, restarted
-# whenever udpflood stops (its 60 s limit, the link going away).
-flood_start()
+# flood_on: the background flood, from 200 spoofed DNS servers, restarted
+# whenever udpflood stops (its 60 s limit, the link going away); started
+# unless it runs. flood_off stops it.
+flood_on()
 {
-	daemon_start FLOOD_PID flood "$NS_A" bash -c \
+	[ -n "${FLOOD_PID:-}" ] && daemon_alive "$FLOOD_PID" && return
+	flood_start dns "$NS_A" timeout "$DAEMON_MAX_SECONDS" bash -c \
 		'while :; do "$@" >/dev/null 2>&1; sleep 0.2; done' flood \
 		"$UDPFLOOD" -s 198.51.100.1 --sources 200 -d "$ADDR_P4" --sport 53 \
 		--dport 30000-30099 -n $((FLOOD_RATE * 50)) --rate "$FLOOD_RATE"
+}
+
+flood_off()
+{
+	[ -n "${FLOOD_PID:-}" ] || return
+	daemon_stop "$FLOOD_PID"
+	FLOOD_PID=""
 }
 
 # bg_ag VAR ARGS...: the CLI in NS_P in the background, its pid in VAR.
@@ -1279,50 +1292,52 @@ valgrind_verbs()
 
 # ---- main ------------------------------------------------------------------
 
-require
-require_udpflood
-if [ ! -x "$SRCSET" ] || [ "$E2E_TOP/tests/tools/srcset.c" -nt "$SRCSET" ]; then
-	make -s -C "$E2E_TOP" build/tests/srcset >"$E2E_TMP/make.out" 2>&1 ||
-		bail "cannot build $SRCSET: $(cat "$E2E_TMP/make.out")"
-fi
-command -v flock >/dev/null || bail "flock is missing (util-linux)"
-command -v bpftool >/dev/null || bail "bpftool is missing: run 'make deps'"
-private_binaries
-cp "$SRCSET" "$E2E_TMP/bin/" && SRCSET=$E2E_TMP/bin/srcset
-KILLAT_SO=$E2E_TMP/bin/killat.so
-cc -O2 -Wall -shared -fPIC "$E2E_TOP/tests/tools/killat.c" -o "$KILLAT_SO" -ldl \
-	>"$E2E_TMP/cc.out" 2>&1 || bail "cannot build killat.so: $(cat "$E2E_TMP/cc.out")"
-setup_pair || bail "cannot set up the namespaces"
+suite_setup()
+{
+	require
+	require_udpflood
+	if [ ! -x "$SRCSET" ] || [ "$E2E_TOP/tests/tools/srcset.c" -nt "$SRCSET" ]; then
+		make -s -C "$E2E_TOP" build/tests/srcset >"$E2E_TMP/make.out" 2>&1 ||
+			bail "cannot build $SRCSET: $(cat "$E2E_TMP/make.out")"
+	fi
+	command -v flock >/dev/null || bail "flock is missing (util-linux)"
+	command -v bpftool >/dev/null || bail "bpftool is missing: run 'make deps'"
+	private_binaries
+	cp "$SRCSET" "$E2E_TMP/bin/" && SRCSET=$E2E_TMP/bin/srcset
+	KILLAT_SO=$E2E_TMP/bin/killat.so
+	cc -O2 -Wall -shared -fPIC "$E2E_TOP/tests/tools/killat.c" -o "$KILLAT_SO" -ldl \
+		>"$E2E_TMP/cc.out" 2>&1 || bail "cannot build killat.so: $(cat "$E2E_TMP/cc.out")"
+	setup_pair || bail "cannot set up the namespaces"
 
-# The vector slot of dns, for srcset: built-ins take slots 1.. in the
-# order 'ampguard vectors' lists them.
-DNS_SLOT=$(ag "$NS_P" vectors --json | "$PY" -c '
-import json, sys
+	# The vector slot of dns, for srcset: built-ins take slots 1.. in the
+	# order 'ampguard vectors' lists them.
+	DNS_SLOT=$(ag "$NS_P" vectors --json | "$PY" -c 'import json, sys
 print([v["name"] for v in json.load(sys.stdin)].index("dns") + 1)')
-awk -v n="$BIG_LIST" 'BEGIN { for (i = 0; i < n; i++)
-	printf "2001:db8:%x:%x::/64\n", 0x100 + int(i / 65536), i % 65536 }' >"$E2E_TMP/big.txt"
+	awk -v n="$BIG_LIST" 'BEGIN { for (i = 0; i < n; i++)
+		printf "2001:db8:%x:%x::/64\n", 0x100 + int(i / 65536), i % 65536 }' >"$E2E_TMP/big.txt"
+	SECONDS=0
+}
 
-flood_start
-SECONDS=0
-kill_attach
-kill_detach
-kill_set
-kill_allow_file
-kill_apply
-kill_readers
-echo "# kill -9: ${SECONDS}s"
-damage_all
-echo "# damaged state: ${SECONDS}s"
-daemon_stop "$FLOOD_PID"
-tables
-echo "# tables: ${SECONDS}s"
-flood_start
-iface_faults
-echo "# interface faults: ${SECONDS}s"
-bad_arguments
-echo "# bad arguments: ${SECONDS}s"
-daemon_stop "$FLOOD_PID"
-valgrind_verbs
-echo "# valgrind: ${SECONDS}s"
-scrub
-finish
+# Each test attaches afresh; the flood is on or off as the test wants it.
+# The timing lines say how long the suite has run.
+test_kill_attach() { flood_on; kill_attach; }
+test_kill_detach() { flood_on; kill_detach; }
+test_kill_set() { flood_on; kill_set; }
+test_kill_allow_file() { flood_on; kill_allow_file; }
+test_kill_apply() { flood_on; kill_apply; }
+test_kill_readers() { flood_on; kill_readers; echo "# kill -9: ${SECONDS}s"; }
+test_damage() { flood_on; damage_all; echo "# damaged state: ${SECONDS}s"; }
+test_tables() { flood_off; tables; echo "# tables: ${SECONDS}s"; }
+test_iface_faults() { flood_on; iface_faults; echo "# interface faults: ${SECONDS}s"; }
+test_bad_arguments() { flood_on; bad_arguments; echo "# bad arguments: ${SECONDS}s"; }
+test_valgrind() { flood_off; valgrind_verbs; echo "# valgrind: ${SECONDS}s"; }
+
+suite_teardown()
+{
+	flood_off
+	scrub
+}
+
+E2E_TESTS=(test_kill_attach test_kill_detach test_kill_set test_kill_allow_file test_kill_apply
+	test_kill_readers test_damage test_tables test_iface_faults test_bad_arguments test_valgrind)
+e2e_run "$@"

@@ -6,6 +6,7 @@
 # for kernels without BPF atomics protects as the other one does; and
 # nothing depends on the kernel's config file; where the driver refuses
 # native XDP, auto mode falls back to generic with the driver's reason.
+# shellcheck disable=SC2317 # the tests run through e2e_run
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -65,7 +66,7 @@ attach_drops()
 {
 	assert_success "$1: attach" "^$IF_P: protected \\(${2:-native} mode\\)"
 	assert_eq "$1: the egress recorder is on $IF_P" 1 "$(egress_filters)"
-	traffic 4 53:9053:$N 40000:9400:$N
+	traffic 4 "53:9053:$N" "40000:9400:$N"
 	snapshot
 	assert_eq "$1: 0 of $N from udp/53 arrive" 0 "${RECV[9053]:-}"
 	assert_eq "$1: all $N from udp/40000 arrive" "$N" "${RECV[9400]:-}"
@@ -123,14 +124,14 @@ test_auto_fallback()
 	done
 }
 
-require
-command -v setpriv >/dev/null || bail "setpriv is missing (util-linux)"
-command -v unshare >/dev/null || bail "unshare is missing (util-linux)"
-setup_pair || bail "cannot build the namespaces"
+suite_setup()
+{
+	require
+	command -v setpriv >/dev/null || bail "setpriv is missing (util-linux)"
+	command -v unshare >/dev/null || bail "unshare is missing (util-linux)"
+	setup_pair || bail "cannot build the namespaces"
+}
 
-test_refused_below_floor
-test_unprivileged_attach
-test_locked_build
-test_no_kernel_config
-test_auto_fallback
-finish
+E2E_TESTS=(test_refused_below_floor test_unprivileged_attach test_locked_build
+	test_no_kernel_config test_auto_fallback)
+e2e_run "$@"

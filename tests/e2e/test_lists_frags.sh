@@ -12,6 +12,7 @@
 # fragments them; orphan fragments and TCP SYNs are hand-built frames
 # (tests/tools/rawframes.py); sockets on the protected side come from
 # udpsink and tests/tools/sockpeer.py.
+# shellcheck disable=SC2317 # the tests run through e2e_run
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -155,12 +156,6 @@ reasm_delta()
 	echo "$((x - a)) $((y - b)) $((z - c))"
 }
 
-# udp_from FAMILY SRC SPORT DPORT COUNT: udpgen from SRC, inside a sink run.
-udp_from()
-{
-	send_flow "$1" "$3" "$4" "$5" -s "$2"
-}
-
 # raw FAMILY SUBCOMMAND ARGS...: rawframes.py on the peer's side of the
 # veth; its "sent ..." line goes to RAW_OUT. Fails unless it sent.
 raw()
@@ -170,7 +165,7 @@ raw()
 	shift 2
 	[ "$fam" = 6 ] && v6=(-6)
 	RAW_OUT=$(ip netns exec "$NS_A" python3 "$RAWFRAMES" "$cmd" "${v6[@]}" --dev "$IF_A" \
-		--src-mac $MAC_A --dst-mac $MAC_P "$@" 2>&1)
+		--src-mac "$MAC_A" --dst-mac "$MAC_P" "$@" 2>&1)
 	[[ "$RAW_OUT" == sent\ * ]]
 }
 
@@ -238,13 +233,13 @@ test_baseline()
 	for fam in 4 6; do
 		src=$ADDR_A4 dst=$ADDR_P4
 		[ "$fam" = 6 ] && src=$ADDR_A6 dst=$ADDR_P6
-		r0=$(reasm "$NS_P" $fam)
-		sink_start $fam 9053
+		r0=$(reasm "$NS_P" "$fam")
+		sink_start "$fam" 9053
 		out=$(sockpeer "$NS_A" "$fam" send \
-			--src $src --sport 53 --dst $dst --dport 9053 --size $BIG --count $BIG_N 2>&1)
+			--src "$src" --sport 53 --dst "$dst" --dport 9053 --size "$BIG" --count "$BIG_N" 2>&1)
 		[ "$out" = "sent $BIG_N" ] || SINK_ERR+="sockpeer send: $out; "
 		sink_end || continue
-		d=$(reasm_delta "$r0" "$(reasm "$NS_P" $fam)")
+		d=$(reasm_delta "$r0" "$(reasm "$NS_P" "$fam")")
 		assert_eq "IPv$fam without ampguard: all $BIG_N datagrams of $BIG bytes from udp/53 arrive" \
 			"$BIG_N" "${RECV[9053]:-}"
 		assert_eq "IPv$fam without ampguard: the stack reassembles them (3 fragments each)" \
@@ -254,8 +249,7 @@ test_baseline()
 
 test_attach()
 {
-	agrun "$NS_P" attach "$IF_P"
-	assert_success "attach $IF_P with the default profile" "^$IF_P: protected"
+	attach_check "attach $IF_P with the default profile" "^$IF_P: protected"
 	agrun "$NS_P" fragments "$IF_P" --json
 	assert_eq "the default orphan policy is ratelimit 1000 pps, burst 100" \
 		"[{'interface': '$IF_P', 'orphans': 'ratelimit', 'pps': 1000, 'burst': 100}]" \
@@ -275,26 +269,20 @@ test_lists_udp()
 		deny=$DENY6 denied=$DENIED6 dal=$DENIED_ALLOWED6 allowed=$ALLOWED6
 		unlisted=$UNLISTED6 peer=$ADDR_A6
 	fi
-	agrun "$NS_P" deny $deny
+	agrun "$NS_P" deny "$deny"
 	assert_success "IPv$fam: deny $deny" "^denylist: added 1 of 1$"
-	agrun "$NS_P" allow $dal $allowed
+	agrun "$NS_P" allow "$dal" "$allowed"
 	assert_success "IPv$fam: allow $dal (inside $deny) and $allowed" "^allowlist: added 2 of 2$"
 
 	begin
-	sink_start "$fam" 9400 9401 9053 9054 9055
-	udp_from "$fam" $denied 40000 9400 $N
-	udp_from "$fam" $peer 40000 9401 $N
-	udp_from "$fam" $dal 53 9053 $N
-	udp_from "$fam" $allowed 53 9054 $N
-	udp_from "$fam" $unlisted 53 9055 $N
-	sink_end || return
+	flows "$fam" \
+		"$denied   40000 9400 $N 0   - IPv$fam: 0 of $N from $denied (denied) udp/40000 arrive" \
+		"$peer     40000 9401 $N all - IPv$fam: all $N from $peer (not listed) udp/40000 arrive" \
+		"$dal      53    9053 $N 0   - IPv$fam: 0 of $N from $dal (denied and allowed) arrive: deny wins" \
+		"$allowed  53    9054 $N all - IPv$fam: all $N from allowlisted $allowed udp/53 arrive" \
+		"$unlisted 53    9055 $N 0   - IPv$fam: 0 of $N from unlisted $unlisted udp/53 arrive" ||
+		return
 	snapshot
-	assert_eq "IPv$fam: 0 of $N from $denied (denied) udp/40000 arrive" 0 "${RECV[9400]:-}"
-	assert_eq "IPv$fam: all $N from $peer (not listed) udp/40000 arrive" $N "${RECV[9401]:-}"
-	assert_eq "IPv$fam: 0 of $N from $dal (denied and allowed) arrive: deny wins" 0 \
-		"${RECV[9053]:-}"
-	assert_eq "IPv$fam: all $N from allowlisted $allowed udp/53 arrive" $N "${RECV[9054]:-}"
-	assert_eq "IPv$fam: 0 of $N from unlisted $unlisted udp/53 arrive" 0 "${RECV[9055]:-}"
 	assert_lines "IPv$fam: counters: denylist $((2 * N)) and allowlist $N under 'other', the unlisted one policy_drop" \
 		"$(lines "other denylist $((2 * N))" "other allowlist $N" "dns policy_drop $N" \
 			"other no_vector $((N + MARKER_N))")" "$(deltas)"
@@ -313,8 +301,8 @@ test_lists_tcp()
 	fi
 	begin
 	t0=$(snmp "$NS_P" Tcp:InSegs)
-	raw "$fam" syn --src $denied --dst $dst --sport 41000 --dport $TCP_CLOSED --count $N \
-		--rate $FRAME_RATE
+	raw "$fam" syn --src "$denied" --dst "$dst" --sport 41000 --dport "$TCP_CLOSED" --count "$N" \
+		--rate "$FRAME_RATE"
 	assert_match "IPv$fam: $N TCP SYNs from $denied sent" "^sent $N " "$RAW_OUT"
 	settle
 	assert_lines "IPv$fam: all $N TCP SYNs from $denied counted as denylist" \
@@ -322,14 +310,14 @@ test_lists_tcp()
 	assert_eq "IPv$fam: none of them reached the protected TCP stack" 0 \
 		"$(($(snmp "$NS_P" Tcp:InSegs) - t0))"
 
-	tcp_listen "$dst" $TCP_OPEN || {
+	tcp_listen "$dst" "$TCP_OPEN" || {
 		not_ok "IPv$fam: TCP listener" "$(cat "$E2E_TMP/tcp.log")"
 		return
 	}
 	out=$(sockpeer "$NS_A" "$fam" connect \
-		--src $denied --dst $dst --dport $TCP_OPEN --timeout 2 2>&1)
+		--src "$denied" --dst "$dst" --dport "$TCP_OPEN" --timeout 2 2>&1)
 	assert_eq "IPv$fam: a TCP connection from $denied times out" "failed: timed out" "$out"
-	out=$(ip netns exec "$NS_A" python3 "$TCPECHO" ping $dst $TCP_OPEN 2>&1)
+	out=$(ip netns exec "$NS_A" python3 "$TCPECHO" ping "$dst" "$TCP_OPEN" 2>&1)
 	assert_eq "IPv$fam: a TCP connection from $peer (not listed) echoes" echoed "$out"
 	daemon_stop "$TCP_PID"
 }
@@ -343,56 +331,50 @@ test_lists_delete()
 	if [ "$fam" = 6 ]; then
 		deny=$DENY6 denied=$DENIED6 dal=$DENIED_ALLOWED6 allowed=$ALLOWED6 dst=$ADDR_P6
 	fi
-	agrun "$NS_P" deny $deny --delete
+	agrun "$NS_P" deny "$deny" --delete
 	assert_success "IPv$fam: deny $deny --delete" "^denylist: removed 1 of 1$"
-	agrun "$NS_P" allow $allowed --delete
+	agrun "$NS_P" allow "$allowed" --delete
 	assert_success "IPv$fam: allow $allowed --delete" "^allowlist: removed 1 of 1$"
 
 	begin
-	sink_start "$fam" 9400 9053 9054
-	udp_from "$fam" $denied 40000 9400 $N
-	udp_from "$fam" $dal 53 9053 $N
-	udp_from "$fam" $allowed 53 9054 $N
-	sink_end || return
+	flows "$fam" \
+		"$denied  40000 9400 $N all - IPv$fam after --delete: all $N from $denied udp/40000 arrive" \
+		"$dal     53    9053 $N all - IPv$fam after --delete: all $N from $dal (still allowed) udp/53 arrive" \
+		"$allowed 53    9054 $N 0   - IPv$fam after --delete: 0 of $N from $allowed (no longer allowed) udp/53 arrive" ||
+		return
 	snapshot
-	assert_eq "IPv$fam after --delete: all $N from $denied udp/40000 arrive" $N \
-		"${RECV[9400]:-}"
-	assert_eq "IPv$fam after --delete: all $N from $dal (still allowed) udp/53 arrive" $N \
-		"${RECV[9053]:-}"
-	assert_eq "IPv$fam after --delete: 0 of $N from $allowed (no longer allowed) udp/53 arrive" \
-		0 "${RECV[9054]:-}"
 	assert_lines "IPv$fam after --delete: no_vector, allowlist and policy_drop, no denylist" \
 		"$(lines "other no_vector $((N + MARKER_N))" "other allowlist $N" \
 			"dns policy_drop $N")" "$(deltas)"
 
 	begin
 	t0=$(snmp "$NS_P" Tcp:InSegs)
-	raw "$fam" syn --src $denied --dst $dst --sport 41001 --dport $TCP_CLOSED --count $N \
-		--rate $FRAME_RATE
+	raw "$fam" syn --src "$denied" --dst "$dst" --sport 41001 --dport "$TCP_CLOSED" --count "$N" \
+		--rate "$FRAME_RATE"
 	settle
 	assert_eq "IPv$fam after --delete: all $N TCP SYNs from $denied reach the TCP stack" \
-		$N "$(($(snmp "$NS_P" Tcp:InSegs) - t0))"
+		"$N" "$(($(snmp "$NS_P" Tcp:InSegs) - t0))"
 	assert_eq "IPv$fam after --delete: no UDP-path counter moved for them" "" "$(deltas)"
-	tcp_listen "$dst" $TCP_OPEN || {
+	tcp_listen "$dst" "$TCP_OPEN" || {
 		not_ok "IPv$fam: TCP listener" "$(cat "$E2E_TMP/tcp.log")"
 		return
 	}
 	out=$(sockpeer "$NS_A" "$fam" connect \
-		--src $denied --dst $dst --dport $TCP_OPEN --timeout 5 2>&1)
+		--src "$denied" --dst "$dst" --dport "$TCP_OPEN" --timeout 5 2>&1)
 	assert_eq "IPv$fam after --delete: a TCP connection from $denied succeeds" connected "$out"
 	daemon_stop "$TCP_PID"
 
-	agrun "$NS_P" allow $dal --delete
+	agrun "$NS_P" allow "$dal" --delete
 	assert_success "IPv$fam: allow $dal --delete" "^allowlist: removed 1 of 1$"
 }
 
 test_lists_json()
 {
-	agrun "$NS_P" deny $DENY4 $DENY6 $DENIED_ALLOWED4
+	agrun "$NS_P" deny "$DENY4" "$DENY6" "$DENIED_ALLOWED4"
 	assert_success "deny three CIDRs at once" "^denylist: added 3 of 3$"
 	assert_lines "deny --json lists them as CIDR strings" \
 		"$(lines "$DENIED_ALLOWED4/32" "$DENY4" "$DENY6")" "$(list_json deny | sort)"
-	agrun "$NS_P" deny $DENY4 $DENY6 $DENIED_ALLOWED4 --delete
+	agrun "$NS_P" deny "$DENY4" "$DENY6" "$DENIED_ALLOWED4" --delete
 	assert_success "and removes them at once" "^denylist: removed 3 of 3$"
 	agrun "$NS_P" deny --json
 	assert_eq "deny --json on an empty list: []" "[]" "$(printf '%s' "$AG_OUT" | tr -d ' \n')"
@@ -403,36 +385,36 @@ test_lists_bad_input()
 {
 	local verb bad before ok_cidr=198.51.100.128/25
 
-	agrun "$NS_P" deny $DENY4
+	agrun "$NS_P" deny "$DENY4"
 	assert_success "deny $DENY4 (for the rollback checks)" "^denylist: added 1 of 1$"
 	for verb in deny allow; do
-		before=$(list_json $verb)
+		before=$(list_json "$verb")
 		for bad in 300.1.2.3/8 2001:db8::/129 192.0.2.1/24 2001:db8::1/64 192.0.2.0/33 \
 			not-an-address; do
-			agrun "$NS_P" $verb $ok_cidr "$bad"
+			agrun "$NS_P" "$verb" "$ok_cidr" "$bad"
 			assert_error "$verb $ok_cidr $bad: one line naming '$bad'" "$(ere "$bad")"
 			assert_lines "$verb $ok_cidr $bad: the $verb list is unchanged" "$before" \
-				"$(list_json $verb)"
+				"$(list_json "$verb")"
 		done
 	done
 	agrun "$NS_P" deny 192.0.2.1/24
 	assert_error "deny 192.0.2.1/24 says the host bits are set" "192\\.0\\.2\\.1/24.*host bits"
 
 	before=$(list_json deny)
-	agrun "$NS_P" deny $DENY4 198.51.100.77 --delete
+	agrun "$NS_P" deny "$DENY4" 198.51.100.77 --delete
 	assert_error "deny --delete of an entry not on the list fails naming it" "198\\.51\\.100\\.77"
 	assert_lines "and the entry deleted before it is back: the list is unchanged" "$before" \
 		"$(list_json deny)"
 	agrun "$NS_P" deny --file "$E2E_TMP/no-such-file"
 	assert_error "deny --file of a missing file fails naming it" "no-such-file"
-	agrun "$NS_P" deny $DENY4 --delete
+	agrun "$NS_P" deny "$DENY4" --delete
 	assert_success "deny $DENY4 --delete" "^denylist: removed 1 of 1$"
 }
 
 # make_bulk FILE: BULK entries, IPv4 /32s and IPv6 /128s, with comments.
 make_bulk()
 {
-	awk -v total=$BULK 'BEGIN {
+	awk -v total="$BULK" 'BEGIN {
 		print "# bulk denylist for the end-to-end test"
 		print ""
 		for (i = 128; i < 256; i++)
@@ -462,23 +444,19 @@ test_lists_bulk()
 		"$(status_field "$NS_P" 'd["lists"]["deny"]')"
 
 	begin
-	sink_start 6 9600 9601
-	udp_from 6 2001:db8:1::beef 40000 9600 $N
-	udp_from 6 2001:db8:1:0:1::1 40000 9601 $N
-	sink_end || return
-	assert_eq "bulk: 0 of $N from 2001:db8:1::beef (on the list) arrive" 0 "${RECV[9600]:-}"
-	assert_eq "bulk: all $N from 2001:db8:1:0:1::1 (not on it) arrive" $N "${RECV[9601]:-}"
-	sink_start 4 9400
-	udp_from 4 192.0.2.200 40000 9400 $N
-	sink_end || return
+	flows 6 \
+		"2001:db8:1::beef  40000 9600 $N 0   - bulk: 0 of $N from 2001:db8:1::beef (on the list) arrive" \
+		"2001:db8:1:0:1::1 40000 9601 $N all - bulk: all $N from 2001:db8:1:0:1::1 (not on it) arrive" ||
+		return
+	flows 4 "192.0.2.200 40000 9400 $N 0 - bulk: 0 of $N from 192.0.2.200 (on the list) arrive" ||
+		return
 	snapshot
-	assert_eq "bulk: 0 of $N from 192.0.2.200 (on the list) arrive" 0 "${RECV[9400]:-}"
 	assert_lines "bulk: $((2 * N)) counted as denylist" \
 		"$(lines "other denylist $((2 * N))" "other no_vector $((N + 2 * MARKER_N))")" \
 		"$(deltas)"
 
 	# A bad line deep in a large file: nothing of the file is applied.
-	awk -v n=$badline 'NR == n { print "2001:db8:2::/129"; next } { sub(/^2001:db8:1::/, "2001:db8:3::"); print }' \
+	awk -v n="$badline" 'NR == n { print "2001:db8:2::/129"; next } { sub(/^2001:db8:1::/, "2001:db8:3::"); print }' \
 		"$f" >"$bad"
 	agrun "$NS_P" deny --file "$bad"
 	assert_error "a bad line $badline fails with '$bad:$badline:'" "$(ere "$bad"):$badline: "
@@ -514,7 +492,7 @@ test_frags_unsolicited()
 	begin
 	sink_start "$fam" 9053
 	out=$(sockpeer "$NS_A" "$fam" send \
-		--src $src --sport 53 --dst $dst --dport 9053 --size $BIG --count $BIG_N 2>&1)
+		--src "$src" --sport 53 --dst "$dst" --dport 9053 --size "$BIG" --count "$BIG_N" 2>&1)
 	[ "$out" = "sent $BIG_N" ] || SINK_ERR+="sockpeer send: $out; "
 	sink_end || return
 	snapshot
@@ -543,7 +521,7 @@ test_frags_solicited()
 	rm -f "$E2E_TMP/serve.ready"
 	[ "$fam" = 6 ] && v6=(-6)
 	daemon_start pid serve "$NS_A" python3 "$SOCKPEER" serve "${v6[@]}" \
-		--bind $src --port 53 --size $BIG --replies $REPLIES --timeout 20 \
+		--bind "$src" --port 53 --size "$BIG" --replies "$REPLIES" --timeout 20 \
 		--ready "$E2E_TMP/serve.ready"
 	wait_file "$E2E_TMP/serve.ready" || {
 		not_ok "IPv$fam: udp/53 responder" "$(cat "$E2E_TMP/serve.log")"
@@ -551,8 +529,8 @@ test_frags_solicited()
 	}
 	r0=$(reasm "$NS_P" "$fam")
 	begin
-	out=$(sockpeer "$NS_P" "$fam" ask --bind $dst \
-		--port $port --server $src --server-port 53 --timeout 10 --expect $REPLIES 2>&1)
+	out=$(sockpeer "$NS_P" "$fam" ask --bind "$dst" \
+		--port "$port" --server "$src" --server-port 53 --timeout 10 --expect "$REPLIES" 2>&1)
 	wait "$pid"
 	forget_pid "$pid"
 	settle
@@ -587,10 +565,10 @@ test_frags_lists()
 	begin
 	sink_start "$fam" 9400 9053
 	out=$(sockpeer "$NS_A" "$fam" send --src "$denied" --sport 40000 --dst "$dst" \
-		--dport 9400 --size $BIG --count $BIG_N 2>&1)
+		--dport 9400 --size "$BIG" --count "$BIG_N" 2>&1)
 	[ "$out" = "sent $BIG_N" ] || SINK_ERR+="sockpeer send: $out; "
 	out=$(sockpeer "$NS_A" "$fam" send --src "$allowed" --sport 53 --dst "$dst" \
-		--dport 9053 --size $BIG --count $BIG_N 2>&1)
+		--dport 9053 --size "$BIG" --count "$BIG_N" 2>&1)
 	[ "$out" = "sent $BIG_N" ] || SINK_ERR+="sockpeer send: $out; "
 	sink_end || return
 	snapshot
@@ -622,8 +600,8 @@ test_orphans()
 	assert_success "fragments $IF_P --orphans $policy" "^$IF_P: orphan fragments $policy$"
 	r0=$(reasm "$NS_P" "$fam")
 	begin
-	raw "$fam" frags --src $src --dst $dst --sport 53 --dport 9053 --size $BIG \
-		--datagrams $ORPHAN_DGRAMS --id "$id" --rate $FRAME_RATE
+	raw "$fam" frags --src "$src" --dst "$dst" --sport 53 --dport 9053 --size "$BIG" \
+		--datagrams "$ORPHAN_DGRAMS" --id "$id" --rate "$FRAME_RATE"
 	assert_match "IPv$fam: $n orphan fragments sent" "^sent $n " "$RAW_OUT"
 	settle
 	assert_lines "IPv$fam orphans $policy: all $n counted as $reason under 'other'" \
@@ -667,13 +645,13 @@ test_orphan_ratelimit()
 	n=$((2 * BURST_DGRAMS))
 	how="as fast as possible"
 	[ "$pps" -gt 0 ] && how="at $pps pps"
-	agrun "$NS_P" fragments "$IF_P" --orphans ratelimit --pps $ORPHAN_PPS --burst $ORPHAN_BURST
+	agrun "$NS_P" fragments "$IF_P" --orphans ratelimit --pps "$ORPHAN_PPS" --burst "$ORPHAN_BURST"
 	assert_success "fragments $IF_P --orphans ratelimit --pps $ORPHAN_PPS --burst $ORPHAN_BURST" \
 		"^$IF_P: orphan fragments ratelimit $ORPHAN_PPS pps \\(burst $ORPHAN_BURST\\)$"
 	r0=$(reasm "$NS_P" "$fam")
 	begin
-	raw "$fam" frags --src $src --dst "$dst" --sport 53 --dport 9053 --size $BIG \
-		--datagrams $BURST_DGRAMS --id "$id" --rate "$pps"
+	raw "$fam" frags --src "$src" --dst "$dst" --sport 53 --dport 9053 --size "$BIG" \
+		--datagrams "$BURST_DGRAMS" --id "$id" --rate "$pps"
 	assert_match "IPv$fam: $n orphan fragments sent $how" "^sent $n " "$RAW_OUT"
 	wait_orphans "$n"
 	read -r _ _ _ t0 _ t1 _ w0 <<<"$RAW_OUT"
@@ -702,35 +680,61 @@ test_fragments_errors()
 	assert_match "and the orphan policy is unchanged" "\"orphans\": *\"drop\"" "$AG_OUT"
 }
 
-require
-setup_pair || bail "cannot build the namespaces"
-setup_routes || bail "cannot add the routes and peer addresses"
+# One test per family of the tests that take one.
+test_lists_udp_v4() { test_lists_udp 4; }
+test_lists_tcp_v4() { test_lists_tcp 4; }
+test_lists_delete_v4() { test_lists_delete 4; }
+test_lists_udp_v6() { test_lists_udp 6; }
+test_lists_tcp_v6() { test_lists_tcp 6; }
+test_lists_delete_v6() { test_lists_delete 6; }
+test_frags_unsolicited_v4() { test_frags_unsolicited 4; }
+test_frags_solicited_v4() { test_frags_solicited 4; }
+test_frags_lists_v4() { test_frags_lists 4; }
+test_frags_unsolicited_v6() { test_frags_unsolicited 6; }
+test_frags_solicited_v6() { test_frags_solicited 6; }
+test_frags_lists_v6() { test_frags_lists 6; }
+test_orphans_v4_pass() { test_orphans 4 pass orphan_pass 1000; }
+test_orphans_v4_drop() { test_orphans 4 drop orphan_drop 2000; }
+test_orphans_v6_pass() { test_orphans 6 pass orphan_pass 3000; }
+test_orphans_v6_drop() { test_orphans 6 drop orphan_drop 4000; }
+test_orphan_ratelimit_v4() { test_orphan_ratelimit 4 10000; }
+test_orphan_ratelimit_v6() { test_orphan_ratelimit 6 20000; }
+test_orphan_ratelimit_v4_paced() { test_orphan_ratelimit 4 30000 "$BURST_PPS"; }
 
-test_baseline
-test_attach
-for fam in 4 6; do
-	test_lists_udp $fam
-	test_lists_tcp $fam
-	test_lists_delete $fam
+# The lists are empty again once the list tests are over.
+test_lists_empty()
+{
+	agrun "$NS_P" deny --json
+	assert_eq "the denylist is empty before the fragment tests" "[]" "$(printf '%s' "$AG_OUT" | tr -d ' \n')"
+	agrun "$NS_P" allow --json
+	assert_eq "the allowlist is empty before the fragment tests" "[]" "$(printf '%s' "$AG_OUT" | tr -d ' \n')"
+}
+
+suite_setup()
+{
+	require
+	setup_pair || bail "cannot build the namespaces"
+	setup_routes || bail "cannot add the routes and peer addresses"
+}
+
+E2E_TESTS=(test_baseline test_attach
+	test_lists_udp_v4 test_lists_tcp_v4 test_lists_delete_v4
+	test_lists_udp_v6 test_lists_tcp_v6 test_lists_delete_v6
+	test_lists_json test_lists_bad_input test_lists_bulk test_lists_empty
+	test_frags_unsolicited_v4 test_frags_solicited_v4 test_frags_lists_v4
+	test_frags_unsolicited_v6 test_frags_solicited_v6 test_frags_lists_v6
+	test_orphans_v4_pass test_orphans_v4_drop test_orphans_v6_pass test_orphans_v6_drop
+	test_fragments_errors
+	test_orphan_ratelimit_v4 test_orphan_ratelimit_v6 test_orphan_ratelimit_v4_paced)
+# Everything runs on what test_attach attached; the list tests of a family
+# go on with the entries its UDP test added, and the last orphan test
+# leaves the policy the errors test expects to find unchanged.
+for t in "${E2E_TESTS[@]:2}"; do
+	E2E_NEEDS[$t]=test_attach
 done
-test_lists_json
-test_lists_bad_input
-test_lists_bulk
-agrun "$NS_P" deny --json
-assert_eq "the denylist is empty before the fragment tests" "[]" "$(printf '%s' "$AG_OUT" | tr -d ' \n')"
-agrun "$NS_P" allow --json
-assert_eq "the allowlist is empty before the fragment tests" "[]" "$(printf '%s' "$AG_OUT" | tr -d ' \n')"
 for fam in 4 6; do
-	test_frags_unsolicited $fam
-	test_frags_solicited $fam
-	test_frags_lists $fam
+	E2E_NEEDS[test_lists_tcp_v$fam]=test_lists_udp_v$fam
+	E2E_NEEDS[test_lists_delete_v$fam]="test_lists_udp_v$fam test_lists_tcp_v$fam"
 done
-test_orphans 4 pass orphan_pass 1000
-test_orphans 4 drop orphan_drop 2000
-test_orphans 6 pass orphan_pass 3000
-test_orphans 6 drop orphan_drop 4000
-test_fragments_errors
-test_orphan_ratelimit 4 10000
-test_orphan_ratelimit 6 20000
-test_orphan_ratelimit 4 30000 $BURST_PPS
-finish
+E2E_NEEDS[test_fragments_errors]=test_orphans_v6_drop
+e2e_run "$@"

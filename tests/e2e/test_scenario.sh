@@ -6,6 +6,7 @@
 # the gateway and of the LAN host behind it is answered, every flood packet
 # is counted as dropped at XDP under its own vector, and next to nothing
 # reaches the gateway's stack.
+# shellcheck disable=SC2317 # the tests run through e2e_run
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 SC_PREFIX=$NS_PREFIX
@@ -33,7 +34,7 @@ flood_phase()
 	local before
 
 	before=$(sc_stack_in)
-	sc_flood_start $SECONDS_PER_PHASE "$RATE" "$FRAG_RATE"
+	sc_flood_start "$SECONDS_PER_PHASE" "$RATE" "$FRAG_RATE"
 	sleep 1
 	sc_legit 5
 	sc_flood_wait
@@ -76,7 +77,7 @@ test_relax_and_tighten()
 {
 	local pass agg pol fpass fdrop want
 
-	agrun_scenario set dns ratelimit --pps $RELAX_PPS
+	agrun_scenario set dns ratelimit --pps "$RELAX_PPS"
 	pol=$(reason_total dns policy_drop)
 	fdrop=$(reason_total dns fragment_drop)
 	flood_phase
@@ -106,14 +107,25 @@ agrun_scenario()
 	check "ampguard $* ($(oneline "$out"))" test "$rc" -eq 0
 }
 
-for cmd in dnsmasq chronyd dig nft python3; do
-	command -v "$cmd" >/dev/null || bail "$cmd is missing: run 'make deps'"
-done
-[ -x "$E2E_TOP/build/tests/udpflood" ] || bail "build/tests/udpflood is missing: run 'make test'"
-sc_setup || bail "setting up the scenario failed: $(cat "$SC_TMP"/*.log 2>/dev/null | head -5)"
-test_unprotected
-test_default_profile
-test_relax_and_tighten
-sc_ag detach wan0 >/dev/null
-sc_cleanup
-finish
+suite_setup()
+{
+	local cmd
+
+	for cmd in dnsmasq chronyd dig nft python3; do
+		command -v "$cmd" >/dev/null || bail "$cmd is missing: run 'make deps'"
+	done
+	[ -x "$E2E_TOP/build/tests/udpflood" ] || bail "build/tests/udpflood is missing: run 'make test'"
+	sc_setup || bail "setting up the scenario failed: $(cat "$SC_TMP"/*.log 2>/dev/null | head -5)"
+}
+
+# The scenario's gateway is detached and its namespaces go before the
+# leftover checks.
+suite_teardown()
+{
+	sc_ag detach wan0 >/dev/null
+	sc_cleanup
+}
+
+E2E_TESTS=(test_unprotected test_default_profile test_relax_and_tighten)
+E2E_NEEDS[test_relax_and_tighten]=test_default_profile
+e2e_run "$@"

@@ -15,6 +15,7 @@
 # Counts are exact where the test controls every datagram; under the
 # flood, at least 99.9% of it must be dropped and every legitimate query
 # must succeed.
+# shellcheck disable=SC2317 # the tests run through e2e_run
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -163,10 +164,10 @@ dig_ok()
 	local out
 
 	if [ "$1" = 6 ]; then
-		out=$(ip netns exec "$NS_P" dig -6 +tries=1 +timeout=2 +short @$DNS6 $ZONE AAAA 2>&1)
+		out=$(ip netns exec "$NS_P" dig -6 +tries=1 +timeout=2 +short @"$DNS6" "$ZONE" AAAA 2>&1)
 		[ "$out" = "$ZONE_AAAA" ]
 	else
-		out=$(ip netns exec "$NS_P" dig +tries=1 +timeout=2 +short @$DNS4 $ZONE A 2>&1)
+		out=$(ip netns exec "$NS_P" dig +tries=1 +timeout=2 +short @"$DNS4" "$ZONE" A 2>&1)
 		[ "$out" = "$ZONE_A" ]
 	fi || {
 		echo "$out" >>"$E2E_TMP/dig.fail"
@@ -176,25 +177,14 @@ dig_ok()
 
 # ---- floods ------------------------------------------------------------
 
-# flood_start NAME UDPFLOOD-ARGS...: a flood from NS_A in the background;
-# its pid goes to FLOOD_PID, its output to $E2E_TMP/NAME.out.
-flood_start()
+# flood NAME UDPFLOOD-ARGS...: a flood from NS_A in the background (see
+# flood_start); its pid goes to FLOOD_PID.
+flood()
 {
 	local name=$1
 
 	shift
-	ip netns exec "$NS_A" "$UDPFLOOD" "$@" >"$E2E_TMP/$name.out" 2>&1 &
-	FLOOD_PID=$!
-	E2E_PIDS+=("$FLOOD_PID")
-}
-
-# flood_wait PID NAME: reaps a flood; FLOOD_SENT is how many it sent
-# (empty when it failed). Not in a subshell: only this shell can reap it.
-flood_wait()
-{
-	wait "$1"
-	forget_pid "$1"
-	FLOOD_SENT=$(sed -n 's/^sent \([0-9][0-9]*\)$/\1/p' "$E2E_TMP/$2.out")
+	flood_start "$name" "$NS_A" "$UDPFLOOD" "$@"
 }
 
 # wait_drops VECTOR BEFORE: up to 5 s for VECTOR's policy_drop to pass BEFORE.
@@ -226,7 +216,7 @@ ask_start()
 		v6=(-6)
 	fi
 	rm -f "$E2E_TMP/ask.ready"
-	ip netns exec "$NS_P" python3 "$UDPASK" "${v6[@]}" --src $src --port "$2" --server $dst \
+	ip netns exec "$NS_P" python3 "$UDPASK" "${v6[@]}" --src "$src" --port "$2" --server "$dst" \
 		--listen "$3" --also "${4:-}" --ready "$E2E_TMP/ask.ready" \
 		>"$E2E_TMP/ask.out" 2>&1 &
 	ASK_PID=$!
@@ -262,7 +252,7 @@ spoof()
 
 	[ "$1" = 6 ] && v6=(-6)
 	out=$(ip netns exec "$NS_A" "$UDPGEN" "${v6[@]}" -s "$2" --sport "$3" -d "$4" \
-		--dport "$5" -n "$6" --size $PKT_SIZE --rate $RATE 2>&1)
+		--dport "$5" -n "$6" --size "$PKT_SIZE" --rate "$RATE" 2>&1)
 	[ "$out" = "sent $6" ] || SPOOF_ERR+="udpgen $2:$3 -> $4:$5: $out; "
 }
 
@@ -272,19 +262,14 @@ test_baseline()
 {
 	local before after sent
 
-	# Not under 'check': that runs its command in a subshell, which would
-	# lose the daemons' pids.
-	start_dnsmasq || bail "dnsmasq does not start: $(cat "$E2E_TMP/dnsmasq.log")"
-	start_ntp_server NTPD_PID "$NS_A" ntpd-inet $NTP4 ||
-		bail "chronyd does not start: $(cat "$E2E_TMP/ntpd-inet.log")"
 	check "without ampguard: dig @$DNS4 $ZONE answers $ZONE_A" dig_ok 4
 	check "without ampguard: dig -6 @$DNS6 $ZONE AAAA answers $ZONE_AAAA" dig_ok 6
 
 	# The stack counters see a flood that nothing filters.
 	before=$(udp_seen "$NS_P" 4)
-	flood_start flood0 -s 203.0.113.1 --sources 254 -d $ADDR_P4 --sport 53,123 \
-		--dport $EPH_LO-$EPH_HI -n 20000 --rate 20000 --seed 7
-	flood_wait "$FLOOD_PID" flood0
+	flood flood0 -s 203.0.113.1 --sources 254 -d "$ADDR_P4" --sport 53,123 \
+		--dport "$EPH_LO"-"$EPH_HI" -n 20000 --rate 20000 --seed 7
+	flood_wait "$FLOOD_PID"
 	sent=$FLOOD_SENT
 	sleep 0.3
 	after=$(udp_seen "$NS_P" 4)
@@ -294,8 +279,7 @@ test_baseline()
 
 test_attach()
 {
-	agrun "$NS_P" attach "$IF_P"
-	assert_success "attach $IF_P with the default profile" "^$IF_P: protected"
+	attach_check "attach $IF_P with the default profile" "^$IF_P: protected"
 	assert_eq "default tracking timeouts: dns 5000 ms, ntp 10000 ms" "5000 10000" \
 		"$(track_timeout_ms "$NS_P" dns) $(track_timeout_ms "$NS_P" ntp)"
 }
@@ -311,13 +295,13 @@ test_flood_v4()
 	s0=$STATS
 	seen0=$(udp_seen "$NS_P" 4)
 	rm -f "$E2E_TMP/dig.fail"
-	flood_start flood-dns -s 203.0.113.1 --sources 254 -d $ADDR_P4 --sport 53 \
-		--dport $EPH_LO-$EPH_HI -n $((FLOOD_DNS_RATE * FLOOD_SECONDS)) \
-		--rate $FLOOD_DNS_RATE --seed 1
+	flood flood-dns -s 203.0.113.1 --sources 254 -d "$ADDR_P4" --sport 53 \
+		--dport "$EPH_LO"-"$EPH_HI" -n $((FLOOD_DNS_RATE * FLOOD_SECONDS)) \
+		--rate "$FLOOD_DNS_RATE" --seed 1
 	dpid=$FLOOD_PID
-	flood_start flood-ntp -s 198.51.100.1 --sources 254 -d $ADDR_P4 --sport 123 \
-		--dport $EPH_LO-$EPH_HI -n $((FLOOD_NTP_RATE * FLOOD_SECONDS)) \
-		--rate $FLOOD_NTP_RATE --seed 2
+	flood flood-ntp -s 198.51.100.1 --sources 254 -d "$ADDR_P4" --sport 123 \
+		--dport "$EPH_LO"-"$EPH_HI" -n $((FLOOD_NTP_RATE * FLOOD_SECONDS)) \
+		--rate "$FLOOD_NTP_RATE" --seed 2
 	npid=$FLOOD_PID
 	check "the flood reaches the protected interface" wait_drops dns \
 		"$(STATS=$s0 counter_packets dns policy_drop)"
@@ -331,9 +315,9 @@ test_flood_v4()
 	ntp_rc=$?
 	daemon_alive "$dpid" && dalive=yes || dalive=no
 	daemon_alive "$npid" && nalive=yes || nalive=no
-	flood_wait "$dpid" flood-dns
+	flood_wait "$dpid"
 	dsent=$FLOOD_SENT
-	flood_wait "$npid" flood-ntp
+	flood_wait "$npid"
 	nsent=$FLOOD_SENT
 	sleep 0.3
 	seen1=$(udp_seen "$NS_P" 4)
@@ -343,7 +327,7 @@ test_flood_v4()
 		"yes yes" "$dalive $nalive"
 	assert_eq "each flood sent all it was asked to" \
 		"$((FLOOD_DNS_RATE * FLOOD_SECONDS)) $((FLOOD_NTP_RATE * FLOOD_SECONDS))" \
-		"${dsent:-$(cat "$E2E_TMP/flood-dns.out")} ${nsent:-$(cat "$E2E_TMP/flood-ntp.out")}"
+		"${dsent:-$(cat "$(flood_out flood-dns)")} ${nsent:-$(cat "$(flood_out flood-ntp)")}"
 	sent=$((${dsent:-0} + ${nsent:-0}))
 	drops=$(($(reason_packets policy_drop dns ntp) - $(STATS=$s0 reason_packets policy_drop dns ntp)))
 	sol_dns=$(($(reason_packets solicited dns) - $(STATS=$s0 reason_packets solicited dns)))
@@ -386,18 +370,18 @@ test_forged_replies()
 		not_ok "udpask.py sends its query" "$(cat "$E2E_TMP/ask.out")"
 		return
 	fi
-	spoof 4 $DNS4 53 $ADDR_P4 40053 $N     # the real reply's 4-tuple
-	spoof 4 $DNS4 123 $ADDR_P4 40053 $N    # right server, ntp port
-	spoof 4 $DNS4 5353 $ADDR_P4 40053 $N   # right server, mdns port
-	spoof 4 $DNS4 53 $ADDR_P4 40054 $N     # another local port
-	spoof 4 $DNS4 53 $ADDR_P4B 40053 $N    # another local address
-	spoof 4 $OTHER4 53 $ADDR_P4 40053 $N   # another server
+	spoof 4 "$DNS4" 53 "$ADDR_P4" 40053 "$N"     # the real reply's 4-tuple
+	spoof 4 "$DNS4" 123 "$ADDR_P4" 40053 "$N"    # right server, ntp port
+	spoof 4 "$DNS4" 5353 "$ADDR_P4" 40053 "$N"   # right server, mdns port
+	spoof 4 "$DNS4" 53 "$ADDR_P4" 40054 "$N"     # another local port
+	spoof 4 "$DNS4" 53 "$ADDR_P4B" 40053 "$N"    # another local address
+	spoof 4 "$OTHER4" 53 "$ADDR_P4" 40053 "$N"   # another server
 	ask_end
 	snapshot
 	assert_eq "spoofed probes were all sent" "" "$SPOOF_ERR"
 	assert_eq "the DNS server answered the query from port 40053" 1 "$(ask_line answers)"
 	assert_eq "$N replies on the request's 4-tuple arrive, with the real answer" \
-		$((N + 1)) "$(ask_received $ADDR_P4 40053 $DNS4 53)"
+		$((N + 1)) "$(ask_received "$ADDR_P4" 40053 "$DNS4" 53)"
 	assert_eq "nothing else arrives: not from $DNS4:123 or :5353, not to :40054 or $ADDR_P4B, not from $OTHER4" \
 		$((N + 1)) "$(ask_line total)"
 	want=$(printf '%s\n' "dns policy_drop $((3 * N))" "dns solicited $((N + 1))" \
@@ -422,20 +406,20 @@ test_expiry()
 		not_ok "udpask.py sends its query" "$(cat "$E2E_TMP/ask.out")"
 		return
 	fi
-	spoof 4 $DNS4 53 $ADDR_P4 40153 $N
+	spoof 4 "$DNS4" 53 "$ADDR_P4" 40153 "$N"
 	late=$(($(now_ms) - ASK_SENT_MS))
 	check "harness: the in-time replies left within 300 ms of the query (${late} ms)" \
 		test "$late" -lt 300
 	sleep "$(awk -v ms="$late" 'BEGIN { s = (1500 - ms) / 1000; printf "%.3f\n", (s > 0 ? s : 0) }')"
 	late=$(($(now_ms) - ASK_SENT_MS))
-	spoof 4 $DNS4 53 $ADDR_P4 40153 $N
+	spoof 4 "$DNS4" 53 "$ADDR_P4" 40153 "$N"
 	ask_end
 	snapshot
 	check "harness: the late replies left at least 1.5 s after the query (${late} ms)" \
 		test "$late" -ge 1500
 	assert_eq "spoofed replies were all sent" "" "$SPOOF_ERR"
 	assert_eq "the real answer and the $N replies within 500 ms arrive; the $N after 1.5 s do not" \
-		"$((N + 1)) $((N + 1))" "$(ask_received $ADDR_P4 40153 $DNS4 53) $(ask_line total)"
+		"$((N + 1)) $((N + 1))" "$(ask_received "$ADDR_P4" 40153 "$DNS4" 53) $(ask_line total)"
 	want=$(printf '%s\n' "dns policy_drop $N" "dns solicited $((N + 1))")
 	assert_lines "counters: $((N + 1)) solicited within the timeout, $N expired ones policy_drop" \
 		"$want" "$(counter_deltas "$s0" "$STATS")"
@@ -453,11 +437,11 @@ test_expiry()
 	fi
 	agrun "$NS_P" set dns --track-timeout 500ms
 	sleep 0.8
-	spoof 4 $DNS4 53 $ADDR_P4 40253 $N
+	spoof 4 "$DNS4" 53 "$ADDR_P4" 40253 "$N"
 	ask_end
 	snapshot
 	assert_eq "a request recorded under 5s, answered 0.8 s later under 500ms: only the real answer arrives" \
-		"1" "$(ask_received $ADDR_P4 40253 $DNS4 53)"
+		"1" "$(ask_received "$ADDR_P4" 40253 "$DNS4" 53)"
 	want=$(printf '%s\n' "dns policy_drop $N" "dns solicited 1")
 	assert_lines "counters: the late replies are policy_drop under the new timeout" \
 		"$want" "$(counter_deltas "$s0" "$STATS")"
@@ -477,8 +461,8 @@ test_flood_v6()
 	s0=$STATS
 	seen0=$(udp_seen "$NS_P" 6)
 	rm -f "$E2E_TMP/dig.fail"
-	flood_start flood6 -6 -s 2001:db8:f::1 --sources 1000 -d $ADDR_P6 --sport 53 \
-		--dport $EPH_LO-$EPH_HI -n $((FLOOD6_RATE * FLOOD6_SECONDS)) --rate $FLOOD6_RATE \
+	flood flood6 -6 -s 2001:db8:f::1 --sources 1000 -d "$ADDR_P6" --sport 53 \
+		--dport "$EPH_LO"-"$EPH_HI" -n $((FLOOD6_RATE * FLOOD6_SECONDS)) --rate "$FLOOD6_RATE" \
 		--seed 3
 	fpid=$FLOOD_PID
 	check "the IPv6 flood reaches the protected interface" wait_drops dns \
@@ -487,7 +471,7 @@ test_flood_v6()
 		dig_ok 6 && ok=$((ok + 1))
 	done
 	daemon_alive "$fpid" && alive=yes || alive=no
-	flood_wait "$fpid" flood6
+	flood_wait "$fpid"
 	fsent=$FLOOD_SENT
 	sleep 0.3
 	seen1=$(udp_seen "$NS_P" 6)
@@ -495,7 +479,7 @@ test_flood_v6()
 
 	assert_eq "the IPv6 flood was still on when the lookups ended" yes "$alive"
 	assert_eq "the IPv6 flood sent all it was asked to" $((FLOOD6_RATE * FLOOD6_SECONDS)) \
-		"${fsent:-$(cat "$E2E_TMP/flood6.out")}"
+		"${fsent:-$(cat "$(flood_out flood6)")}"
 	drops=$(($(counter_packets dns policy_drop) - $(STATS=$s0 counter_packets dns policy_drop)))
 	sol=$(($(reason_packets solicited) - $(STATS=$s0 reason_packets solicited)))
 	got=$((seen1 - seen0))
@@ -518,13 +502,13 @@ test_flood_v6()
 		not_ok "udpask.py -6 sends its query" "$(cat "$E2E_TMP/ask.out")"
 		return
 	fi
-	spoof 6 $DNS6 53 $ADDR_P6 40653 $N
-	spoof 6 $DNS6 123 $ADDR_P6 40653 $N
+	spoof 6 "$DNS6" 53 "$ADDR_P6" 40653 "$N"
+	spoof 6 "$DNS6" 123 "$ADDR_P6" 40653 "$N"
 	ask_end
 	snapshot
 	assert_eq "IPv6 spoofed probes were all sent" "" "$SPOOF_ERR"
 	assert_eq "IPv6: the real answer and $N replies on the 4-tuple arrive, none from [$DNS6]:123" \
-		"$((N + 1)) $((N + 1))" "$(ask_received $ADDR_P6 40653 $DNS6 53) $(ask_line total)"
+		"$((N + 1)) $((N + 1))" "$(ask_received "$ADDR_P6" 40653 "$DNS6" 53) $(ask_line total)"
 	want=$(printf '%s\n' "dns solicited $((N + 1))" "ntp policy_drop $N")
 	assert_lines "IPv6 counters: $((N + 1)) dns solicited, $N ntp policy_drop" \
 		"$want" "$(counter_deltas "$s0" "$STATS")"
@@ -540,7 +524,7 @@ test_served()
 
 	snapshot
 	s0=$STATS
-	traffic 4 123:123:$N
+	traffic 4 123:123:"$N"
 	snapshot
 	assert_eq "not served: 0 of $N NTP requests from udp/123 reach udp/123" 0 "${RECV[123]:-}"
 	assert_lines "not served: the $N are ntp policy_drop" \
@@ -548,7 +532,7 @@ test_served()
 		"$(counter_deltas "$s0" "$STATS")"
 
 	check_here "chronyd serves NTP on the protected host ($ADDR_P4)" \
-		start_ntp_server srv "$NS_P" ntpd-prot $ADDR_P4
+		start_ntp_server srv "$NS_P" ntpd-prot "$ADDR_P4"
 	snapshot
 	s0=$STATS
 	check_here "not served: a real NTP client on $NTPCLI4:123 gets no time from the protected host" \
@@ -576,7 +560,7 @@ test_served()
 
 	snapshot
 	s0=$STATS
-	traffic 4 123:123:$N
+	traffic 4 123:123:"$N"
 	snapshot
 	assert_eq "served: all $N NTP requests from udp/123 reach udp/123" "$N" "${RECV[123]:-}"
 	assert_lines "served: the $N are ntp served" \
@@ -613,20 +597,29 @@ test_status_tracking()
 	check "the internet side's chronyd ran through the whole test" daemon_alive "$NTPD_PID"
 }
 
-require
-require_udpflood
-private_binaries
-for cmd in dnsmasq chronyd dig ss; do
-	command -v $cmd >/dev/null || bail "$cmd is missing: run 'make deps'"
-done
-setup_internet || bail "cannot build the namespaces"
+# The internet side's servers run from here on, for every test.
+suite_setup()
+{
+	require
+	require_udpflood
+	private_binaries
+	for cmd in dnsmasq chronyd dig ss; do
+		command -v $cmd >/dev/null || bail "$cmd is missing: run 'make deps'"
+	done
+	setup_internet || bail "cannot build the namespaces"
+	# Not under 'check': that runs its command in a subshell, which would
+	# lose the daemons' pids.
+	start_dnsmasq || bail "dnsmasq does not start: $(cat "$E2E_TMP/dnsmasq.log")"
+	start_ntp_server NTPD_PID "$NS_A" ntpd-inet $NTP4 ||
+		bail "chronyd does not start: $(cat "$E2E_TMP/ntpd-inet.log")"
+}
 
-test_baseline
-test_attach
-test_flood_v4
-test_forged_replies
-test_expiry
-test_flood_v6
-test_served
-test_status_tracking
-finish
+E2E_TESTS=(test_baseline test_attach test_flood_v4 test_forged_replies test_expiry
+	test_flood_v6 test_served test_status_tracking)
+# Everything after test_attach runs on what it attached; the closing
+# status test looks back on the exchanges of all the others.
+for t in "${E2E_TESTS[@]:2}"; do
+	E2E_NEEDS[$t]=test_attach
+done
+E2E_NEEDS[test_status_tracking]="${E2E_TESTS[*]:0:7}"
+e2e_run "$@"

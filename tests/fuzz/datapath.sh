@@ -6,7 +6,7 @@
 # FUZZ_DATAPATH_SEED (default: random, printed) choose the run; a failure
 # prints its seed, so `build/tests/fuzz_datapath FRAMES SEED` replays it.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 bin=build/tests/fuzz_datapath
 if [ ! -x "$bin" ]; then
 	echo "not ok - $bin is not built (make $bin)"

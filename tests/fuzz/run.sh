@@ -3,7 +3,7 @@
 # A bounded run of the configuration fuzzer (ASan + UBSan), as a test suite:
 # passes when libFuzzer finds nothing in FUZZ_SECONDS (default 20).
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 seconds=${FUZZ_SECONDS:-20}
 corpus=$(mktemp -d /tmp/ag-fuzz.XXXXXX)
 trap 'rm -rf "$corpus"' EXIT

@@ -11,6 +11,7 @@
 # guest writes flows.R ("SPORT DPORT COUNT" lines) and then ready.R ("MAC
 # ADDRESS" of the NIC); the host sends each flow, then the end markers,
 # from 192.0.2.1 through the tap and writes sent.R (udpgen's lines).
+# shellcheck disable=SC2317 # the tests run through e2e_run
 # shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
 . "$(dirname "$0")/../e2e/lib.sh"
 
@@ -42,7 +43,7 @@ vm_traffic()
 	grep -qv '^sent ' "$AG_VM_SHARE/sent.$ROUND" 2>/dev/null &&
 		SINK_ERR+="host: $(paste -sd' ' "$AG_VM_SHARE/sent.$ROUND"); "
 	sink_collect || return 1
-	[ "$MODEL_ON" -eq 1 ] && expect other 0 no_vector $MARKER_N 4
+	[ "$MODEL_ON" -eq 1 ] && expect other 0 no_vector "$MARKER_N" 4
 }
 
 # round_asserts MODE: what a round must show with IF_P protected in MODE.
@@ -52,11 +53,11 @@ round_asserts()
 {
 	MODEL_ON=1
 	vm_traffic || return
-	expect dns 53 policy_drop $N 4
-	expect ntp 123 policy_drop $N 4
-	expect ws-discovery 3702 policy_drop $N 4
-	expect arms 3283 policy_drop $N 4
-	expect other 0 no_vector $N 4
+	expect dns 53 policy_drop "$N" 4
+	expect ntp 123 policy_drop "$N" 4
+	expect ws-discovery 3702 policy_drop "$N" 4
+	expect arms 3283 policy_drop "$N" 4
+	expect other 0 no_vector "$N" 4
 	assert_eq "$1: 0 of $N from each of udp/53, 123, 3702, 3283 reach their socket" "0 0 0 0" \
 		"${RECV[9053]:-0} ${RECV[9123]:-0} ${RECV[9702]:-0} ${RECV[9283]:-0}"
 	assert_eq "$1: all $N from udp/40000 arrive" "$N" "${RECV[9400]:-}"
@@ -110,9 +111,12 @@ test_auto_fallback()
 	ip -n "$NS_P" link set "$IF_P" mtu 1500
 }
 
-require
-setup_nic || bail "cannot move $AG_VM_NIC into a namespace"
-RATE=1000
-test_native
-test_auto_fallback
-finish
+suite_setup()
+{
+	require
+	setup_nic || bail "cannot move $AG_VM_NIC into a namespace"
+	RATE=1000
+}
+
+E2E_TESTS=(test_native test_auto_fallback)
+e2e_run "$@"
