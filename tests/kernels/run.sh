@@ -36,14 +36,16 @@ SUITES=(build/tests/test_xdp build/tests/test_track "AG_RL_HIGH_PPS=10000 build/
 # loss. Under TCG each takes 5 to 10 minutes, so by default each runs on one
 # kernel (AG_KERNEL_MATRIX=full: on every kernel): the scenario on the
 # oldest (locked buckets, oldest verifier), rate-limit accuracy on 6.1,
-# config atomicity on 6.12.
+# config atomicity and the daemon on 6.12.
 SCENARIO="AG_SCENARIO_RATE=100 AG_SCENARIO_FRAG_RATE=10 tests/e2e/test_scenario.sh"
+DAEMON="AG_DAEMON_FLOOD_PPS=500 AG_DAEMON_TRIGGER_PPS=200 AG_DAEMON_SOLICITED_PPS=1000"
+DAEMON+=" AG_DAEMON_IDLE_CONNS=500 tests/e2e/test_daemon.sh"
 RATELIMIT="AG_RL_RATES=1000,10000 AG_RL_RATES_1CPU=1000 AG_RL_LIVE_OLD=1000 AG_RL_LIVE_SECONDS=40 AG_RL_SENDER_MAX=60"
 RATELIMIT+=" AG_RL_CAPACITY_N=20000"
 RATELIMIT+=" tests/e2e/test_ratelimit.sh"
 ATOMICITY="AG_CONFIG_SECTIONS=atomicity AG_ATOMIC_FLOOD_N=12000 AG_ATOMIC_MIN_APPLIES=10"
 ATOMICITY+=" tests/e2e/test_config.sh"
-declare -A LONG=([5.10]=$SCENARIO [6.1]=$RATELIMIT [6.12]=$ATOMICITY)
+declare -A LONG=([5.10]=$SCENARIO [6.1]=$RATELIMIT [6.12]="$ATOMICITY|$DAEMON")
 
 # suites_for KERNEL: SUITES plus the long ones that kernel runs, in KSUITES;
 # ACCEL: one TCG thread for all virtual CPUs (programs start faster), or one
@@ -52,9 +54,10 @@ suites_for()
 {
 	KSUITES=("${SUITES[@]}")
 	if [ "${AG_KERNEL_MATRIX:-}" = full ]; then
-		KSUITES+=("$SCENARIO" "$RATELIMIT" "$ATOMICITY")
+		KSUITES+=("$SCENARIO" "$RATELIMIT" "$ATOMICITY" "$DAEMON")
 	elif [ -n "${LONG[$1]:-}" ]; then
-		KSUITES+=("${LONG[$1]}")
+		IFS='|' read -r -a long <<<"${LONG[$1]}"
+		KSUITES+=("${long[@]}")
 	fi
 	ACCEL=tcg
 	case " ${KSUITES[*]} " in *" $RATELIMIT "*) ACCEL=tcg-multi ;; esac
