@@ -78,7 +78,7 @@ check_lib_file()
 
 check_layer_header()
 {
-	local i=$1 name=${layers[$1]%%:*} want= got
+	local i=$1 name=${layers[$1]%%:*} want='' got
 	[ "$i" -gt 0 ] && want=${layers[$((i - 1))]%%:*}
 	got=$(includes "user/lib/$name.h" | grep -v '^ampguard_abi$' | tr '\n' ' ')
 	if [ "${got% }" = "$want" ]; then

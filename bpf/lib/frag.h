@@ -21,8 +21,7 @@ static __always_inline int frag_key(const struct pkt *p, const void *end, struct
 	return ip_addrs(p, end, k->src, k->dst);
 }
 
-static __always_inline void frag_remember(const struct pkt *p, const void *end, __u32 vec,
-					  int drop)
+static __always_inline void frag_remember(const struct pkt *p, const void *end, __u32 vec, int drop)
 {
 	struct ag_frag_val val = { .seen = jiffies_now(), .vec = vec, .drop = drop };
 	struct ag_frag_key key;
@@ -54,8 +53,8 @@ static __always_inline int orphan_verdict(struct ag_ifinfo *ifi, __u32 gen)
 }
 
 /* Verdict reason for a later fragment; *vec is its first fragment's vector. */
-static __always_inline int frag_follow(const struct pkt *p, const void *end,
-				       struct ag_ifinfo *ifi, __u32 gen, __u32 *vec)
+static __always_inline int frag_follow(const struct pkt *p, const void *end, struct ag_ifinfo *ifi,
+				       __u32 gen, __u32 *vec)
 {
 	const struct ag_frag_val *val;
 	struct ag_frag_key key;

@@ -47,10 +47,10 @@ struct pkt {
 	void *l3;        /* start of the IP header */
 	__u16 eth_proto; /* host order, after VLAN tags */
 	__u8 l4_proto;
-	__u8 frag;       /* enum frag_kind */
-	__u16 sport;     /* host order */
+	__u8 frag;   /* enum frag_kind */
+	__u16 sport; /* host order */
 	__u16 dport;
-	__u32 frag_id;   /* IPv4 ID or IPv6 fragment identification, host order */
+	__u32 frag_id; /* IPv4 ID or IPv6 fragment identification, host order */
 };
 
 struct vlan_tag {
@@ -66,8 +66,7 @@ struct ip6_frag {
 };
 
 /* Bytes left between the cursor and the end of the IP datagram. */
-static __always_inline __u32 l3_remaining(const struct cursor *c,
-					  const struct pkt *p)
+static __always_inline __u32 l3_remaining(const struct cursor *c, const struct pkt *p)
 {
 	__u32 used = c->pos - p->l3;
 
@@ -147,8 +146,7 @@ static __always_inline int is_ipv6_ext(__u8 nexthdr)
 }
 
 /* One extension header; advances the cursor and updates *nexthdr. */
-static __always_inline int parse_ipv6_ext(struct cursor *c, struct pkt *p,
-					  __u8 *nexthdr)
+static __always_inline int parse_ipv6_ext(struct cursor *c, struct pkt *p, __u8 *nexthdr)
 {
 	struct ipv6_opt_hdr *opt = c->pos;
 	struct ip6_frag *fh = c->pos;
@@ -274,7 +272,6 @@ static __always_inline int parse_frame(struct cursor *c, struct pkt *p)
 		return AG_R_NOT_UDP;
 	return parse_udp(c, p);
 }
-
 
 /* The source and destination addresses, IPv4 mapped into IPv6 form. */
 static __always_inline int ip_addrs(const struct pkt *p, const void *end, __u8 src[16],

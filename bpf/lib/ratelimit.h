@@ -46,8 +46,8 @@ static __always_inline __u64 gcra_next(__u64 tat, __u64 now, __u64 cost, __u64 t
 
 #ifdef AG_LOCKED_BUCKETS
 
-static __always_inline int gcra_take(struct bpf_spin_lock *lock, __u64 *tat, __u64 now,
-				     __u64 cost, __u64 tol)
+static __always_inline int gcra_take(struct bpf_spin_lock *lock, __u64 *tat, __u64 now, __u64 cost,
+				     __u64 tol)
 {
 	__u64 next;
 
@@ -82,9 +82,9 @@ static __always_inline int take_pair(struct bpf_spin_lock *lock, __u64 *tat_pkt,
 	return pkt_next && byte_next;
 }
 
-static __always_inline void refund_pair(struct bpf_spin_lock *lock, __u64 *tat_pkt,
-					__u64 *tat_byte, const struct ag_rate *pps,
-					const struct ag_rate *bps, __u32 len)
+static __always_inline void refund_pair(struct bpf_spin_lock *lock, __u64 *tat_pkt, __u64 *tat_byte,
+					const struct ag_rate *pps, const struct ag_rate *bps,
+					__u32 len)
 {
 	__u64 pkt_cost = pps->rate ? rate_cost(pps, 1) : 0;
 	__u64 byte_cost = bps->rate ? rate_cost(bps, len) : 0;
@@ -97,8 +97,8 @@ static __always_inline void refund_pair(struct bpf_spin_lock *lock, __u64 *tat_p
 
 #else /* BPF atomics */
 
-static __always_inline int gcra_take(struct bpf_spin_lock *lock, __u64 *tat, __u64 now,
-				     __u64 cost, __u64 tol)
+static __always_inline int gcra_take(struct bpf_spin_lock *lock, __u64 *tat, __u64 now, __u64 cost,
+				     __u64 tol)
 {
 	__u64 old, next;
 	int i;
@@ -137,9 +137,9 @@ static __always_inline int take_pair(struct bpf_spin_lock *lock, __u64 *tat_pkt,
 	return 1;
 }
 
-static __always_inline void refund_pair(struct bpf_spin_lock *lock, __u64 *tat_pkt,
-					__u64 *tat_byte, const struct ag_rate *pps,
-					const struct ag_rate *bps, __u32 len)
+static __always_inline void refund_pair(struct bpf_spin_lock *lock, __u64 *tat_pkt, __u64 *tat_byte,
+					const struct ag_rate *pps, const struct ag_rate *bps,
+					__u32 len)
 {
 	if (pps->rate)
 		gcra_refund(tat_pkt, rate_cost(pps, 1));
@@ -172,9 +172,8 @@ static __always_inline int src_free(const struct ag_src_entry *e, __u64 now)
  * set when the set is full and the policy drops newcomers; NULL alone when
  * the source is left to the aggregate budget.
  */
-static __always_inline struct ag_src_entry *src_entry(const __u8 addr[16], __u32 vec,
-						      const struct ag_policy *pol, __u64 now,
-						      int *full_drop)
+static __always_inline struct ag_src_entry *
+src_entry(const __u8 addr[16], __u32 vec, const struct ag_policy *pol, __u64 now, int *full_drop)
 {
 	struct ag_src_entry *a, *b, *victim;
 	__u32 set = ag_src_set(addr, vec), next = set + 1;

@@ -78,8 +78,11 @@
 enum netns_role { NS_BASE, NS_NFT, NS_IPT, NS_IPT_LEGACY, NS_XDP_FILTER, NR_NS };
 
 static const char *const role_names[NR_NS] = {
-	[NS_BASE] = "base", [NS_NFT] = "nft", [NS_IPT] = "iptables",
-	[NS_IPT_LEGACY] = "iptables-legacy", [NS_XDP_FILTER] = "xdp-filter",
+	[NS_BASE] = "base",
+	[NS_NFT] = "nft",
+	[NS_IPT] = "iptables",
+	[NS_IPT_LEGACY] = "iptables-legacy",
+	[NS_XDP_FILTER] = "xdp-filter",
 };
 
 struct netns {
@@ -91,7 +94,14 @@ struct netns {
 enum prog { T_DROP, T_PASS, T_AMPGUARD, T_XDP_FILTER, T_PORTFILTER, NR_TARGETS };
 
 enum traffic {
-	TR_DNS_UNSOL, TR_DNS_SOL, TR_DNS_PORT, TR_WSD, TR_MEMC, TR_BENIGN, TR_TCP, NR_TRAFFIC,
+	TR_DNS_UNSOL,
+	TR_DNS_SOL,
+	TR_DNS_PORT,
+	TR_WSD,
+	TR_MEMC,
+	TR_BENIGN,
+	TR_TCP,
+	NR_TRAFFIC,
 };
 
 struct traffic_spec {
@@ -124,8 +134,11 @@ enum end {
 };
 
 static const char *const end_names[] = {
-	[END_XDP] = "XDP", [END_INGRESS] = "ingress hook", [END_PREROUTING] = "PREROUTING",
-	[END_STACK] = "L4 (no socket)", [END_MIXED] = "XDP (a few: stack)",
+	[END_XDP] = "XDP",
+	[END_INGRESS] = "ingress hook",
+	[END_PREROUTING] = "PREROUTING",
+	[END_STACK] = "L4 (no socket)",
+	[END_MIXED] = "XDP (a few: stack)",
 };
 
 struct row {
@@ -156,8 +169,14 @@ struct row {
 /* tests/bench/bpf/bench_portfilter.bpf.c: what any source-port classifier must do */
 #define PORTFILTER "src port drop: parse to UDP, 1 array lookup, 1 counter"
 
-#define AG4(path, tr, end, reason) { 4, "ampguard", path, NS_BASE, T_AMPGUARD, 1, tr, end, reason }
-#define AG6(path, tr, end, reason) { 6, "ampguard", path, NS_BASE, T_AMPGUARD, 1, tr, end, reason }
+#define AG4(path, tr, end, reason)                                           \
+	{                                                                    \
+		4, "ampguard", path, NS_BASE, T_AMPGUARD, 1, tr, end, reason \
+	}
+#define AG6(path, tr, end, reason)                                           \
+	{                                                                    \
+		6, "ampguard", path, NS_BASE, T_AMPGUARD, 1, tr, end, reason \
+	}
 
 static struct row rows[] = {
 	{ 4, "floor", DROP_FLOOR, NS_BASE, T_DROP, 1, TR_DNS_UNSOL, END_XDP, -1 },
@@ -198,8 +217,8 @@ static struct row rows[] = {
 	AG6("solicited pass (dns, tracked request)", TR_DNS_SOL, END_STACK, AG_R_SOLICITED),
 	{ 6, "nftables", "XDP_PASS + netdev ingress drop", NS_NFT, T_PASS, 1, TR_DNS_UNSOL,
 	  END_INGRESS, -1 },
-	{ 6, "ip6tables (nft)", "XDP_PASS + raw PREROUTING drop", NS_IPT, T_PASS, 1,
-	  TR_DNS_UNSOL, END_PREROUTING, -1 },
+	{ 6, "ip6tables (nft)", "XDP_PASS + raw PREROUTING drop", NS_IPT, T_PASS, 1, TR_DNS_UNSOL,
+	  END_PREROUTING, -1 },
 	{ 6, "ip6tables-legacy", "XDP_PASS + raw PREROUTING drop", NS_IPT_LEGACY, T_PASS, 1,
 	  TR_DNS_UNSOL, END_PREROUTING, -1 },
 };
@@ -270,16 +289,16 @@ static __u8 *frame_saddr(struct frame *f, int family)
 {
 	__u8 *l3 = f->data + f->l3_off;
 
-	return family == 6 ? (__u8 *)&((struct ipv6hdr *)l3)->saddr
-			   : (__u8 *)&((struct iphdr *)l3)->saddr;
+	return family == 6 ? (__u8 *)&((struct ipv6hdr *)l3)->saddr :
+			     (__u8 *)&((struct iphdr *)l3)->saddr;
 }
 
 static __u8 *frame_daddr(struct frame *f, int family)
 {
 	__u8 *l3 = f->data + f->l3_off;
 
-	return family == 6 ? (__u8 *)&((struct ipv6hdr *)l3)->daddr
-			   : (__u8 *)&((struct iphdr *)l3)->daddr;
+	return family == 6 ? (__u8 *)&((struct ipv6hdr *)l3)->daddr :
+			     (__u8 *)&((struct iphdr *)l3)->daddr;
 }
 
 /* Valid IPv4 header and L4 checksums, so the stack takes passed frames in. */
@@ -299,8 +318,8 @@ static void frame_checksums(struct frame *f, int family, __u8 proto)
 	} else {
 		l4_len = ntohs(((struct ipv6hdr *)l3)->payload_len);
 	}
-	check = proto == IPPROTO_TCP ? &((struct tcphdr *)l4)->check
-				     : &((struct udphdr *)l4)->check;
+	check = proto == IPPROTO_TCP ? &((struct tcphdr *)l4)->check :
+				       &((struct udphdr *)l4)->check;
 	*check = 0;
 	sum = csum_add(0, frame_saddr(f, family), addr_len(family));
 	sum = csum_add(sum, frame_daddr(f, family), addr_len(family));
@@ -318,8 +337,11 @@ static void frame_make(struct frame *f, int family, const struct traffic_spec *t
 		       const __u8 *remote, bool outgoing)
 {
 	size_t hdrs = ETH_LEN + (family == 6 ? 40 : 20) + (t->proto == IPPROTO_TCP ? 20 : 8);
-	struct frame_spec s = { .ipv6 = family == 6, .l4 = t->proto, .sport = t->sport,
-				.dport = t->dport, .payload = FRAME_LEN - (int)hdrs };
+	struct frame_spec s = { .ipv6 = family == 6,
+				.l4 = t->proto,
+				.sport = t->sport,
+				.dport = t->dport,
+				.payload = FRAME_LEN - (int)hdrs };
 	__u8 local[16];
 
 	frame_build(&s, f);
@@ -483,11 +505,9 @@ static int ampguard_requests(int family)
 {
 	__u8 resolver[16];
 
-	inet_pton(family == 6 ? AF_INET6 : AF_INET, family == 6 ? RESOLVER6 : RESOLVER4,
-		  resolver);
-	return ampguard_request(family, bench.remote[fam_idx(family)],
-				traffic[TR_DNS_SOL].dport) ?:
-	       ampguard_request(family, resolver, traffic[TR_DNS_PORT].dport);
+	inet_pton(family == 6 ? AF_INET6 : AF_INET, family == 6 ? RESOLVER6 : RESOLVER4, resolver);
+	return ampguard_request(family, bench.remote[fam_idx(family)], traffic[TR_DNS_SOL].dport) ?:
+		       ampguard_request(family, resolver, traffic[TR_DNS_PORT].dport);
 }
 
 /* xdp-filter's program, as attached to its namespace's veth by xdp-filter itself. */
@@ -566,8 +586,8 @@ static void programs_destroy(void)
 /* ---- counters ---- */
 
 struct snap {
-	__u64 ip_in;  /* IP datagrams received (InReceives) */
-	__u64 l4;     /* UDP NoPorts or TCP InSegs: frames that got to L4 */
+	__u64 ip_in; /* IP datagrams received (InReceives) */
+	__u64 l4;    /* UDP NoPorts or TCP InSegs: frames that got to L4 */
 	struct ag_counter ag[AG_NR_STATS];
 };
 
@@ -628,7 +648,7 @@ static int snap_take(const struct row *r, struct snap *s)
 
 	if (r->family == 4) {
 		err = snmp_field("Ip", "InReceives", &s->ip_in) ?:
-		      snmp_field(tcp ? "Tcp" : "Udp", tcp ? "InSegs" : "NoPorts", &s->l4);
+			      snmp_field(tcp ? "Tcp" : "Udp", tcp ? "InSegs" : "NoPorts", &s->l4);
 	} else {
 		/* The veth's own IPv6 counters: the peer's link-local chatter
 		 * (MLD, solicitations) lands in the namespace-wide ones. */
@@ -636,8 +656,9 @@ static int snap_take(const struct row *r, struct snap *s)
 
 		snprintf(dev, sizeof(dev), "dev_snmp6/%s", bench.dev);
 		err = snmp6_field(dev, "Ip6InReceives", &s->ip_in) ?:
-		      tcp ? snmp_field("Tcp", "InSegs", &s->l4) /* both families */
-			  : snmp6_field("snmp6", "Udp6NoPorts", &s->l4);
+			      tcp ? snmp_field("Tcp", "InSegs", &s->l4) /* both families */
+				    :
+				    snmp6_field("snmp6", "Udp6NoPorts", &s->l4);
 	}
 	if (err || r->target != T_AMPGUARD)
 		return err;
@@ -684,9 +705,9 @@ static int row_verify(struct row *r, const struct snap *a, const struct snap *b,
 		for (reason = 0; reason < AG_REASON__MAX; reason++)
 			r->mix[reason] = ag_delta(a, b, reason);
 		if (r->reason >= 0 && r->mix[r->reason] != n) {
-			fprintf(stderr, "%s: ampguard counted %llu of %llu frames as %s\n",
-				r->path, (unsigned long long)r->mix[r->reason],
-				(unsigned long long)n, ag_reason_name(r->reason));
+			fprintf(stderr, "%s: ampguard counted %llu of %llu frames as %s\n", r->path,
+				(unsigned long long)r->mix[r->reason], (unsigned long long)n,
+				ag_reason_name(r->reason));
 			return -EPROTO;
 		}
 		/* The rate limiter admits a few; rotated sources leave stale checksums
@@ -695,10 +716,12 @@ static int row_verify(struct row *r, const struct snap *a, const struct snap *b,
 			want_ip = ag_passed(a, b);
 	}
 	if (ip != want_ip || (r->end != END_MIXED && l4 != want_l4)) {
-		fprintf(stderr, "IPv%d %s %s: %llu frames, the stack took in %llu (want %llu), "
-			"L4 saw %llu (want %llu)\n", r->family, r->contender, r->path,
-			(unsigned long long)n, (unsigned long long)ip, (unsigned long long)want_ip,
-			(unsigned long long)l4, (unsigned long long)want_l4);
+		fprintf(stderr,
+			"IPv%d %s %s: %llu frames, the stack took in %llu (want %llu), "
+			"L4 saw %llu (want %llu)\n",
+			r->family, r->contender, r->path, (unsigned long long)n,
+			(unsigned long long)ip, (unsigned long long)want_ip, (unsigned long long)l4,
+			(unsigned long long)want_l4);
 		return -EPROTO;
 	}
 	return 0;
@@ -719,9 +742,9 @@ static int inject(const struct row *r, __u32 n, double *ns, double *duration)
 {
 	struct xdp_md ctx = { .data_end = r->frame.len,
 			      .ingress_ifindex = bench.ns[r->role].ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = r->frame.data,
-		    .data_size_in = r->frame.len, .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
-		    .repeat = n, .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = BATCH);
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = r->frame.data, .data_size_in = r->frame.len,
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = n,
+		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = BATCH);
 	double t0, t1;
 	int err;
 
@@ -759,8 +782,11 @@ static int row_run(struct row *r, int round, __u32 n)
 	if (!a)
 		return -ENOMEM;
 	b = a + 1;
-	err = enter_ns(r->role) ?: snap_take(r, a) ?: inject(r, n, &ns, &dur) ?: snap_take(r, b) ?:
-	      row_verify(r, a, b, n);
+	err = enter_ns(r->role)               ?:
+		      snap_take(r, a)         ?:
+		      inject(r, n, &ns, &dur) ?:
+		      snap_take(r, b)         ?:
+						row_verify(r, a, b, n);
 	free(a);
 	if (err)
 		return err;
@@ -792,8 +818,7 @@ static int row_prepare(struct row *r)
 	r->prog_fd = front_fd(r->family, fd, r->sources);
 	if (r->prog_fd < 0)
 		return r->prog_fd;
-	frame_make(&r->frame, r->family, &traffic[r->tr], bench.remote[fam_idx(r->family)],
-		   false);
+	frame_make(&r->frame, r->family, &traffic[r->tr], bench.remote[fam_idx(r->family)], false);
 	return 0;
 }
 
@@ -943,9 +968,9 @@ struct goal {
 	const char *what;
 	const char *goal;
 	double limit;
-	bool at_least; /* measured must be >= limit, else <= */
-	bool diff;     /* ns above the reference, else a ratio */
-	bool inverse;  /* the reference's cost over ampguard's */
+	bool at_least;    /* measured must be >= limit, else <= */
+	bool diff;        /* ns above the reference, else a ratio */
+	bool inverse;     /* the reference's cost over ampguard's */
 	const char *path; /* ampguard's row */
 	enum traffic tr;
 	const char *ref_contender, *ref_path;
@@ -955,8 +980,8 @@ struct goal {
 #define NFT_DROP "XDP_PASS + netdev ingress drop"
 
 static const struct goal goals[] = {
-	{ "vector drop / floor", "<= 1.05", 1.05, false, false, false, VECTOR_DROP, TR_WSD,
-	  "floor", DROP_FLOOR, TR_DNS_UNSOL },
+	{ "vector drop / floor", "<= 1.05", 1.05, false, false, false, VECTOR_DROP, TR_WSD, "floor",
+	  DROP_FLOOR, TR_DNS_UNSOL },
 	{ "unsolicited drop with tracking lookup / floor", "<= 1.30", 1.30, false, false, false,
 	  TRACKED_DROP, TR_DNS_UNSOL, "floor", DROP_FLOOR, TR_DNS_UNSOL },
 	{ "rate-limit at 1M sources / floor", "<= 1.60", 1.60, false, false, false,
@@ -965,8 +990,8 @@ static const struct goal goals[] = {
 	  "non-vector UDP pass", TR_BENIGN, "floor", PASS_FLOOR, TR_DNS_UNSOL },
 	{ "nftables netdev drop / ampguard drop, same frame", ">= 4", 4, true, false, true,
 	  TRACKED_DROP, TR_DNS_UNSOL, "nftables", NFT_DROP, TR_DNS_UNSOL },
-	{ "nftables netdev drop / ampguard vector drop", ">= 4", 4, true, false, true,
-	  VECTOR_DROP, TR_WSD, "nftables", NFT_DROP, TR_DNS_UNSOL },
+	{ "nftables netdev drop / ampguard vector drop", ">= 4", 4, true, false, true, VECTOR_DROP,
+	  TR_WSD, "nftables", NFT_DROP, TR_DNS_UNSOL },
 	{ "ampguard vector drop / xdp-filter drop", "<= 1.00", 1.00, false, false, false,
 	  VECTOR_DROP, TR_WSD, "xdp-filter", "src port 53 drop", TR_DNS_UNSOL },
 };
@@ -1034,8 +1059,8 @@ static void duration_print(void)
 	printf("The kernel's `duration` and the CPU time agree within 2%% (or 1 ns) in %u of %u "
 	       "measurements; the CPU time exceeds it by at most %.1f%%. Where they differ, "
 	       "`duration` is larger: it also counts time the thread spent preempted (the "
-	       "live-frames loop disables migration, not preemption).\n", agree, total,
-	       100.0 * most_under);
+	       "live-frames loop disables migration, not preemption).\n",
+	       agree, total, 100.0 * most_under);
 }
 
 static void prog_print(const char *what, int fd)
@@ -1066,8 +1091,8 @@ static void report(void)
 {
 	printf("%d rounds after a warm-up round. Per round and row: %u frames when XDP drops "
 	       "them, %u when they go up the stack; batches of %d. \"x floor\" and \"vs "
-	       "XDP_PASS\" are medians of per-round ratios and differences.\n\n", bench.rounds,
-	       frames_for(END_XDP, 1), frames_for(END_STACK, 1), BATCH);
+	       "XDP_PASS\" are medians of per-round ratios and differences.\n\n",
+	       bench.rounds, frames_for(END_XDP, 1), frames_for(END_STACK, 1), BATCH);
 	duration_print();
 	table_print(4);
 	table_print(6);

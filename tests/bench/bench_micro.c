@@ -30,9 +30,14 @@
 #define REPEAT 2000000
 
 enum prog {
-	FLOOR_DROP, FLOOR_PASS, AMPGUARD,
+	FLOOR_DROP,
+	FLOOR_PASS,
+	AMPGUARD,
 	/* behind the source-rotating front end, with 1, 1k and 1M sources */
-	GEN_FLOOR_1, GEN_RL_1, GEN_RL_1K, GEN_RL_1M,
+	GEN_FLOOR_1,
+	GEN_RL_1,
+	GEN_RL_1K,
+	GEN_RL_1M,
 	NR_PROGS,
 };
 
@@ -48,29 +53,51 @@ struct path {
 #define RL_PORT 11211
 
 static struct path paths[] = {
-	{ "floor: return XDP_DROP", FLOOR_DROP, { .sport = 53, .dport = 40000, .payload = 18 },
+	{ "floor: return XDP_DROP",
+	  FLOOR_DROP,
+	  { .sport = 53, .dport = 40000, .payload = 18 },
 	  XDP_DROP },
-	{ "floor: return XDP_PASS", FLOOR_PASS, { .sport = 53, .dport = 40000, .payload = 18 },
+	{ "floor: return XDP_PASS",
+	  FLOOR_PASS,
+	  { .sport = 53, .dport = 40000, .payload = 18 },
 	  XDP_PASS },
-	{ "vector drop, no tracking", AMPGUARD, { .sport = 3702, .dport = 40000, .payload = 18 },
+	{ "vector drop, no tracking",
+	  AMPGUARD,
+	  { .sport = 3702, .dport = 40000, .payload = 18 },
 	  XDP_DROP },
-	{ "unsolicited drop (miss)", AMPGUARD, { .sport = 53, .dport = 40001, .payload = 18 },
+	{ "unsolicited drop (miss)",
+	  AMPGUARD,
+	  { .sport = 53, .dport = 40001, .payload = 18 },
 	  XDP_DROP },
-	{ "solicited pass (hit)", AMPGUARD, { .sport = 53, .dport = 40000, .payload = 18 },
+	{ "solicited pass (hit)",
+	  AMPGUARD,
+	  { .sport = 53, .dport = 40000, .payload = 18 },
 	  XDP_PASS },
-	{ "non-vector udp pass", AMPGUARD, { .sport = 40000, .dport = 53, .payload = 18 },
+	{ "non-vector udp pass",
+	  AMPGUARD,
+	  { .sport = 40000, .dport = 53, .payload = 18 },
 	  XDP_PASS },
 	{ "tcp pass", AMPGUARD, { .l4 = 6, .sport = 53, .dport = 40000 }, XDP_PASS },
-	{ "ipv6 ext-header drop", AMPGUARD,
-	  { .ipv6 = 1, .ext_hdrs = 2, .sport = 53, .dport = 40000 }, XDP_DROP },
-	{ "gen + floor XDP_DROP", GEN_FLOOR_1, { .sport = RL_PORT, .dport = 40000, .payload = 18 },
+	{ "ipv6 ext-header drop",
+	  AMPGUARD,
+	  { .ipv6 = 1, .ext_hdrs = 2, .sport = 53, .dport = 40000 },
 	  XDP_DROP },
-	{ "gen + ratelimit, 1 source", GEN_RL_1,
-	  { .sport = RL_PORT, .dport = 40000, .payload = 18 }, XDP_DROP },
-	{ "gen + ratelimit, 1k sources", GEN_RL_1K,
-	  { .sport = RL_PORT, .dport = 40000, .payload = 18 }, -1 },
-	{ "gen + ratelimit, 1M sources", GEN_RL_1M,
-	  { .sport = RL_PORT, .dport = 40000, .payload = 18 }, -1 },
+	{ "gen + floor XDP_DROP",
+	  GEN_FLOOR_1,
+	  { .sport = RL_PORT, .dport = 40000, .payload = 18 },
+	  XDP_DROP },
+	{ "gen + ratelimit, 1 source",
+	  GEN_RL_1,
+	  { .sport = RL_PORT, .dport = 40000, .payload = 18 },
+	  XDP_DROP },
+	{ "gen + ratelimit, 1k sources",
+	  GEN_RL_1K,
+	  { .sport = RL_PORT, .dport = 40000, .payload = 18 },
+	  -1 },
+	{ "gen + ratelimit, 1M sources",
+	  GEN_RL_1M,
+	  { .sport = RL_PORT, .dport = 40000, .payload = 18 },
+	  -1 },
 };
 
 #define NR_PATHS (sizeof(paths) / sizeof(paths[0]))
@@ -153,8 +180,7 @@ static void print_table(void)
 			floor_pass = med[p];
 	}
 
-	printf("BPF_PROG_TEST_RUN, %d rounds x %d repeats, medians (min-max)\n\n", ROUNDS,
-	       REPEAT);
+	printf("BPF_PROG_TEST_RUN, %d rounds x %d repeats, medians (min-max)\n\n", ROUNDS, REPEAT);
 	printf("| %-26s | %-18s | %-9s | %-15s |\n", "path", "ns/pkt", "x floor", "- pass floor");
 	printf("|----------------------------|--------------------|-----------|-----------------|\n");
 	for (p = 0; p < NR_PATHS; p++) {
@@ -185,8 +211,9 @@ static struct bench_gen *front_end(__u32 nr, int target_fd)
 
 int main(void)
 {
-	static const __u32 gen_sources[] = { [GEN_FLOOR_1] = 1, [GEN_RL_1] = 1,
-					     [GEN_RL_1K] = 1000, [GEN_RL_1M] = 1000000 };
+	static const __u32 gen_sources[] = {
+		[GEN_FLOOR_1] = 1, [GEN_RL_1] = 1, [GEN_RL_1K] = 1000, [GEN_RL_1M] = 1000000
+	};
 	struct bench_gen *gens[NR_PROGS] = {};
 	struct ampguard_xdp *ag;
 	struct ampguard_tc *tc;
@@ -213,7 +240,8 @@ int main(void)
 	fds[FLOOR_PASS] = bpf_program__fd(floor->progs.xdp_pass_all);
 	fds[AMPGUARD] = bpf_program__fd(ag->progs.ampguard_xdp);
 	for (p = GEN_FLOOR_1; p < NR_PROGS; p++) {
-		gens[p] = front_end(gen_sources[p], p == GEN_FLOOR_1 ? fds[FLOOR_DROP] : fds[AMPGUARD]);
+		gens[p] = front_end(gen_sources[p],
+				    p == GEN_FLOOR_1 ? fds[FLOOR_DROP] : fds[AMPGUARD]);
 		if (!gens[p]) {
 			fprintf(stderr, "loading the front end: %s\n", strerror(errno));
 			return 1;

@@ -18,6 +18,7 @@
 #     still releases the vector when the attack ends;
 #   - a bad file on SIGHUP keeps what runs;
 #   - 2000 idle connections do not keep a scrape out.
+# shellcheck disable=SC2317 # the tests run through e2e_run
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -168,8 +169,8 @@ for line in open(sys.argv[1]):
 flood_dtls()
 {
 	flood_reset
-	flood_start dtls "$NS_A" "$UDPFLOOD" -s $ADDR_A4 -d $ADDR_P4 --sport 443 --dport 5000 \
-		-n $((FLOOD_PPS * FLOOD_SECONDS)) --rate $FLOOD_PPS
+	flood_start dtls "$NS_A" "$UDPFLOOD" -s "$ADDR_A4" -d "$ADDR_P4" --sport 443 --dport 5000 \
+		-n $((FLOOD_PPS * FLOOD_SECONDS)) --rate "$FLOOD_PPS"
 }
 
 test_escalates_and_releases()
@@ -287,8 +288,8 @@ test_solicited_starts_nothing()
 	snapshot
 	before=$(reason_packets solicited dns)
 	flood_reset
-	flood_start asks "$NS_P" "$UDPGEN" -s $ADDR_P4 -d $ADDR_A4 --sport 41000 --dport 53 \
-		-n $((SOLICITED_PPS * SOLICITED_SECONDS)) --rate $SOLICITED_PPS
+	flood_start asks "$NS_P" "$UDPGEN" -s "$ADDR_P4" -d "$ADDR_A4" --sport 41000 --dport 53 \
+		-n $((SOLICITED_PPS * SOLICITED_SECONDS)) --rate "$SOLICITED_PPS"
 	flood_wait
 	sleep $((2 * INTERVAL_S + 1))
 	daemon_stop "$ECHO_PID"

@@ -24,9 +24,15 @@ static unsigned long calls;
 
 static void setup(void)
 {
-	static const struct { __u16 port; __u8 action; __u32 ms; } v[] = {
-		{ 53, AG_ACT_DROP, 5000 }, { 123, AG_ACT_MONITOR, 10000 },
-		{ 443, AG_ACT_PASS, 60000 }, { 1900, AG_ACT_DROP, 0 },
+	static const struct {
+		__u16 port;
+		__u8 action;
+		__u32 ms;
+	} v[] = {
+		{ 53, AG_ACT_DROP, 5000 },
+		{ 123, AG_ACT_MONITOR, 10000 },
+		{ 443, AG_ACT_PASS, 60000 },
+		{ 1900, AG_ACT_DROP, 0 },
 	};
 	unsigned int i;
 
@@ -38,7 +44,8 @@ static void setup(void)
 		cfg.vec[i + 1].in_use = 1;
 	}
 	cfg.deny[0] = (struct ref_cidr){ .family = 4, .prefixlen = 24, .addr = { 203, 0, 113 } };
-	cfg.allow[0] = (struct ref_cidr){ .family = 6, .prefixlen = 32,
+	cfg.allow[0] = (struct ref_cidr){ .family = 6,
+					  .prefixlen = 32,
 					  .addr = { 0x20, 0x01, 0x0d, 0xb8 } };
 	if (ref_state_init(&rs, 4096))
 		abort();

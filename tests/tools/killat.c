@@ -42,8 +42,8 @@ static void parse(void)
 		const char *name;
 		enum step step;
 	} steps[] = {
-		{ "mkdir", MKDIR },   { "pin", PIN },
-		{ "rename", RENAME }, { "unlink", UNLINK },
+		{ "mkdir", MKDIR },           { "pin", PIN },
+		{ "rename", RENAME },         { "unlink", UNLINK },
 		{ "membarrier", MEMBARRIER },
 	};
 	const char *spec = getenv("KILLAT"), *colon;
@@ -74,7 +74,8 @@ static void reached(enum step step)
 
 int mkdir(const char *path, mode_t mode)
 {
-	int (*real)(const char *, mode_t) = (int (*)(const char *, mode_t))dlsym(RTLD_NEXT, "mkdir");
+	int (*real)(const char *, mode_t) =
+		(int (*)(const char *, mode_t))dlsym(RTLD_NEXT, "mkdir");
 	int ret = real(path, mode);
 
 	if (ret == 0 && strstr(path, "/staging:"))

@@ -121,8 +121,7 @@ static void parse_args(struct flood *f, int argc, char **argv)
 	}
 	if (optind != argc)
 		die("unexpected argument '%s'", argv[optind]);
-	if (!f->src_str || !f->dst_str || !f->nr_sports || !dports || f->count == ~0UL ||
-	    !f->rate)
+	if (!f->src_str || !f->dst_str || !f->nr_sports || !dports || f->count == ~0UL || !f->rate)
 		die("-s, -d, --sport, --dport, -n and --rate are required");
 }
 
@@ -193,8 +192,8 @@ int main(int argc, char **argv)
 	close(fd);
 	printf("sent %lu\n", i);
 	if (i < f.count) {
-		fprintf(stderr, "udpflood: stopped after %d s with %lu of %lu sent\n",
-			MAX_SECONDS, i, f.count);
+		fprintf(stderr, "udpflood: stopped after %d s with %lu of %lu sent\n", MAX_SECONDS,
+			i, f.count);
 		return 1;
 	}
 	return 0;

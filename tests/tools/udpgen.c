@@ -122,8 +122,9 @@ static void pace(const struct gen *g, const struct timespec *start, const struct
 
 int main(int argc, char **argv)
 {
-	static struct gen g = { .a.family = AF_INET, .sport = ~0UL, .dport = ~0UL,
-				.count = ~0UL, .size = 32 };
+	static struct gen g = {
+		.a.family = AF_INET, .sport = ~0UL, .dport = ~0UL, .count = ~0UL, .size = 32
+	};
 	struct sockaddr_storage to;
 	struct timespec start, now;
 	unsigned long long t0, t1;
@@ -159,8 +160,8 @@ int main(int argc, char **argv)
 		printf("sent %lu\n", i);
 	}
 	if (i < g.count) {
-		fprintf(stderr, "udpgen: stopped after %d s with %lu of %lu sent\n", MAX_SECONDS,
-			i, g.count);
+		fprintf(stderr, "udpgen: stopped after %d s with %lu of %lu sent\n", MAX_SECONDS, i,
+			g.count);
 		return 1;
 	}
 	return 0;

@@ -121,7 +121,8 @@ static void parse_args(struct sink *s, int argc, char **argv)
 		case 't':
 			s->seconds = strtod(optarg, &end);
 			if (end == optarg || *end || !(s->seconds > 0 && s->seconds <= 3600))
-				die("bad timeout '%s': use seconds, more than 0, at most 3600", optarg);
+				die("bad timeout '%s': use seconds, more than 0, at most 3600",
+				    optarg);
 			break;
 		case 'a':
 			s->bind_addr = optarg;
@@ -224,7 +225,8 @@ static void run(struct sink *s)
 		for (i = 0; n > 0 && i < s->nr; i++) {
 			if (!(pfd[i].revents & POLLIN) || !drain(&s->socks[i]))
 				continue;
-			if ((int)s->socks[i].port == s->end_port && deadline - now() > LINGER_SECONDS)
+			if ((int)s->socks[i].port == s->end_port &&
+			    deadline - now() > LINGER_SECONDS)
 				deadline = now() + LINGER_SECONDS;
 		}
 	}

@@ -46,13 +46,13 @@ static inline void fixture_check(bool ok)
 }
 
 /* CHECK(cond, fmt, ...): a condition with its own message. */
-#define CHECK(cond, fmt, ...)                                                            \
-	do {                                                                             \
-		bool ___ok = (cond);                                                     \
-		fixture_check(___ok);                                                    \
-		if (!___ok)                                                              \
-			fprintf(stderr, "  %s:%d: %s: " fmt "\n", __FILE__, __LINE__, #cond,  \
-				##__VA_ARGS__);                                          \
+#define CHECK(cond, fmt, ...)                                                                \
+	do {                                                                                 \
+		bool ___ok = (cond);                                                         \
+		fixture_check(___ok);                                                        \
+		if (!___ok)                                                                  \
+			fprintf(stderr, "  %s:%d: %s: " fmt "\n", __FILE__, __LINE__, #cond, \
+				##__VA_ARGS__);                                              \
 	} while (0)
 
 /*
@@ -60,29 +60,28 @@ static inline void fixture_check(bool ok)
  * compared as long long, so an unsigned verdict compares with a signed
  * constant without a sign warning. Yields whether they were equal.
  */
-#define ASSERT_EQ(actual, expected, name)                                                \
-	({                                                                               \
-		long long ___act = (long long)(actual), ___exp = (long long)(expected);  \
-		bool ___ok = ___act == ___exp;                                           \
-		fixture_check(___ok);                                                    \
-		if (!___ok)                                                              \
-			fprintf(stderr, "  %s:%d: %s: %s is %lld, expected %s = %lld\n",    \
-				__FILE__, __LINE__, (name), #actual, ___act, #expected,  \
-				___exp);                                                 \
-		___ok;                                                                   \
+#define ASSERT_EQ(actual, expected, name)                                                          \
+	({                                                                                         \
+		long long ___act = (long long)(actual), ___exp = (long long)(expected);            \
+		bool ___ok = ___act == ___exp;                                                     \
+		fixture_check(___ok);                                                              \
+		if (!___ok)                                                                        \
+			fprintf(stderr, "  %s:%d: %s: %s is %lld, expected %s = %lld\n", __FILE__, \
+				__LINE__, (name), #actual, ___act, #expected, ___exp);             \
+		___ok;                                                                             \
 	})
 
 /* ASSERT_OK(err, name): err is 0 or a negative errno, as libbpf returns. */
-#define ASSERT_OK(err, name)                                                             \
-	({                                                                               \
-		long long ___err = (long long)(err);                                     \
-		bool ___ok = ___err == 0;                                                \
-		fixture_check(___ok);                                                    \
-		if (!___ok)                                                              \
-			fprintf(stderr, "  %s:%d: %s: %s is %lld (%s), expected 0\n",       \
-				__FILE__, __LINE__, (name), #err, ___err,                \
-				strerror(___err < 0 ? (int)-___err : (int)___err));      \
-		___ok;                                                                   \
+#define ASSERT_OK(err, name)                                                                    \
+	({                                                                                      \
+		long long ___err = (long long)(err);                                            \
+		bool ___ok = ___err == 0;                                                       \
+		fixture_check(___ok);                                                           \
+		if (!___ok)                                                                     \
+			fprintf(stderr, "  %s:%d: %s: %s is %lld (%s), expected 0\n", __FILE__, \
+				__LINE__, (name), #err, ___err,                                 \
+				strerror(___err < 0 ? (int)-___err : (int)___err));             \
+		___ok;                                                                          \
 	})
 
 static inline void fixture_test(const char *name, void (*fn)(void))
@@ -119,11 +118,11 @@ struct fixture_run {
 	const void *data;
 	size_t len;
 	unsigned int repeat;
-	void *out;		/* when set, the frame as the program left it */
+	void *out; /* when set, the frame as the program left it */
 	size_t out_size;
 	__u32 out_len;
-	__u32 retval;		/* the verdict */
-	__u32 duration;		/* mean ns per run, whole nanoseconds */
+	__u32 retval;   /* the verdict */
+	__u32 duration; /* mean ns per run, whole nanoseconds */
 };
 
 /* Runs the program on r's frame; 0 or a negative errno. */

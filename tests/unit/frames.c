@@ -94,7 +94,7 @@ static size_t put_ipv4(const struct frame_spec *s, __u8 *p, struct frame *f)
 	ip->protocol = proto;
 	ip->id = htons(s->frag_id ? s->frag_id : 0x1234);
 	ip->saddr = htonl(s->saddr4 ? s->saddr4 : 0xc0000200 | s->saddr_last); /* 192.0.2.x */
-	ip->daddr = htonl(0xc6336401);                    /* 198.51.100.1 */
+	ip->daddr = htonl(0xc6336401);                                         /* 198.51.100.1 */
 	if (s->outgoing) {
 		__be32 t = ip->saddr;
 
@@ -102,11 +102,11 @@ static size_t put_ipv4(const struct frame_spec *s, __u8 *p, struct frame *f)
 		ip->daddr = t;
 	}
 	if (s->ip_opt_words)
-		memset(p + 20, 1, hlen - 20);             /* NOP options */
+		memset(p + 20, 1, hlen - 20); /* NOP options */
 	if (s->frag == FF_FIRST)
 		ip->frag_off = htons(0x2000);
 	else if (s->frag == FF_LATER)
-		ip->frag_off = htons(185);                /* offset 1480 bytes */
+		ip->frag_off = htons(185); /* offset 1480 bytes */
 	f->l4_off = (p - f->data) + hlen;
 	l4len = put_l4(s, p + hlen, proto);
 	ip->tot_len = htons(hlen + l4len);

@@ -15,8 +15,8 @@ enum frame_frag {
 };
 
 struct frame_spec {
-	__u16 ethertype;  /* 0: IPv4, or IPv6 when ipv6 is set */
-	int vlan_tags;    /* tags before the ethertype; outer 802.1ad, inner 802.1Q */
+	__u16 ethertype; /* 0: IPv4, or IPv6 when ipv6 is set */
+	int vlan_tags;   /* tags before the ethertype; outer 802.1ad, inner 802.1Q */
 	int ipv6;
 	int ip_opt_words; /* IPv4 options, in 4-byte words (0..10) */
 	int ext_hdrs;     /* IPv6 destination-options headers before L4 */
@@ -24,11 +24,11 @@ struct frame_spec {
 	__u8 l4;          /* IPPROTO_UDP (default when 0), IPPROTO_TCP, IPPROTO_ICMP */
 	__u16 sport;
 	__u16 dport;
-	int payload;      /* L4 payload bytes */
-	__u8 saddr_last;  /* last byte of the remote address, to vary sources */
-	int outgoing;     /* from the local host (198.51.100.1, 2001:db8::1) to the remote */
-	__u32 saddr4;     /* when set, the whole IPv4 remote address (host order) */
-	__u16 frag_id;    /* IPv4 ID / IPv6 fragment identification; 0: 0x1234 */
+	int payload;     /* L4 payload bytes */
+	__u8 saddr_last; /* last byte of the remote address, to vary sources */
+	int outgoing;    /* from the local host (198.51.100.1, 2001:db8::1) to the remote */
+	__u32 saddr4;    /* when set, the whole IPv4 remote address (host order) */
+	__u16 frag_id;   /* IPv4 ID / IPv6 fragment identification; 0: 0x1234 */
 };
 
 struct frame {
@@ -36,7 +36,7 @@ struct frame {
 	__u8 align[2];
 	__u8 data[FRAME_MAX];
 	size_t len;
-	size_t l3_off;    /* offsets of the headers, for corrupting them */
+	size_t l3_off; /* offsets of the headers, for corrupting them */
 	size_t l4_off;
 } __attribute__((aligned(4)));
 

@@ -39,15 +39,15 @@
 #include "refclass.h"
 #include "fixture.h"
 
-#define MAX_FRAME 400  /* bytes; frames are at least 14 */
-#define BUF_LEN 1024   /* room to build before clipping */
+#define MAX_FRAME 400 /* bytes; frames are at least 14 */
+#define BUF_LEN 1024  /* room to build before clipping */
 #define MAX_EXT 10
 #define RING 64
-#define MAX_LIST 4     /* CIDRs per list and family */
+#define MAX_LIST 4 /* CIDRs per list and family */
 #define BATCH_MIN 300
 #define BATCH_MAX 4000
 #define BATCH_SECONDS 2.0 /* well under the shortest tracking timeout used (5 s) */
-#define STALE_S 7200 /* older than any timeout (1 h at most) */
+#define STALE_S 7200      /* older than any timeout (1 h at most) */
 #define HOUR_S 3600
 /* The programs' tracking clock stands still here: entries age only as written. */
 #define TRACK_CLOCK (1ULL << 40)
@@ -108,12 +108,12 @@ static int batch_dirty; /* a disagreement: start over with fresh tables */
 
 /* ---- address and port pools ---- */
 
-static const char *const remote4_s[] = { "192.0.2.1", "192.0.2.7", "192.0.2.200",
+static const char *const remote4_s[] = { "192.0.2.1",    "192.0.2.7",   "192.0.2.200",
 					 "198.51.100.9", "203.0.113.5", "203.0.113.77",
 					 "10.1.2.3" };
 static const char *const local4_s[] = { "198.51.100.1", "198.51.100.2" };
-static const char *const remote6_s[] = { "2001:db8::2", "2001:db8::7", "2001:db8:1::5",
-					 "2001:db8:ffff::1", "fe80::1", "2001:db8:53::35" };
+static const char *const remote6_s[] = { "2001:db8::2",      "2001:db8::7", "2001:db8:1::5",
+					 "2001:db8:ffff::1", "fe80::1",     "2001:db8:53::35" };
 static const char *const local6_s[] = { "2001:db8::1", "2001:db8:2::1" };
 static const __u16 client_ports[] = { 40000, 40001, 40002, 53000 };
 static const __u16 custom_ports[] = { 1, 1000, 1001, 5000, 6000, 8080, 27015, 40000, 65535 };
@@ -147,11 +147,15 @@ static void pick_addr(int v6, int remote, __u8 out[16])
 	memset(out, 0, 16);
 	if (chance(88)) {
 		if (v6)
-			memcpy(out, remote ? remote6[below(NELEM(remote6))] :
-					     local6[below(NELEM(local6))], 16);
+			memcpy(out,
+			       remote ? remote6[below(NELEM(remote6))] :
+					local6[below(NELEM(local6))],
+			       16);
 		else
-			memcpy(out, remote ? remote4[below(NELEM(remote4))] :
-					     local4[below(NELEM(local4))], 16);
+			memcpy(out,
+			       remote ? remote4[below(NELEM(remote4))] :
+					local4[below(NELEM(local4))],
+			       16);
 		if (chance(8)) /* a neighbour of a pool address */
 			out[15] ^= (__u8)(1 + below(255));
 		return;
@@ -231,18 +235,18 @@ struct spec {
 	int tags;
 	__u16 tag_type[3];
 	__u16 ethertype;
-	int body;          /* BODY_* */
+	int body; /* BODY_* */
 	__u8 src[16], dst[16];
-	int opt_words;     /* IPv4 options */
-	__u16 id;          /* IPv4 ID */
-	__u16 fo;          /* IPv4 flags and fragment offset */
+	int opt_words; /* IPv4 options */
+	__u16 id;      /* IPv4 ID */
+	__u16 fo;      /* IPv4 flags and fragment offset */
 	int nexts;
 	struct ext ext[MAX_EXT];
 	__u8 proto;
 	__u16 sport, dport;
 	int payload;
-	int pad_min;       /* zero padding up to this length */
-	int trailer;       /* random bytes after the datagram (and padding) */
+	int pad_min; /* zero padding up to this length */
+	int trailer; /* random bytes after the datagram (and padding) */
 };
 
 struct frm {
@@ -252,7 +256,7 @@ struct frm {
 	size_t ext_off[MAX_EXT];
 	int nexts;
 	int v6;
-	char what[96];     /* how it was made, for reports */
+	char what[96]; /* how it was made, for reports */
 };
 
 static void put16(__u8 *p, __u16 v)
@@ -481,8 +485,9 @@ static void set_frag(struct spec *s, int kind, __u32 id)
 	s->ext[at].type = 44;
 	s->ext[at].hdrlen = 0;
 	s->ext[at].id = id;
-	s->ext[at].fo = kind == FRAG_FIRST ? 1 : kind == FRAG_LATER ? later | (chance(50) ? 1 : 0) :
-									0;
+	s->ext[at].fo = kind == FRAG_FIRST ? 1 :
+			kind == FRAG_LATER ? later | (chance(50) ? 1 : 0) :
+					     0;
 }
 
 /* ---- rings of recent datagrams, so fragments and replies find their partners ---- */
@@ -527,14 +532,17 @@ static void mutate_field(struct frm *f)
 		return;
 	case 1: /* version / IHL */
 		at = f->l3;
-		f->d[at] = f->v6 ? (__u8)((f->d[at] & 0xf) | below(16) << 4) :
-				   chance(70) ? v4_first[below(NELEM(v4_first))] : (__u8)rnd();
+		f->d[at] = f->v6      ? (__u8)((f->d[at] & 0xf) | below(16) << 4) :
+			   chance(70) ? v4_first[below(NELEM(v4_first))] :
+					(__u8)rnd();
 		whatf(f, " version@%zu", at);
 		return;
 	case 2: /* IPv4 total length / IPv6 payload length */
 		at = f->l3 + (f->v6 ? 4 : 2);
 		v = f->v6 ? (__u16)(dgram - 40) : (__u16)dgram;
-		v = chance(30) ? (__u16)rnd() : chance(50) ? (__u16)(v + below(9) - 4) : (__u16)below(64);
+		v = chance(30) ? (__u16)rnd() :
+		    chance(50) ? (__u16)(v + below(9) - 4) :
+				 (__u16)below(64);
 		put16(f->d + at, v);
 		whatf(f, " iplen@%zu=%u", at, v);
 		return;
@@ -568,8 +576,10 @@ static void mutate_field(struct frm *f)
 		return;
 	case 8: /* UDP length */
 		at = f->l4 + 4;
-		v = chance(25) ? (__u16)below(9) : chance(40) ? (__u16)(ulen + below(5) - 2) :
-			chance(50) ? 0xffff : (__u16)rnd();
+		v = chance(25) ? (__u16)below(9) :
+		    chance(40) ? (__u16)(ulen + below(5) - 2) :
+		    chance(50) ? 0xffff :
+				 (__u16)rnd();
 		put16(f->d + at, v);
 		whatf(f, " udplen@%zu=%u", at, v);
 		return;
@@ -793,7 +803,8 @@ static void gen_request(struct frm *f)
 	s.proto = chance(92) ? 17 : 6;
 	/* A few busy local ports, and ephemeral ones that send one request each. */
 	s.sport = chance(60) ? client_ports[below(NELEM(client_ports))] :
-		  chance(75) ? (__u16)(32768 + below(28232)) : (__u16)rnd();
+		  chance(75) ? (__u16)(32768 + below(28232)) :
+			       (__u16)rnd();
 	s.dport = chance(80) ? vector_port() : pick_sport();
 	if (s.tags > 2)
 		s.tags = 2;
@@ -913,7 +924,8 @@ static void random_config(int keep_custom)
 			}
 			if (t[slot].in_use)
 				continue;
-			t[slot] = (struct ag_policy){ .port = port, .in_use = 1,
+			t[slot] = (struct ag_policy){ .port = port,
+						      .in_use = 1,
 						      .track_timeout_ms = AG_DEFAULT_TRACK_MS };
 		}
 	}
@@ -940,7 +952,8 @@ static void random_config(int keep_custom)
 		unsigned int r = below(100);
 		__u16 port = r < 40 ? vector_port() :
 			     r < 70 ? client_ports[below(NELEM(client_ports))] :
-			     r < 85 ? 123 : (__u16)rnd();
+			     r < 85 ? 123 :
+				      (__u16)rnd();
 
 		sv.bits[port / 32] |= 1U << (port % 32);
 		ref_serve(&c, port, 1);
@@ -969,8 +982,8 @@ static void random_config(int keep_custom)
 		ops[nr_ops++] = lists[i];
 	c.orphan = chance(50) ? AG_ORPHAN_PASS : AG_ORPHAN_DROP;
 
-	err = ag_commit(&st, &(struct ag_change){ .tbl = t, .served = &sv, .ops = ops,
-						   .nr_ops = nr_ops });
+	err = ag_commit(&st, &(struct ag_change){
+				     .tbl = t, .served = &sv, .ops = ops, .nr_ops = nr_ops });
 	if (err)
 		die("committing a configuration", err);
 	write_orphans(c.orphan);
@@ -1078,8 +1091,8 @@ static int reporting(void)
 	return n_disagree <= (unsigned long long)max_reports;
 }
 
-static void disagree_frame(const struct frm *f, const struct ref_verdict *want, int retval,
-			   int err, const struct ag_counter *now)
+static void disagree_frame(const struct frm *f, const struct ref_verdict *want, int retval, int err,
+			   const struct ag_counter *now)
 {
 	unsigned int idx, got_reason = AG_REASON__MAX, moved = 0;
 
@@ -1101,8 +1114,11 @@ static void disagree_frame(const struct frm *f, const struct ref_verdict *want, 
 	hexdump(stdout, f->d, f->len);
 	printf("  reference: %s slot %u %s\n    %s\n", want->xdp == XDP_DROP ? "DROP" : "PASS",
 	       want->vec, ref_reason_name(want->reason), want->why);
-	printf("  program:   %s (retval %d, err %d), counted:", retval == XDP_DROP ? "DROP" :
-	       retval == XDP_PASS ? "PASS" : "?", retval, err);
+	printf("  program:   %s (retval %d, err %d), counted:",
+	       retval == XDP_DROP ? "DROP" :
+	       retval == XDP_PASS ? "PASS" :
+				    "?",
+	       retval, err);
 	for (idx = 0; idx < AG_NR_STATS; idx++)
 		if (now[idx].packets != expected[idx].packets)
 			printf(" slot %u %s %+lld pkt %+lld bytes;", idx / AG_REASON__MAX,
@@ -1191,7 +1207,8 @@ static void run_tc(struct frm *f)
 		n_table++;
 		batch_dirty = 1;
 		if (reporting()) {
-			printf("DISAGREEMENT %llu: request not recorded (%s):", n_disagree, f->what);
+			printf("DISAGREEMENT %llu: request not recorded (%s):", n_disagree,
+			       f->what);
 			hexdump(stdout, f->d, f->len);
 			print_config(stdout);
 		}
@@ -1355,7 +1372,8 @@ static void check_counters(void)
 		if (reporting())
 			printf("DISAGREEMENT %llu: counter slot %u %s holds %llu pkts %llu bytes, "
 			       "expected %llu %llu\n",
-			       n_disagree, idx / AG_REASON__MAX, ref_reason_name(idx % AG_REASON__MAX),
+			       n_disagree, idx / AG_REASON__MAX,
+			       ref_reason_name(idx % AG_REASON__MAX),
 			       (unsigned long long)now[idx].packets,
 			       (unsigned long long)now[idx].bytes,
 			       (unsigned long long)expected[idx].packets,
@@ -1388,8 +1406,8 @@ static unsigned long long parse_count(const char *s)
 	else if (*end == 'M' || *end == 'm')
 		v *= 1000000, end++;
 	if (*end || end == s) {
-		fprintf(stderr, "fuzz_datapath: '%s' is not a frame count (e.g. 200000, 200k, 10M)\n",
-			s);
+		fprintf(stderr,
+			"fuzz_datapath: '%s' is not a frame count (e.g. 200000, 200k, 10M)\n", s);
 		exit(2);
 	}
 	return v;
@@ -1464,8 +1482,8 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (n_frames >= next_progress) {
-			printf("progress: %llu frames, %llu disagreements, %.0f frames/s\n", n_frames,
-			       n_disagree, el > 0 ? n_frames / el : 0.0);
+			printf("progress: %llu frames, %llu disagreements, %.0f frames/s\n",
+			       n_frames, n_disagree, el > 0 ? n_frames / el : 0.0);
 			next_progress += frames / 10 > 100000 ? 100000 : frames / 10 + 1;
 		}
 
@@ -1515,8 +1533,8 @@ int main(int argc, char **argv)
 		for (i = 0; i < AG_REASON__MAX; i++)
 			for (j = 0; j < AG_REASON__MAX; j++)
 				if (pairs[i][j])
-					printf(" %s->%s %llu;", ref_reason_name(i), ref_reason_name(j),
-					       pairs[i][j]);
+					printf(" %s->%s %llu;", ref_reason_name(i),
+					       ref_reason_name(j), pairs[i][j]);
 		printf("\n");
 	}
 	printf("%llu batches, %llu configurations, %llu requests (%llu recorded, %llu refused by "

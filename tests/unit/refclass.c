@@ -39,14 +39,14 @@
 enum frag_kind { FK_WHOLE, FK_FIRST, FK_LATER };
 
 struct parsed {
-	int out;       /* OUT_UDP, OUT_LATER or an enum ag_reason */
-	int ip_ok;     /* the IP fixed header was sound: addresses are known */
+	int out;   /* OUT_UDP, OUT_LATER or an enum ag_reason */
+	int ip_ok; /* the IP fixed header was sound: addresses are known */
 	int v6;
 	int tags;
-	int exts;      /* IPv6 extension headers walked */
-	__u8 src[16];  /* IPv4-mapped for IPv4 */
+	int exts;     /* IPv6 extension headers walked */
+	__u8 src[16]; /* IPv4-mapped for IPv4 */
 	__u8 dst[16];
-	int frag;      /* enum frag_kind */
+	int frag; /* enum frag_kind */
 	__u32 frag_id;
 	__u8 proto;
 	__u16 sport, dport;
@@ -437,10 +437,26 @@ int ref_track_add(struct ref_state *s, const struct ag_track_key *k, int expired
 const char *ref_reason_name(unsigned int reason)
 {
 	static const char *const names[AG_REASON__MAX] = {
-		"not_ip", "not_udp", "no_vector", "policy_pass", "monitor", "policy_drop",
-		"truncated", "malformed", "parse_limit", "solicited", "served",
-		"ratelimit_pass", "ratelimit_aggregate", "ratelimit_source", "denylist",
-		"allowlist", "fragment_pass", "fragment_drop", "orphan_pass", "orphan_drop",
+		"not_ip",
+		"not_udp",
+		"no_vector",
+		"policy_pass",
+		"monitor",
+		"policy_drop",
+		"truncated",
+		"malformed",
+		"parse_limit",
+		"solicited",
+		"served",
+		"ratelimit_pass",
+		"ratelimit_aggregate",
+		"ratelimit_source",
+		"denylist",
+		"allowlist",
+		"fragment_pass",
+		"fragment_drop",
+		"orphan_pass",
+		"orphan_drop",
 	};
 
 	return reason < AG_REASON__MAX ? names[reason] : "?";
@@ -463,8 +479,7 @@ static const char *action_name(unsigned int a)
 	return a < 4 ? names[a] : "?";
 }
 
-static void note(struct ref_verdict *v, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static void note(struct ref_verdict *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void note(struct ref_verdict *v, const char *fmt, ...)
 {
@@ -613,8 +628,8 @@ void ref_classify(const struct ref_config *c, struct ref_state *s, const __u8 *f
 		} else {
 			note(v, "first fragment not seen, orphans %s",
 			     c->orphan == AG_ORPHAN_DROP ? "drop" : "pass");
-			decide(v, 0, c->orphan == AG_ORPHAN_DROP ? AG_R_ORPHAN_DROP :
-								   AG_R_ORPHAN_PASS);
+			decide(v, 0,
+			       c->orphan == AG_ORPHAN_DROP ? AG_R_ORPHAN_DROP : AG_R_ORPHAN_PASS);
 		}
 		return;
 	}

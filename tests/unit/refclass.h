@@ -23,16 +23,16 @@
 #define REF_MAX_CIDRS 64
 
 struct ref_vector {
-	__u16 port;             /* UDP source port the slot matches */
+	__u16 port; /* UDP source port the slot matches */
 	__u8 in_use;
 	__u8 action;            /* AG_ACT_PASS, AG_ACT_MONITOR or AG_ACT_DROP */
 	__u32 track_timeout_ms; /* 0: tracking off for this vector */
 };
 
 struct ref_cidr {
-	__u8 family;    /* 4 or 6 */
+	__u8 family; /* 4 or 6 */
 	__u8 prefixlen;
-	__u8 addr[16];  /* network order; IPv4 uses the first 4 bytes */
+	__u8 addr[16]; /* network order; IPv4 uses the first 4 bytes */
 };
 
 struct ref_config {
@@ -41,7 +41,7 @@ struct ref_config {
 	struct ref_cidr allow[REF_MAX_CIDRS];
 	struct ref_cidr deny[REF_MAX_CIDRS];
 	unsigned int nr_allow, nr_deny;
-	__u32 orphan;                          /* AG_ORPHAN_PASS or AG_ORPHAN_DROP */
+	__u32 orphan; /* AG_ORPHAN_PASS or AG_ORPHAN_DROP */
 };
 
 /* A fixed-size open-addressing table with byte keys; entries are never removed. */
@@ -68,10 +68,10 @@ struct ref_state {
 };
 
 struct ref_verdict {
-	int xdp;        /* XDP_PASS or XDP_DROP */
-	__u32 vec;      /* slot counted under */
-	__u32 reason;   /* enum ag_reason */
-	char why[400];  /* how the verdict was reached, for reports */
+	int xdp;       /* XDP_PASS or XDP_DROP */
+	__u32 vec;     /* slot counted under */
+	__u32 reason;  /* enum ag_reason */
+	char why[400]; /* how the verdict was reached, for reports */
 };
 
 void ref_config_init(struct ref_config *c);

@@ -72,10 +72,16 @@ static void set_orphans(int mode, unsigned long long pps, unsigned long long bur
 	bpf_map_update_elem(bpf_map__fd(skel->maps.ifinfo), &(__u32){ 0 }, &info, 0);
 }
 
-static const struct frame_spec first4 = { .sport = 53, .dport = 40000, .payload = 64,
-					  .frag = FF_FIRST, .frag_id = 100 };
-static const struct frame_spec later4 = { .sport = 53, .dport = 40000, .payload = 64,
-					  .frag = FF_LATER, .frag_id = 100 };
+static const struct frame_spec first4 = { .sport = 53,
+					  .dport = 40000,
+					  .payload = 64,
+					  .frag = FF_FIRST,
+					  .frag_id = 100 };
+static const struct frame_spec later4 = { .sport = 53,
+					  .dport = 40000,
+					  .payload = 64,
+					  .frag = FF_LATER,
+					  .frag_id = 100 };
 
 static void test_first_then_later(void)
 {
@@ -235,9 +241,16 @@ static void test_lists_and_precedence(void)
 
 static void test_cidr_parsing(void)
 {
-	static const char *const bad[] = { "300.1.2.3/8", "2001:db8::/129", "192.0.2.1/24",
-					   "192.0.2.0/33", "192.0.2.0/", "/24", "foo",
-					   "192.0.2.0/-1", "2001:db8::1/32", "" };
+	static const char *const bad[] = { "300.1.2.3/8",
+					   "2001:db8::/129",
+					   "192.0.2.1/24",
+					   "192.0.2.0/33",
+					   "192.0.2.0/",
+					   "/24",
+					   "foo",
+					   "192.0.2.0/-1",
+					   "2001:db8::1/32",
+					   "" };
 	struct ag_lpm6 key;
 	char why[128];
 	unsigned int i;

@@ -96,7 +96,8 @@ static void test_rejection_is_one_line(void)
 
 	err = rejected_stderr(line_out, sizeof(line_out));
 	CHECK(err < 0, "the rejected program loaded");
-	snprintf(want, sizeof(want), "ampguard: the verifier of Linux %s rejected program rejected_xdp: ",
+	snprintf(want, sizeof(want),
+		 "ampguard: the verifier of Linux %s rejected program rejected_xdp: ",
 		 fixture_kernel()->release);
 	CHECK(!strncmp(line_out, want, strlen(want)), "got: %s", line_out);
 	/* The debug run's log ends with the report itself: take the log before it. */
@@ -108,7 +109,8 @@ static void test_rejection_is_one_line(void)
 		CHECK(*verdict && strstr(line_out, verdict), "'%s' not in: %s", verdict, line_out);
 	}
 	CHECK(strstr(line_out, "AMPGUARD_DEBUG=1 prints the whole log"), "got: %s", line_out);
-	CHECK(!strstr(line_out, "permission denied"), "taken for a privilege problem: %s", line_out);
+	CHECK(!strstr(line_out, "permission denied"), "taken for a privilege problem: %s",
+	      line_out);
 	CHECK(count_lines(line_out) == 1, "%u lines: %s", count_lines(line_out), line_out);
 }
 

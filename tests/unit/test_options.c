@@ -39,30 +39,65 @@ static int parse_ab(const char *s)
 }
 
 static const struct ag_opt t_opts[] = {
-	{ .name = "flag", .letter = 'f', .type = OPT_FLAG, .off = offsetof(struct targs, flag),
+	{ .name = "flag",
+	  .letter = 'f',
+	  .type = OPT_FLAG,
+	  .off = offsetof(struct targs, flag),
 	  .help = "a flag" },
-	{ .name = "uint", .letter = 'u', .type = OPT_UINT, .off = offsetof(struct targs, u),
-	  .metavar = "N", .min = 1, .max = 10, .help = "1 to 10" },
-	{ .name = "rate", .type = OPT_RATE, .off = offsetof(struct targs, rate), .metavar = "R",
-	  .max = AG_MAX_PKTS_RATE, .help = "a rate" },
-	{ .name = "dur", .type = OPT_DURATION, .off = offsetof(struct targs, dur), .metavar = "D",
+	{ .name = "uint",
+	  .letter = 'u',
+	  .type = OPT_UINT,
+	  .off = offsetof(struct targs, u),
+	  .metavar = "N",
+	  .min = 1,
+	  .max = 10,
+	  .help = "1 to 10" },
+	{ .name = "rate",
+	  .type = OPT_RATE,
+	  .off = offsetof(struct targs, rate),
+	  .metavar = "R",
+	  .max = AG_MAX_PKTS_RATE,
+	  .help = "a rate" },
+	{ .name = "dur",
+	  .type = OPT_DURATION,
+	  .off = offsetof(struct targs, dur),
+	  .metavar = "D",
 	  .help = "a duration" },
-	{ .name = "enum", .type = OPT_ENUM, .off = offsetof(struct targs, e), .metavar = "E",
-	  .parse = parse_ab, .values = "a or b", .help = "a or b" },
-	{ .name = "if", .type = OPT_IFACE, .off = offsetof(struct targs, ifs), .metavar = "IFACE",
-	  .repeat = 3, .count_off = offsetof(struct targs, nr_ifs), .bad = "'%s' is no name",
+	{ .name = "enum",
+	  .type = OPT_ENUM,
+	  .off = offsetof(struct targs, e),
+	  .metavar = "E",
+	  .parse = parse_ab,
+	  .values = "a or b",
+	  .help = "a or b" },
+	{ .name = "if",
+	  .type = OPT_IFACE,
+	  .off = offsetof(struct targs, ifs),
+	  .metavar = "IFACE",
+	  .repeat = 3,
+	  .count_off = offsetof(struct targs, nr_ifs),
+	  .bad = "'%s' is no name",
 	  .help = "an interface,\nrepeatable" },
-	{ .name = "cidr", .type = OPT_CIDR, .off = offsetof(struct targs, cidr), .metavar = "C",
+	{ .name = "cidr",
+	  .type = OPT_CIDR,
+	  .off = offsetof(struct targs, cidr),
+	  .metavar = "C",
 	  .help = "a CIDR" },
-	{ .name = "usage", .type = OPT_FLAG, .off = offsetof(struct targs, usage_please),
+	{ .name = "usage",
+	  .type = OPT_FLAG,
+	  .off = offsetof(struct targs, usage_please),
 	  .help = "check() asks for the usage" },
 	AG_OPT_END,
 };
 
 static const struct ag_opt t_args[] = {
 	{ .name = "POS", .type = OPT_STRING, .off = offsetof(struct targs, pos), .help = "a word" },
-	{ .name = "PORT", .type = OPT_PORT, .off = offsetof(struct targs, ports), .repeat = 4,
-	  .count_off = offsetof(struct targs, nr_ports), .optional = true },
+	{ .name = "PORT",
+	  .type = OPT_PORT,
+	  .off = offsetof(struct targs, ports),
+	  .repeat = 4,
+	  .count_off = offsetof(struct targs, nr_ports),
+	  .optional = true },
 	AG_OPT_END,
 };
 
@@ -228,20 +263,19 @@ static void test_usage_errors(void)
 
 static void test_help_text(void)
 {
-	static const char want[] =
-		"usage: ampguard t POS [PORT...] [OPTIONS]\n"
-		"  A verb with every type.\n"
-		"  POS                    a word\n"
-		"  -f, --flag             a flag\n"
-		"  -u, --uint N           1 to 10\n"
-		"  --rate R               a rate\n"
-		"  --dur D                a duration\n"
-		"  --enum E               a or b\n"
-		"  --if IFACE             an interface,\n"
-		"                         repeatable\n"
-		"  --cidr C               a CIDR\n"
-		"  --usage                check() asks for the usage\n"
-		"  -h, --help             this text\n";
+	static const char want[] = "usage: ampguard t POS [PORT...] [OPTIONS]\n"
+				   "  A verb with every type.\n"
+				   "  POS                    a word\n"
+				   "  -f, --flag             a flag\n"
+				   "  -u, --uint N           1 to 10\n"
+				   "  --rate R               a rate\n"
+				   "  --dur D                a duration\n"
+				   "  --enum E               a or b\n"
+				   "  --if IFACE             an interface,\n"
+				   "                         repeatable\n"
+				   "  --cidr C               a CIDR\n"
+				   "  --usage                check() asks for the usage\n"
+				   "  -h, --help             this text\n";
 	char out[4096], err[4096];
 	int before = runs, rc;
 

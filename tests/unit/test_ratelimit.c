@@ -83,8 +83,9 @@ static struct result send_spec(unsigned int n, struct frame_spec s)
 
 static struct result send_from(unsigned int n, __u8 src, int v6, int payload)
 {
-	struct frame_spec s = { .ipv6 = v6, .sport = 53, .dport = 40000, .payload = payload,
-				.saddr_last = src };
+	struct frame_spec s = {
+		.ipv6 = v6, .sport = 53, .dport = 40000, .payload = payload, .saddr_last = src
+	};
 
 	return send_spec(n, s);
 }

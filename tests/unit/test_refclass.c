@@ -65,8 +65,8 @@ static void test_vectors_and_protocols(void)
 	defaults();
 	for (i = 0; i < ag_nr_builtins; i++) {
 		s.sport = ag_builtins[i].port;
-		expect(&s, i + 1, ag_builtins[i].action == AG_ACT_DROP ? AG_R_POLICY_DROP :
-									  AG_R_MONITOR,
+		expect(&s, i + 1,
+		       ag_builtins[i].action == AG_ACT_DROP ? AG_R_POLICY_DROP : AG_R_MONITOR,
 		       ag_builtins[i].name);
 	}
 	s.sport = 40000;
@@ -195,8 +195,9 @@ static void test_lists(void)
 
 static void test_fragments(void)
 {
-	struct frame_spec first = { .sport = 53, .dport = 40000, .payload = 64, .frag = FF_FIRST,
-				    .frag_id = 100 };
+	struct frame_spec first = {
+		.sport = 53, .dport = 40000, .payload = 64, .frag = FF_FIRST, .frag_id = 100
+	};
 	struct frame_spec later = first;
 
 	defaults();

@@ -214,8 +214,9 @@ static void test_only_vector_requests_recorded(void)
 
 static void test_ipv6_and_vlan(void)
 {
-	struct frame_spec q = { .ipv6 = 1, .ext_hdrs = 1, .sport = 40000, .dport = 53,
-				.payload = 30 };
+	struct frame_spec q = {
+		.ipv6 = 1, .ext_hdrs = 1, .sport = 40000, .dport = 53, .payload = 30
+	};
 	struct frame_spec r = dns;
 
 	clear_state();
@@ -254,8 +255,8 @@ static void test_pass_and_monitor_actions(void)
 	request(q);
 	set_timeout(DNS_SLOT, 5000, AG_ACT_MONITOR);
 	reply(dns, XDP_PASS, DNS_SLOT, AG_R_SOLICITED, "solicited under monitor");
-	reply((struct frame_spec){ .sport = 53, .dport = 40002, .payload = 40 }, XDP_PASS,
-	      DNS_SLOT, AG_R_MONITOR, "unsolicited under monitor");
+	reply((struct frame_spec){ .sport = 53, .dport = 40002, .payload = 40 }, XDP_PASS, DNS_SLOT,
+	      AG_R_MONITOR, "unsolicited under monitor");
 	set_timeout(DNS_SLOT, 5000, AG_ACT_PASS);
 	reply(dns, XDP_PASS, DNS_SLOT, AG_R_POLICY_PASS, "pass skips the lookup");
 }
@@ -324,8 +325,8 @@ static void test_hz_measured(void)
 	usleep(1000000);
 	CHECK(jiffies_at(&j1, &t1) == 0, "cannot read jiffies from /proc/timer_list");
 	seen = (j1 - j0) / (t1 - t0);
-	CHECK(seen > hz * 0.98 && seen < hz * 1.02, "measured HZ %u, jiffies advance at %.1f/s",
-	      hz, seen);
+	CHECK(seen > hz * 0.98 && seen < hz * 1.02, "measured HZ %u, jiffies advance at %.1f/s", hz,
+	      seen);
 }
 
 /* The tracking clock is jiffies: an inlined load, no helper call. */

@@ -67,8 +67,8 @@ static void expect(const void *data, size_t len, int verdict, unsigned int slot,
 	}
 }
 
-static void expect_frame(const struct frame *f, int verdict, unsigned int slot,
-			 unsigned int reason, const char *what)
+static void expect_frame(const struct frame *f, int verdict, unsigned int slot, unsigned int reason,
+			 const char *what)
 {
 	expect(f->data, f->len, verdict, slot, reason, what);
 }
@@ -278,8 +278,9 @@ static void check_truncations(const struct frame *f, const char *name)
 static void test_truncations_never_drop(void)
 {
 	struct frame_spec v4 = { .sport = 53, .dport = 40000, .payload = 40, .ip_opt_words = 2 };
-	struct frame_spec v6 = { .ipv6 = 1, .sport = 53, .dport = 40000, .payload = 40,
-				 .ext_hdrs = 2 };
+	struct frame_spec v6 = {
+		.ipv6 = 1, .sport = 53, .dport = 40000, .payload = 40, .ext_hdrs = 2
+	};
 	struct frame_spec vlan = { .vlan_tags = 2, .sport = 53, .dport = 40000, .payload = 40 };
 	struct frame f;
 
