@@ -523,6 +523,28 @@ EOF
 invalid "a custom port twice" e-dup2.yaml \
 	"ampguard: e-dup2.yaml:4:3: port 27015 is configured twice (first at line 3)"
 
+cat >e-escalate.yaml <<'EOF'
+served-ports: [4444]
+vectors:
+  dtls-quic: { action: monitor, auto: { escalate: ratelimit } }
+EOF
+invalid "escalation to ratelimit without a budget" e-escalate.yaml \
+	"ampguard: e-escalate.yaml:3:3: escalate ratelimit needs a budget: pps, bps, per-source-pps or per-source-bps"
+
+cat >e-interval.yaml <<'EOF'
+served-ports: [4444]
+detection: { interval: 10ms }
+EOF
+invalid "a detection interval under 100 ms" e-interval.yaml \
+	"ampguard: e-interval.yaml:2:24: interval must be from 100ms to 1m"
+
+cat >e-webhook.yaml <<'EOF'
+served-ports: [4444]
+notify: { webhooks: [ "https://hooks.example/ampguard" ] }
+EOF
+invalid "a webhook that is not http://" e-webhook.yaml \
+	"ampguard: e-webhook.yaml:2:23: webhook 'https://hooks.example/ampguard': only http:// URLs are supported"
+
 cat >e-cidr.yaml <<'EOF'
 served-ports: [4444]
 allow:
