@@ -348,6 +348,20 @@ setup_pair()
 		ip -n "$NS_P" neigh replace $ADDR_A6 lladdr $MAC_A dev "$IF_P" nud permanent
 }
 
+# wait_for SECONDS CMD...: runs CMD every 0.1 s until it succeeds (0) or
+# SECONDS have passed (1).
+wait_for()
+{
+	local i n=$(($1 * 10))
+
+	shift
+	for ((i = 0; i < n; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # wait_file FILE: up to 10 s for FILE to appear.
 wait_file()
 {

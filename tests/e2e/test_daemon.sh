@@ -45,18 +45,12 @@ start_daemon()
 		--listen "127.0.0.1:$METRICS_PORT" >>"$E2E_TMP/daemon.out" 2>>"$E2E_TMP/daemon.err" &
 	DAEMON_PID=$!
 	E2E_PIDS+=("$DAEMON_PID")
-	wait_metrics
+	wait_for 10 scrape_ok
 }
 
-wait_metrics()
+scrape_ok()
 {
-	local i
-
-	for ((i = 0; i < 200; i++)); do
-		scrape >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
+	scrape >/dev/null 2>&1
 }
 
 scrape()
@@ -141,16 +135,10 @@ vector_action()
 	status_field "$NS_P" "next(v['action'] for v in d['vectors'] if v['name'] == '$1')"
 }
 
-# wait_action VECTOR ACTION SECONDS
-wait_action()
+# action_is VECTOR ACTION
+action_is()
 {
-	local i
-
-	for ((i = 0; i < $3 * 10; i++)); do
-		[ "$(vector_action "$1")" = "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
+	[ "$(vector_action "$1")" = "$2" ]
 }
 
 # events_of FILE EVENT...: the "event" fields of FILE's JSON lines about dtls-quic, in order.
@@ -178,7 +166,7 @@ test_escalates_and_releases()
 	local monitor drop released=0 want="attack_start escalate release attack_end"
 
 	flood_dtls
-	wait_action dtls-quic drop $((FLOOD_SECONDS - 2))
+	wait_for $((FLOOD_SECONDS - 2)) action_is dtls-quic drop
 	assert_eq "status: dtls-quic is escalated while the flood lasts" \
 		"True True" "$(status_field "$NS_P" \
 		"' '.join(str(v['detection'][k]) for v in d['vectors'] if v['name'] == 'dtls-quic' for k in ('attack', 'escalated'))")"
@@ -193,9 +181,9 @@ test_escalates_and_releases()
 		"$FLOOD_SENT" "$((monitor + drop))"
 	check "escalated within 3 intervals of the flood's start ($monitor packets passed as monitor at $FLOOD_PPS pps)" \
 		test "$monitor" -le $((3 * INTERVAL_S * FLOOD_PPS))
-	wait_action dtls-quic monitor $((HOLD_S + 5 * INTERVAL_S)) && released=1
+	wait_for $((HOLD_S + 5 * INTERVAL_S)) action_is dtls-quic monitor && released=1
 	assert_eq "dtls-quic is back to monitor hold after the flood" 1 "$released"
-	wait_lines "$E2E_TMP/hooks.jsonl" 4
+	wait_for 10 has_lines "$E2E_TMP/hooks.jsonl" 4
 	assert_eq "the webhook received the four events in order" "$want" \
 		"$(events_of "$E2E_TMP/hooks.jsonl")"
 	assert_eq "the daemon printed the same four events on stdout" "$want" \
@@ -211,16 +199,10 @@ test_escalates_and_releases()
 		"$(metric ampguard_attacks_total "interface=\"$IF_P\",vector=\"dtls-quic\"")"
 }
 
-# wait_lines FILE N: up to 10 s for FILE to hold N lines.
-wait_lines()
+# has_lines FILE N: FILE holds N lines or more.
+has_lines()
 {
-	local i
-
-	for ((i = 0; i < 100; i++)); do
-		[ "$(grep -c . "$1")" -ge "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
+	[ "$(grep -c . "$1")" -ge "$2" ]
 }
 
 # check_fields FILE DROPPED: the events' fields, and attack_end's count of drops.
@@ -260,7 +242,7 @@ test_operator_wins()
 
 	: >"$E2E_TMP/hooks.jsonl"
 	flood_dtls
-	wait_action dtls-quic drop $((FLOOD_SECONDS - 2))
+	wait_for $((FLOOD_SECONDS - 2)) action_is dtls-quic drop
 	agrun "$NS_P" set dtls-quic ratelimit --pps 100
 	assert_success "the operator sets dtls-quic to ratelimit mid-attack" "ratelimit"
 	flood_wait
@@ -310,16 +292,16 @@ test_restart_releases()
 
 	: >"$E2E_TMP/hooks.jsonl"
 	flood_dtls
-	wait_action dtls-quic drop $((FLOOD_SECONDS - 2))
+	wait_for $((FLOOD_SECONDS - 2)) action_is dtls-quic drop
 	kill -9 "$DAEMON_PID"
 	wait "$DAEMON_PID" 2>/dev/null
 	forget_pid "$DAEMON_PID"
 	assert_eq "dtls-quic stays escalated with the daemon dead" drop "$(vector_action dtls-quic)"
 	start_daemon || bail "the daemon does not come back"
 	flood_wait
-	wait_action dtls-quic monitor $((HOLD_S + 6 * INTERVAL_S)) && released=1
+	wait_for $((HOLD_S + 6 * INTERVAL_S)) action_is dtls-quic monitor && released=1
 	assert_eq "the restarted daemon released dtls-quic when the attack ended" 1 "$released"
-	wait_lines "$E2E_TMP/hooks.jsonl" 4
+	wait_for 10 has_lines "$E2E_TMP/hooks.jsonl" 4
 	assert_eq "the events across the restart" "attack_start escalate release attack_end" \
 		"$(events_of "$E2E_TMP/hooks.jsonl")"
 }

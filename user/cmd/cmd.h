@@ -76,10 +76,12 @@ struct ag_cmd {
 	void (*release)(void *a);
 };
 
-#define AG_OPT_END \
-	{          \
-		0  \
-	}
+/* clang-format off */
+#define AG_OPT_END { 0 }
+/* --json, -j: the same flag in every verb that has it, in its struct's field json. */
+#define AG_OPT_JSON(args, text) \
+	{ .name = "json", .letter = 'j', .type = OPT_FLAG, .off = offsetof(args, json), .help = text }
+/* clang-format on */
 #define AG_CMD_USAGE 1 /* from check(): print the usage, refuse */
 
 /* options.c */

@@ -23,11 +23,7 @@ static const struct ag_opt events_opts[] = {
 	  .min = 1,
 	  .max = AG_EVENTS_KEPT,
 	  .help = "the newest N events (default 20)" },
-	{ .name = "json",
-	  .letter = 'j',
-	  .type = OPT_FLAG,
-	  .off = offsetof(struct events_args, json),
-	  .help = "a JSON array of the events as the daemon wrote them" },
+	AG_OPT_JSON(struct events_args, "a JSON array of the events as the daemon wrote them"),
 	AG_OPT_END,
 };
 

@@ -47,11 +47,7 @@ static const struct ag_opt frag_opts[] = {
 	  .min = 1,
 	  .max = AG_MAX_PKTS_RATE,
 	  .help = "its burst in packets" },
-	{ .name = "json",
-	  .letter = 'j',
-	  .type = OPT_FLAG,
-	  .off = offsetof(struct frag_req, json),
-	  .help = "machine-readable output" },
+	AG_OPT_JSON(struct frag_req, "machine-readable output"),
 	AG_OPT_END,
 };
 

@@ -34,11 +34,7 @@ static const struct ag_opt list_opts[] = {
 	  .type = OPT_FLAG,
 	  .off = offsetof(struct list_args, del),
 	  .help = "remove the entries instead" },
-	{ .name = "json",
-	  .letter = 'j',
-	  .type = OPT_FLAG,
-	  .off = offsetof(struct list_args, json),
-	  .help = "machine-readable list" },
+	AG_OPT_JSON(struct list_args, "machine-readable list"),
 	AG_OPT_END,
 };
 

@@ -23,11 +23,7 @@ static const struct ag_opt serve_opts[] = {
 	  .type = OPT_FLAG,
 	  .off = offsetof(struct serve_args, del),
 	  .help = "no longer served" },
-	{ .name = "json",
-	  .letter = 'j',
-	  .type = OPT_FLAG,
-	  .off = offsetof(struct serve_args, json),
-	  .help = "machine-readable list" },
+	AG_OPT_JSON(struct serve_args, "machine-readable list"),
 	AG_OPT_END,
 };
 

@@ -166,11 +166,7 @@ struct stats_args {
 };
 
 static const struct ag_opt stats_opts[] = {
-	{ .name = "json",
-	  .letter = 'j',
-	  .type = OPT_FLAG,
-	  .off = offsetof(struct stats_args, json),
-	  .help = "machine-readable output (schema in README)" },
+	AG_OPT_JSON(struct stats_args, "machine-readable output (schema in README)"),
 	{ .name = "watch",
 	  .letter = 'w',
 	  .type = OPT_UINT,

@@ -350,11 +350,7 @@ struct json_args {
 };
 
 static const struct ag_opt json_opts[] = {
-	{ .name = "json",
-	  .letter = 'j',
-	  .type = OPT_FLAG,
-	  .off = offsetof(struct json_args, json),
-	  .help = "machine-readable output (schema in README)" },
+	AG_OPT_JSON(struct json_args, "machine-readable output (schema in README)"),
 	AG_OPT_END,
 };
 

@@ -126,11 +126,7 @@ static const struct ag_opt top_opts[] = {
 	  .max = 3600,
 	  .bad = "--interval takes whole seconds from 1 to 3600, not '%s'",
 	  .help = "rates over this many seconds (default 1)" },
-	{ .name = "json",
-	  .letter = 'j',
-	  .type = OPT_FLAG,
-	  .off = offsetof(struct top_args, json),
-	  .help = "machine-readable output (schema in README)" },
+	AG_OPT_JSON(struct top_args, "machine-readable output (schema in README)"),
 	AG_OPT_END,
 };
 
