@@ -545,6 +545,20 @@ EOF
 invalid "a webhook that is not http://" e-webhook.yaml \
 	"ampguard: e-webhook.yaml:2:23: webhook 'https://hooks.example/ampguard': only http:// URLs are supported"
 
+cat >e-release.yaml <<'EOF'
+served-ports: [4444]
+detection: { release-pps: 0 }
+EOF
+invalid "a release level of 0" e-release.yaml \
+	"ampguard: e-release.yaml:2:27: release-pps must be at least 1 (at 0 an attack would never end)"
+
+cat >e-escalate2.yaml <<'EOF'
+served-ports: [4444]
+detection: { escalate: ratelimit }
+EOF
+invalid "escalation to ratelimit for every vector, dns without a budget" e-escalate2.yaml \
+	"ampguard: e-escalate2.yaml:2:24: escalate ratelimit reaches dns, which has no budget: give it pps, bps, per-source-pps or per-source-bps, or its own escalate"
+
 cat >e-cidr.yaml <<'EOF'
 served-ports: [4444]
 allow:

@@ -152,6 +152,8 @@ static int do_daemon(struct ag_state *unused, void *p)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/* Events go to stdout: a reader that goes away must not kill the daemon. */
+	signal(SIGPIPE, SIG_IGN);
 	err = start(&d);
 	if (!err)
 		run(&d, &set);

@@ -131,6 +131,7 @@ int ag_attacks_write(const struct ag_attacks *a)
 	for (i = 0; i < a->nr_esc; i++) {
 		e = json_object_new_object();
 		json_object_object_add(e, "slot", json_object_new_int(a->esc[i].slot));
+		json_object_object_add(e, "interface", json_object_new_string(a->esc[i].ifname));
 		json_object_object_add(e, "base", policy_json(&a->esc[i].base));
 		json_object_object_add(e, "set", policy_json(&a->esc[i].set));
 		json_object_array_add(esc, e);
@@ -181,8 +182,11 @@ static void attack_parse(json_object *o, struct ag_attack *a)
 static int parse_escalations(json_object *arr, struct ag_attacks *a)
 {
 	json_object *e, *base, *set;
-	size_t i, n = json_object_array_length(arr);
+	size_t i, n;
 
+	if (!json_object_is_type(arr, json_type_array))
+		return -EINVAL;
+	n = json_object_array_length(arr);
 	for (i = 0; i < n && a->nr_esc < AG_MAX_VECTORS; i++) {
 		struct ag_escalation *x = &a->esc[a->nr_esc];
 
@@ -192,6 +196,7 @@ static int parse_escalations(json_object *arr, struct ag_attacks *a)
 		    policy_parse(set, &x->set))
 			return -EINVAL;
 		x->slot = int_field(e, "slot");
+		snprintf(x->ifname, sizeof(x->ifname), "%s", str_field(e, "interface"));
 		if (x->slot >= AG_MAX_VECTORS)
 			return -EINVAL;
 		a->nr_esc++;
@@ -221,6 +226,10 @@ int ag_attacks_read(struct ag_attacks *a)
 		return 0;
 	}
 	if (json_object_object_get_ex(root, "attacks", &arr)) {
+		if (!json_object_is_type(arr, json_type_array)) {
+			json_object_put(root);
+			return -EINVAL;
+		}
 		n = json_object_array_length(arr);
 		a->v = calloc(n ? n : 1, sizeof(*a->v));
 		if (!a->v)

@@ -41,6 +41,14 @@ void ag_fmt_count(char *buf, size_t len, double value);
 int ag_parse_duration_ms(const char *s, unsigned long *ms);
 void ag_fmt_duration(char *buf, size_t len, unsigned long ms);
 void ag_fmt_time(char *buf, size_t len, time_t t);
+
+struct ag_url { /* http://HOST[:PORT][/PATH] */
+	char host[256];
+	char port[8];
+	char path[256];
+};
+
+int ag_url_parse(const char *s, struct ag_url *u);
 void ag_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
 struct json_object;
 void ag_json_print(struct json_object *o, bool pretty);

@@ -32,6 +32,7 @@ struct ctx {
 	bool failed;
 	bool read_files;
 	struct ag_conf *conf;
+	const struct node *dflt_escalate; /* detection: escalate, checked once all is read */
 };
 
 /* Records the first error; later ones would only be consequences. */
@@ -371,6 +372,8 @@ static int auto_field(struct ctx *x, unsigned int f, const struct node *key, con
 		au->hold_ms = ms;
 		return 0;
 	case AF_ESCALATE:
+		if (au == &d->dflt)
+			x->dflt_escalate = val;
 		return escalate_parse(x, val, &au->escalate);
 	case AF_INTERVAL:
 		if (scalar_duration(x, val, "interval", &ms))
@@ -390,6 +393,10 @@ static int auto_field(struct ctx *x, unsigned int f, const struct node *key, con
 									     AG_MAX_PKTS_RATE,
 				&v))
 			return -EINVAL;
+		if ((f == AF_RELEASE_PPS || f == AF_RELEASE_BPS) && !v)
+			return fail(x, val,
+				    "%s must be at least 1 (at 0 an attack would never end)",
+				    detection_fields[f]);
 		*(long long *)((char *)au + rate_off[f]) = v;
 		return 0;
 	}
@@ -787,10 +794,13 @@ static const char *const notify_fields[] = { "webhooks", NULL };
 static int each_webhook(struct ctx *x, const struct node *item, void *arg)
 {
 	struct ag_conf *c = x->conf;
+	struct ag_url u;
 
 	(void)arg;
 	if (strncmp(item->value, "http://", 7))
 		return fail(x, item, "webhook '%s': only http:// URLs are supported", item->value);
+	if (ag_url_parse(item->value, &u))
+		return fail(x, item, "webhook '%s': use http://HOST[:PORT][/PATH]", item->value);
 	if (strlen(item->value) >= sizeof(c->webhooks[0]))
 		return fail(x, item, "webhook URL too long");
 	if (c->nr_webhooks == AG_MAX_WEBHOOKS)
@@ -853,6 +863,33 @@ static int top_field(struct ctx *x, unsigned int f, const struct node *key, cons
 	}
 }
 
+static bool policy_has_budget(const struct ag_policy *p)
+{
+	return p->agg_pps.rate || p->agg_bps.rate || p->src_pps.rate || p->src_bps.rate;
+}
+
+/* detection: escalate: ratelimit reaches every vector without its own: each needs a budget. */
+static int check_dflt_escalate(struct ctx *x)
+{
+	const struct ag_conf *c = x->conf;
+	unsigned int slot;
+	size_t i;
+
+	if (!x->dflt_escalate || c->detection.dflt.escalate != AG_ACT_RATELIMIT)
+		return 0;
+	for (slot = 1; slot < AG_FIRST_CUSTOM_SLOT; slot++)
+		if (c->builtin_auto[slot].escalate < 0 && !policy_has_budget(&c->builtin[slot]))
+			return fail(x, x->dflt_escalate,
+				    "escalate ratelimit reaches %s, which has no budget: give it pps, bps, per-source-pps or per-source-bps, or its own escalate",
+				    ag_builtins[slot - 1].name);
+	for (i = 0; i < c->nr_ports; i++)
+		if (c->ports[i].au.escalate < 0 && !policy_has_budget(&c->ports[i].pol))
+			return fail(x, x->dflt_escalate,
+				    "escalate ratelimit reaches port %u, which has no budget: give it pps, bps, per-source-pps or per-source-bps, or its own escalate",
+				    c->ports[i].pol.port);
+	return 0;
+}
+
 void ag_conf_init(struct ag_conf *c)
 {
 	unsigned int i;
@@ -897,6 +934,7 @@ int ag_conf_parse(const char *buf, size_t len, const char *fname, bool read_file
 			ret = fail(&x, root, "out of memory");
 		else
 			ret = walk_map(&x, root, "the configuration", top_fields, top_field, &seen);
+		ret = ret ?: check_dflt_escalate(&x);
 		free(seen.port_line);
 	}
 	node_free(root);

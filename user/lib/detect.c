@@ -39,7 +39,6 @@ struct track {
 	struct ag_attack a;
 	unsigned int above; /* consecutive intervals at or above the trigger */
 	double below_since; /* monotonic seconds; 0 while at or above release */
-	bool hands_off;     /* an operator changed the vector during this attack */
 	bool have_prev;
 	bool seen; /* in this interval's snapshot */
 	struct ag_counter prev;
@@ -52,9 +51,23 @@ struct ag_detector {
 	size_t n, cap;
 	struct ag_escalation esc[AG_MAX_VECTORS];
 	size_t nr_esc;
+	/* An operator changed the vector during its attacks: no escalation until they end. */
+	bool hands_off[AG_MAX_VECTORS];
 	double prev_when;
-	bool dirty; /* the records on disk are behind */
+	bool dirty;      /* the records on disk are behind on a start, an end or an escalation */
+	bool peaks;      /* only on peak rates: written at most every SAVE_PEAKS_S */
+	double saved_at; /* monotonic */
 };
+
+#define SAVE_PEAKS_S 10
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static double pick(long long own, long long dflt, double fallback)
 {
@@ -85,8 +98,18 @@ static void thresholds(const struct ag_conf *c, unsigned int slot, __u16 port, s
 	}
 	t->trigger_pps = pick(v->trigger_pps, d->trigger_pps, AG_DETECT_TRIGGER_PPS);
 	t->trigger_bps = pick(v->trigger_bps, d->trigger_bps, 0);
-	t->release_pps = pick(v->release_pps, d->release_pps, t->trigger_pps / 2);
-	t->release_bps = pick(v->release_bps, d->release_bps, t->trigger_bps / 2);
+	/* A vector's own trigger brings its own default release, not the global one. */
+	t->release_pps = v->trigger_pps >= 0 && v->release_pps < 0 ?
+				 t->trigger_pps / 2 :
+				 pick(v->release_pps, d->release_pps, t->trigger_pps / 2);
+	t->release_bps = v->trigger_bps >= 0 && v->release_bps < 0 ?
+				 t->trigger_bps / 2 :
+				 pick(v->release_bps, d->release_bps, t->trigger_bps / 2);
+	/* Released at or below the trigger, never above: an attack can end. */
+	if (t->release_pps > t->trigger_pps)
+		t->release_pps = t->trigger_pps;
+	if (t->release_bps > t->trigger_bps)
+		t->release_bps = t->trigger_bps;
 	t->hold_s = pick(v->hold_ms, d->hold_ms, AG_DETECT_HOLD_MS) / 1000.0;
 	t->escalate = v->escalate >= 0 ? v->escalate : d->escalate;
 }
@@ -137,11 +160,13 @@ static struct track *find_track(struct ag_detector *d, const char *ifname, unsig
 		if (d->t[i].a.slot == slot && !strcmp(d->t[i].a.ifname, ifname))
 			return &d->t[i];
 	if (d->n == d->cap) {
-		d->cap = d->cap ? 2 * d->cap : 64;
-		grown = realloc(d->t, d->cap * sizeof(*grown));
+		size_t cap = d->cap ? 2 * d->cap : 64;
+
+		grown = realloc(d->t, cap * sizeof(*grown));
 		if (!grown)
 			return NULL;
 		d->t = grown;
+		d->cap = cap;
 	}
 	memset(&d->t[d->n], 0, sizeof(d->t[d->n]));
 	snprintf(d->t[d->n].a.ifname, sizeof(d->t[d->n].a.ifname), "%s", ifname);
@@ -219,8 +244,17 @@ static json_object *top_sources(const struct ag_state *st, unsigned int slot)
 
 /* ---- escalation ---------------------------------------------------------- */
 
-/* The escalated policy: the running one with the escalation's action. */
-static void escalated_policy(const struct ag_conf *c, const struct ag_policy *run,
+static bool has_budget(const struct ag_policy *p)
+{
+	return p->agg_pps.rate || p->agg_bps.rate || p->src_pps.rate || p->src_bps.rate;
+}
+
+/*
+ * The escalated policy: the running one with the escalation's action, and
+ * for ratelimit the budgets the file gives the vector (else those it runs
+ * with). false when a ratelimit would have no budget: it would admit all.
+ */
+static bool escalated_policy(const struct ag_conf *c, const struct ag_policy *run,
 			     unsigned int slot, int action, struct ag_policy *out)
 {
 	const struct ag_policy *cfg = NULL;
@@ -229,19 +263,20 @@ static void escalated_policy(const struct ag_conf *c, const struct ag_policy *ru
 	*out = *run;
 	out->action = action;
 	if (action != AG_ACT_RATELIMIT)
-		return;
+		return true;
 	if (slot < AG_FIRST_CUSTOM_SLOT)
 		cfg = &c->builtin[slot];
 	for (i = 0; !cfg && i < c->nr_ports; i++)
 		if (c->ports[i].pol.port == run->port)
 			cfg = &c->ports[i].pol;
-	if (!cfg)
-		return;
+	if (!cfg || !has_budget(cfg))
+		return has_budget(out);
 	out->agg_pps = cfg->agg_pps;
 	out->agg_bps = cfg->agg_bps;
 	out->src_pps = cfg->src_pps;
 	out->src_bps = cfg->src_bps;
 	out->src_full = cfg->src_full;
+	return true;
 }
 
 /*
@@ -279,8 +314,14 @@ static void escalate(struct ag_detector *d, struct track *t, const struct ag_pol
 	json_object *ev;
 
 	e->slot = t->a.slot;
+	snprintf(e->ifname, sizeof(e->ifname), "%s", t->a.ifname);
 	e->base = *run;
-	escalated_policy(&d->conf, run, t->a.slot, action, &e->set);
+	if (!escalated_policy(&d->conf, run, t->a.slot, action, &e->set)) {
+		ag_log("%s: escalating to ratelimit needs a budget (pps, bps, per-source-*): not escalated",
+		       t->a.vector);
+		d->hands_off[t->a.slot] = true; /* said once per attack */
+		return;
+	}
 	if (swap_policy(t->a.slot, &e->base, &e->set))
 		return;
 	d->nr_esc++;
@@ -325,7 +366,6 @@ static void attack_start(struct ag_detector *d, struct track *t, const struct ag
 	t->a.attacks_total++;
 	t->a.dropped_base = dropped;
 	t->below_since = 0;
-	t->hands_off = false;
 	d->dirty = true;
 	ev = event_new("attack_start", t);
 	if (ag_policy_src_active(run))
@@ -347,7 +387,6 @@ static void attack_end(struct ag_detector *d, struct track *t, __u64 dropped)
 							     dropped));
 	t->a.active = false;
 	t->above = 0;
-	t->hands_off = false;
 	d->dirty = true;
 	ag_event_publish(ev);
 }
@@ -375,17 +414,18 @@ static void judge(struct ag_detector *d, struct track *t, const struct ag_state 
 		if (t->above >= d->conf.detection.detect)
 			attack_start(d, t, st, run, dropped);
 	} else {
+		if (t->pps > t->a.peak_pps || t->bps > t->a.peak_bps)
+			d->peaks = true;
 		if (t->pps > t->a.peak_pps)
 			t->a.peak_pps = t->pps;
 		if (t->bps > t->a.peak_bps)
 			t->a.peak_bps = t->bps;
-		d->dirty = true;
 		if (!below_release(&th, t->pps, t->bps))
 			t->below_since = 0;
 		else if (!t->below_since)
 			t->below_since = now;
 		else if (now - t->below_since >= th.hold_s - 1e-3) {
-			t->a.active = false; /* released before the end is announced */
+			t->a.active = false; /* the release comes before the end is announced */
 			e = find_esc(d, t->a.slot);
 			if (e && !vector_attacked(d, t->a.slot))
 				release(d, t, e);
@@ -393,7 +433,7 @@ static void judge(struct ag_detector *d, struct track *t, const struct ag_state 
 			return;
 		}
 	}
-	if (!t->a.active || t->hands_off || th.escalate < 0 || find_esc(d, t->a.slot))
+	if (!t->a.active || d->hands_off[t->a.slot] || th.escalate < 0 || find_esc(d, t->a.slot))
 		return;
 	if (run->action == AG_ACT_MONITOR || run->action == AG_ACT_RATELIMIT)
 		escalate(d, t, run, th.escalate);
@@ -402,7 +442,8 @@ static void judge(struct ag_detector *d, struct track *t, const struct ag_state 
 /* An escalated vector whose policy is not what the daemon set: the operator's now. */
 static void check_overrides(struct ag_detector *d, const struct ag_policy tbl[AG_MAX_VECTORS])
 {
-	size_t i, j;
+	char name[32];
+	size_t i;
 
 	for (i = 0; i < d->nr_esc;) {
 		struct ag_escalation *e = &d->esc[i];
@@ -411,11 +452,10 @@ static void check_overrides(struct ag_detector *d, const struct ag_policy tbl[AG
 			i++;
 			continue;
 		}
-		ag_log("vector in slot %u changed by an operator since it was escalated: left alone until its attacks end",
-		       e->slot);
-		for (j = 0; j < d->n; j++)
-			if (d->t[j].a.slot == e->slot && d->t[j].a.active)
-				d->t[j].hands_off = true;
+		ag_vector_name(&tbl[e->slot], e->slot, name, sizeof(name));
+		ag_log("%s: changed by an operator since it was escalated: left alone until its attacks end",
+		       name);
+		d->hands_off[e->slot] = true;
 		drop_esc(d, e);
 	}
 }
@@ -448,6 +488,14 @@ static void step_iface(struct ag_detector *d, const struct ag_state *st,
 		if (!t)
 			return;
 		t->seen = true;
+		if (t->a.port && t->a.port != s->tbl[slot].port) {
+			/* The slot went to another port: its record is not this one's. */
+			memset(t, 0, sizeof(*t));
+			snprintf(t->a.ifname, sizeof(t->a.ifname), "%s", ifc->name);
+			t->a.slot = slot;
+			t->seen = true;
+			d->dirty = true;
+		}
 		t->a.port = s->tbl[slot].port;
 		ag_vector_name(&s->tbl[slot], slot, t->a.vector, sizeof(t->a.vector));
 		sum_counters(ifc, slot, &unsol, &dropped);
@@ -456,14 +504,9 @@ static void step_iface(struct ag_detector *d, const struct ag_state *st,
 	}
 }
 
-/*
- * Interfaces detached (or vectors freed) end their attacks without an
- * event; a vector escalated for them alone gets its policy back.
- */
+/* Interfaces detached (or vectors freed) end their attacks without an event. */
 static void forget_unseen(struct ag_detector *d)
 {
-	struct ag_escalation *e;
-	struct track gone;
 	size_t i = 0;
 
 	while (i < d->n) {
@@ -471,12 +514,35 @@ static void forget_unseen(struct ag_detector *d)
 			d->t[i++].seen = false;
 			continue;
 		}
-		gone = d->t[i];
 		d->t[i] = d->t[--d->n];
 		d->dirty = true;
-		e = find_esc(d, gone.a.slot);
-		if (gone.a.active && e && !vector_attacked(d, gone.a.slot))
-			release(d, &gone, e);
+	}
+}
+
+/*
+ * Escalations whose attacks are all over, and operators' vetoes likewise:
+ * an escalation whose release failed is tried again every interval, and
+ * one whose interface went away is released all the same.
+ */
+static void settle_vectors(struct ag_detector *d, const struct ag_policy tbl[AG_MAX_VECTORS])
+{
+	struct track t = { 0 };
+	unsigned int slot;
+	size_t i;
+
+	for (slot = 0; slot < AG_MAX_VECTORS; slot++)
+		if (d->hands_off[slot] && !vector_attacked(d, slot))
+			d->hands_off[slot] = false;
+	for (i = d->nr_esc; i-- > 0;) {
+		struct ag_escalation *e = &d->esc[i];
+
+		if (vector_attacked(d, e->slot))
+			continue;
+		snprintf(t.a.ifname, sizeof(t.a.ifname), "%s", e->ifname);
+		t.a.slot = e->slot;
+		t.a.port = e->base.port;
+		ag_vector_name(&tbl[e->slot], e->slot, t.a.vector, sizeof(t.a.vector));
+		release(d, &t, e);
 	}
 }
 
@@ -494,11 +560,25 @@ static void save(struct ag_detector *d)
 			rec.v[rec.n++] = d->t[i].a;
 	memcpy(rec.esc, d->esc, d->nr_esc * sizeof(d->esc[0]));
 	err = ag_attacks_write(&rec);
-	if (err)
+	if (err) {
 		ag_log("writing %s/attacks.json: %s", ag_state_dir(), strerror(-err));
-	else
-		d->dirty = false;
+	} else {
+		d->dirty = d->peaks = false;
+		d->saved_at = mono_now();
+	}
 	free(rec.v);
+}
+
+/* Everything forgotten: the state root is gone, and escalations with it. */
+static void forget_all(struct ag_detector *d)
+{
+	if (!d->n && !d->nr_esc)
+		return;
+	d->n = 0;
+	d->nr_esc = 0;
+	memset(d->hands_off, 0, sizeof(d->hands_off));
+	d->prev_when = 0;
+	d->dirty = true;
 }
 
 void ag_detector_step(struct ag_detector *d)
@@ -507,20 +587,24 @@ void ag_detector_step(struct ag_detector *d)
 	struct ag_state st;
 	unsigned int i;
 	double dt;
+	int err;
 
-	if (ag_state_open_quiet(&st))
-		return; /* nothing protected: nothing to watch */
-	if (!ag_snapshot_take(&st, NULL, &s)) {
+	err = ag_state_open_quiet(&st);
+	if (err == -ENOENT)
+		forget_all(d); /* nothing protected: nothing to watch */
+	if (!err && !ag_snapshot_take(&st, NULL, &s)) {
 		check_overrides(d, s.tbl);
 		dt = d->prev_when ? s.when - d->prev_when : 0;
 		for (i = 0; i < s.n; i++)
 			step_iface(d, &st, &s, &s.ifs[i], dt);
 		forget_unseen(d);
+		settle_vectors(d, s.tbl);
 		d->prev_when = s.when;
 	}
 	free(s.ifs);
-	ag_state_close(&st);
-	if (d->dirty)
+	if (!err)
+		ag_state_close(&st);
+	if (d->dirty || (d->peaks && mono_now() - d->saved_at >= SAVE_PEAKS_S))
 		save(d);
 }
 
@@ -561,9 +645,14 @@ struct ag_detector *ag_detector_new(const struct ag_conf *c)
 	if (!d)
 		return NULL;
 	ag_detector_configure(d, c);
-	if (ag_attacks_read(&rec))
+	if (ag_attacks_read(&rec)) {
+		ag_log("%s/attacks.json is unreadable: starting without its records",
+		       ag_state_dir());
 		return d;
+	}
 	for (i = 0; i < rec.n; i++) {
+		if (rec.v[i].slot >= AG_MAX_VECTORS)
+			continue;
 		t = find_track(d, rec.v[i].ifname, rec.v[i].slot);
 		if (t) {
 			t->a = rec.v[i];

@@ -97,8 +97,11 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int code, con
 	struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, mode);
 	enum MHD_Result ret;
 
-	if (!resp)
+	if (!resp) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free(body);
 		return MHD_NO;
+	}
 	MHD_add_response_header(resp, "Content-Type", type);
 	ret = MHD_queue_response(conn, code, resp);
 	MHD_destroy_response(resp);
@@ -178,8 +181,8 @@ struct ag_exporter *ag_exporter_start(const char *listen_spec)
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)AG_HTTP_MAX_CONNS,
 				MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
 	if (!e->d) {
+		/* Not closed here: libmicrohttpd may have closed it already. */
 		ag_err("starting the HTTP server on %s failed", listen_spec);
-		close(e->fd);
 		free(e);
 		return NULL;
 	}
@@ -190,7 +193,6 @@ void ag_exporter_stop(struct ag_exporter *e)
 {
 	if (!e)
 		return;
-	MHD_stop_daemon(e->d);
-	close(e->fd);
+	MHD_stop_daemon(e->d); /* closes the listening socket it was given */
 	free(e);
 }

@@ -95,8 +95,9 @@ struct ag_attack { /* one interface x vector, as detection sees it */
 
 struct ag_escalation { /* a vector the daemon escalated */
 	__u32 slot;
-	struct ag_policy base; /* what ran before */
-	struct ag_policy set;  /* what the daemon set */
+	char ifname[IF_NAMESIZE]; /* where the attack that escalated it was */
+	struct ag_policy base;    /* what ran before */
+	struct ag_policy set;     /* what the daemon set */
 };
 
 struct ag_attacks {

@@ -178,3 +178,43 @@ void ag_fmt_time(char *buf, size_t len, time_t t)
 	gmtime_r(&t, &tm);
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+/* http://host[:port][/path], host a name, an IPv4 address or [IPv6]. */
+int ag_url_parse(const char *s, struct ag_url *u)
+{
+	const char *h = s + 7, *end, *slash;
+	unsigned long port;
+	size_t hl;
+
+	if (strncmp(s, "http://", 7))
+		return -EINVAL;
+	slash = strchr(h, '/');
+	snprintf(u->path, sizeof(u->path), "%s", slash ? slash : "/");
+	end = slash ? slash : h + strlen(h);
+	snprintf(u->port, sizeof(u->port), "80");
+	if (*h == '[') {
+		const char *close = memchr(h, ']', end - h);
+
+		if (!close)
+			return -EINVAL;
+		hl = close - h - 1;
+		memcpy(u->host, h + 1, hl < sizeof(u->host) ? hl : 0);
+		if (close[1] == ':')
+			snprintf(u->port, sizeof(u->port), "%.*s", (int)(end - close - 2),
+				 close + 2);
+		else if (close + 1 != end)
+			return -EINVAL;
+	} else {
+		const char *colon = memchr(h, ':', end - h);
+
+		hl = (colon ? colon : end) - h;
+		memcpy(u->host, h, hl < sizeof(u->host) ? hl : 0);
+		if (colon)
+			snprintf(u->port, sizeof(u->port), "%.*s", (int)(end - colon - 1),
+				 colon + 1);
+	}
+	if (!hl || hl >= sizeof(u->host) || ag_parse_uint(u->port, 65535, &port) || !port)
+		return -EINVAL;
+	u->host[hl] = '\0';
+	return 0;
+}

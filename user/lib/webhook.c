@@ -24,60 +24,20 @@
 #define AG_WEBHOOK_QUEUE 256
 #define WEBHOOK_TIMEOUT_MS 2000
 #define WEBHOOK_TRIES 3
-
-struct url {
-	char host[256];
-	char port[8];
-	char path[256];
-};
+#define STOP_DRAIN_MS 3000
 
 static struct {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct url urls[AG_MAX_WEBHOOKS];
+	struct ag_url urls[AG_MAX_WEBHOOKS];
+	char raw[AG_MAX_WEBHOOKS][256]; /* as configured, to tell a reload that changes nothing */
 	unsigned int nr_urls;
+	long long stop_by; /* monotonic ms: what is still queued then is dropped */
 	char *queue[AG_WEBHOOK_QUEUE];
 	unsigned int head, len;
 	bool running, stopping;
 } wh = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
-
-/* http://host[:port][/path], host a name, an IPv4 address or [IPv6]. */
-static int url_parse(const char *s, struct url *u)
-{
-	const char *h = s + 7, *end, *slash;
-	size_t hl;
-
-	if (strncmp(s, "http://", 7))
-		return -EINVAL;
-	slash = strchr(h, '/');
-	snprintf(u->path, sizeof(u->path), "%s", slash ? slash : "/");
-	end = slash ? slash : h + strlen(h);
-	snprintf(u->port, sizeof(u->port), "80");
-	if (*h == '[') {
-		const char *close = memchr(h, ']', end - h);
-
-		if (!close)
-			return -EINVAL;
-		hl = close - h - 1;
-		memcpy(u->host, h + 1, hl < sizeof(u->host) ? hl : 0);
-		if (close[1] == ':')
-			snprintf(u->port, sizeof(u->port), "%.*s", (int)(end - close - 2),
-				 close + 2);
-	} else {
-		const char *colon = memchr(h, ':', end - h);
-
-		hl = (colon ? colon : end) - h;
-		memcpy(u->host, h, hl < sizeof(u->host) ? hl : 0);
-		if (colon)
-			snprintf(u->port, sizeof(u->port), "%.*s", (int)(end - colon - 1),
-				 colon + 1);
-	}
-	if (!hl || hl >= sizeof(u->host))
-		return -EINVAL;
-	u->host[hl] = '\0';
-	return 0;
-}
 
 static long long now_ms(void)
 {
@@ -98,7 +58,7 @@ static int wait_fd(int fd, short events, long long deadline)
 	return 0;
 }
 
-static int connect_by(const struct url *u, long long deadline)
+static int connect_by(const struct ag_url *u, long long deadline)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
 	int fd = -1, err;
@@ -140,7 +100,7 @@ static int send_all(int fd, const char *buf, size_t len, long long deadline)
 }
 
 /* One POST: the HTTP status, or a negative errno. */
-static int post_once(const struct url *u, const char *body)
+static int post_once(const struct ag_url *u, const char *body)
 {
 	long long deadline = now_ms() + WEBHOOK_TIMEOUT_MS;
 	char head[768], reply[64];
@@ -151,10 +111,11 @@ static int post_once(const struct url *u, const char *body)
 	if (fd < 0)
 		return fd;
 	len = snprintf(head, sizeof(head),
-		       "POST %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: ampguard/" AG_VERSION
+		       "POST %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: ampguard/" AG_VERSION
 		       "\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
 		       "Connection: close\r\n\r\n",
-		       u->path, u->host, u->port, strlen(body));
+		       u->path, strchr(u->host, ':') ? "[" : "", u->host,
+		       strchr(u->host, ':') ? "]" : "", u->port, strlen(body));
 	if (send_all(fd, head, len, deadline) || send_all(fd, body, strlen(body), deadline)) {
 		close(fd);
 		return -EIO;
@@ -173,6 +134,16 @@ static int post_once(const struct url *u, const char *body)
 	return status;
 }
 
+static bool stopping(void)
+{
+	bool v;
+
+	pthread_mutex_lock(&wh.lock);
+	v = wh.stopping;
+	pthread_mutex_unlock(&wh.lock);
+	return v;
+}
+
 static void deliver(const char *body)
 {
 	unsigned int i, try;
@@ -180,7 +151,7 @@ static void deliver(const char *body)
 
 	for (i = 0; i < wh.nr_urls; i++) {
 		for (try = 0; try < WEBHOOK_TRIES; try++) {
-			if (try && wh.stopping)
+			if (try && stopping())
 				break; /* shutting down: one try each */
 			if (try)
 				sleep(try);
@@ -206,6 +177,15 @@ static void *worker(void *unused)
 			pthread_cond_wait(&wh.cond, &wh.lock);
 		if (!wh.len)
 			break;
+		if (wh.stopping && now_ms() > wh.stop_by) {
+			ag_log("webhooks: stopping, %u events not delivered", wh.len);
+			while (wh.len) {
+				free(wh.queue[wh.head]);
+				wh.head = (wh.head + 1) % AG_WEBHOOK_QUEUE;
+				wh.len--;
+			}
+			break;
+		}
 		body = wh.queue[wh.head];
 		wh.head = (wh.head + 1) % AG_WEBHOOK_QUEUE;
 		wh.len--;
@@ -218,17 +198,36 @@ static void *worker(void *unused)
 	return NULL;
 }
 
+/* Same URLs as running: nothing to restart (a reload must not wait on a drain). */
+static bool same_urls(const char (*urls)[256], unsigned int n)
+{
+	unsigned int i;
+
+	if (!wh.running || n != wh.nr_urls)
+		return false;
+	for (i = 0; i < n; i++)
+		if (strcmp(urls[i], wh.raw[i]))
+			return false;
+	return true;
+}
+
 int ag_webhooks_start(const char (*urls)[256], unsigned int n)
 {
 	unsigned int i;
 
+	if (n > AG_MAX_WEBHOOKS)
+		n = AG_MAX_WEBHOOKS;
+	if (same_urls(urls, n))
+		return 0;
 	ag_webhooks_stop();
 	wh.nr_urls = 0;
 	for (i = 0; i < n && i < AG_MAX_WEBHOOKS; i++) {
-		if (url_parse(urls[i], &wh.urls[wh.nr_urls])) {
+		if (ag_url_parse(urls[i], &wh.urls[wh.nr_urls])) {
 			ag_err("webhook '%s': use http://HOST[:PORT][/PATH]", urls[i]);
+			wh.nr_urls = 0;
 			return -EINVAL;
 		}
+		snprintf(wh.raw[wh.nr_urls], sizeof(wh.raw[0]), "%s", urls[i]);
 		wh.nr_urls++;
 	}
 	if (!wh.nr_urls)
@@ -262,13 +261,18 @@ void ag_webhooks_post(const char *body)
 	pthread_mutex_unlock(&wh.lock);
 }
 
-/* Delivers what is queued (each POST bounded), then stops the thread. */
+/*
+ * Delivers what is queued, one try per event and URL, for at most
+ * STOP_DRAIN_MS (plus the attempt under way), drops the rest, and stops
+ * the thread.
+ */
 void ag_webhooks_stop(void)
 {
 	if (!wh.running)
 		return;
 	pthread_mutex_lock(&wh.lock);
 	wh.stopping = true;
+	wh.stop_by = now_ms() + STOP_DRAIN_MS;
 	pthread_cond_signal(&wh.cond);
 	pthread_mutex_unlock(&wh.lock);
 	pthread_join(wh.thread, NULL);
