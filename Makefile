@@ -116,9 +116,10 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/*.h $(LIB) | $(BUILD)/tests
 $(BUILD)/tests/%: tests/tools/%.c tests/tools/*.h | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@
 
+# build/bench/ first: a tree built before the bench programs moved keeps stale skeletons in build/.
 $(BUILD)/tests/bench_%: tests/bench/bench_%.c tests/unit/frames.c tests/unit/*.h $(LIB) \
 		       $(BENCH_SKELS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests/unit -I$(BUILD)/bench $(LDFLAGS) $< tests/unit/frames.c $(LIB) $(LDLIBS) \
+	$(CC) -I$(BUILD)/bench $(CFLAGS) -Itests/unit $(LDFLAGS) $< tests/unit/frames.c $(LIB) $(LDLIBS) \
 		-o $@
 
 test: ampguard $(TEST_BINS) $(SAN_BINS) $(BUILD)/tests/srcset $(E2E_OBJS)
