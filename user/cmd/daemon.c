@@ -103,28 +103,20 @@ static void stop(struct daemon *d)
 	ag_conf_free(&d->conf);
 }
 
-static double mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Ticks on a fixed grid, so a slow interval does not shift every later one. */
 static void run(struct daemon *d, const sigset_t *set)
 {
-	double next = mono(), left;
+	double next = ag_mono_s(), left;
 	struct timespec ts;
 	int sig;
 
 	for (;;) {
-		left = next - mono();
+		left = next - ag_mono_s();
 		if (left <= 0) {
 			ag_detector_step(d->det);
 			next += d->conf.detection.interval_ms / 1000.0;
-			if (next < mono())
-				next = mono() + d->conf.detection.interval_ms / 1000.0;
+			if (next < ag_mono_s())
+				next = ag_mono_s() + d->conf.detection.interval_ms / 1000.0;
 			continue;
 		}
 		ts.tv_sec = (time_t)left;

@@ -161,8 +161,7 @@ static int apply_set(struct ag_policy *p, const struct set_args *req)
 				     "per-source-bps-burst");
 	if (err)
 		return err;
-	if (p->action == AG_ACT_RATELIMIT && !p->agg_pps.rate && !p->agg_bps.rate &&
-	    !p->src_pps.rate && !p->src_bps.rate) {
+	if (p->action == AG_ACT_RATELIMIT && !ag_policy_has_budget(p)) {
 		ag_err("ratelimit needs a budget: give --pps, --bps, --per-source-pps or --per-source-bps");
 		return -EINVAL;
 	}

@@ -41,6 +41,7 @@ void ag_fmt_count(char *buf, size_t len, double value);
 int ag_parse_duration_ms(const char *s, unsigned long *ms);
 void ag_fmt_duration(char *buf, size_t len, unsigned long ms);
 void ag_fmt_time(char *buf, size_t len, time_t t);
+double ag_mono_s(void);
 
 struct ag_url { /* http://HOST[:PORT][/PATH] */
 	char host[256];
@@ -76,6 +77,7 @@ void ag_vector_name(const struct ag_policy *pol, unsigned int slot, char *buf, s
 
 void ag_policy_defaults(struct ag_policy tbl[AG_MAX_VECTORS]);
 bool ag_policy_same(const struct ag_policy *a, const struct ag_policy *b);
+bool ag_policy_has_budget(const struct ag_policy *p);
 int ag_attach_mode_parse(const char *s);
 void ag_orphan_defaults(struct ag_orphan_cfg *o);
 const char *ag_orphan_name(unsigned int v);

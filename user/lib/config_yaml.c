@@ -486,13 +486,11 @@ static int vec_budgets(struct ctx *x, struct vec_arg *a)
 		ag_rate_set((struct ag_rate *)((char *)p + pairs[i].off), rate > 0 ? rate : 0,
 			    burst > 0 ? burst : 0, pairs[i].bits);
 	}
-	if (p->action == AG_ACT_RATELIMIT && !p->agg_pps.rate && !p->agg_bps.rate &&
-	    !p->src_pps.rate && !p->src_bps.rate)
+	if (p->action == AG_ACT_RATELIMIT && !ag_policy_has_budget(p))
 		return fail(
 			x, a->at,
 			"action ratelimit needs a budget: pps, bps, per-source-pps or per-source-bps");
-	if (a->au->escalate == AG_ACT_RATELIMIT && !p->agg_pps.rate && !p->agg_bps.rate &&
-	    !p->src_pps.rate && !p->src_bps.rate)
+	if (a->au->escalate == AG_ACT_RATELIMIT && !ag_policy_has_budget(p))
 		return fail(
 			x, a->at,
 			"escalate ratelimit needs a budget: pps, bps, per-source-pps or per-source-bps");
@@ -863,11 +861,6 @@ static int top_field(struct ctx *x, unsigned int f, const struct node *key, cons
 	}
 }
 
-static bool policy_has_budget(const struct ag_policy *p)
-{
-	return p->agg_pps.rate || p->agg_bps.rate || p->src_pps.rate || p->src_bps.rate;
-}
-
 /* detection: escalate: ratelimit reaches every vector without its own: each needs a budget. */
 static int check_dflt_escalate(struct ctx *x)
 {
@@ -878,12 +871,12 @@ static int check_dflt_escalate(struct ctx *x)
 	if (!x->dflt_escalate || c->detection.dflt.escalate != AG_ACT_RATELIMIT)
 		return 0;
 	for (slot = 1; slot < AG_FIRST_CUSTOM_SLOT; slot++)
-		if (c->builtin_auto[slot].escalate < 0 && !policy_has_budget(&c->builtin[slot]))
+		if (c->builtin_auto[slot].escalate < 0 && !ag_policy_has_budget(&c->builtin[slot]))
 			return fail(x, x->dflt_escalate,
 				    "escalate ratelimit reaches %s, which has no budget: give it pps, bps, per-source-pps or per-source-bps, or its own escalate",
 				    ag_builtins[slot - 1].name);
 	for (i = 0; i < c->nr_ports; i++)
-		if (c->ports[i].au.escalate < 0 && !policy_has_budget(&c->ports[i].pol))
+		if (c->ports[i].au.escalate < 0 && !ag_policy_has_budget(&c->ports[i].pol))
 			return fail(x, x->dflt_escalate,
 				    "escalate ratelimit reaches port %u, which has no budget: give it pps, bps, per-source-pps or per-source-bps, or its own escalate",
 				    c->ports[i].pol.port);

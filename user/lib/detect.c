@@ -61,14 +61,6 @@ struct ag_detector {
 
 #define SAVE_PEAKS_S 10
 
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static double pick(long long own, long long dflt, double fallback)
 {
 	return own >= 0 ? own : dflt >= 0 ? dflt : fallback;
@@ -244,11 +236,6 @@ static json_object *top_sources(const struct ag_state *st, unsigned int slot)
 
 /* ---- escalation ---------------------------------------------------------- */
 
-static bool has_budget(const struct ag_policy *p)
-{
-	return p->agg_pps.rate || p->agg_bps.rate || p->src_pps.rate || p->src_bps.rate;
-}
-
 /*
  * The escalated policy: the running one with the escalation's action, and
  * for ratelimit the budgets the file gives the vector (else those it runs
@@ -269,8 +256,8 @@ static bool escalated_policy(const struct ag_conf *c, const struct ag_policy *ru
 	for (i = 0; !cfg && i < c->nr_ports; i++)
 		if (c->ports[i].pol.port == run->port)
 			cfg = &c->ports[i].pol;
-	if (!cfg || !has_budget(cfg))
-		return has_budget(out);
+	if (!cfg || !ag_policy_has_budget(cfg))
+		return ag_policy_has_budget(out);
 	out->agg_pps = cfg->agg_pps;
 	out->agg_bps = cfg->agg_bps;
 	out->src_pps = cfg->src_pps;
@@ -564,7 +551,7 @@ static void save(struct ag_detector *d)
 		ag_log("writing %s/attacks.json: %s", ag_state_dir(), strerror(-err));
 	} else {
 		d->dirty = d->peaks = false;
-		d->saved_at = mono_now();
+		d->saved_at = ag_mono_s();
 	}
 	free(rec.v);
 }
@@ -604,7 +591,7 @@ void ag_detector_step(struct ag_detector *d)
 	free(s.ifs);
 	if (!err)
 		ag_state_close(&st);
-	if (d->dirty || (d->peaks && mono_now() - d->saved_at >= SAVE_PEAKS_S))
+	if (d->dirty || (d->peaks && ag_mono_s() - d->saved_at >= SAVE_PEAKS_S))
 		save(d);
 }
 

@@ -171,3 +171,9 @@ bool ag_policy_same(const struct ag_policy *a, const struct ag_policy *b)
 	       !memcmp(&a->src_pps, &b->src_pps, sizeof(a->src_pps)) &&
 	       !memcmp(&a->src_bps, &b->src_bps, sizeof(a->src_bps));
 }
+
+/* Any rate budget at all: a ratelimit without one would admit everything. */
+bool ag_policy_has_budget(const struct ag_policy *p)
+{
+	return p->agg_pps.rate || p->agg_bps.rate || p->src_pps.rate || p->src_bps.rate;
+}

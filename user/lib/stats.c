@@ -108,14 +108,6 @@ static int collect_iface(const char *ifname, void *arg)
 	return err;
 }
 
-static double now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Counters of every protected interface (or only one) and the active policy. */
 int ag_snapshot_take(const struct ag_state *st, const char *only, struct ag_snapshot *snap)
 {
@@ -125,6 +117,6 @@ int ag_snapshot_take(const struct ag_state *st, const char *only, struct ag_snap
 	snap->n = 0;
 	err = ag_policy_read(st->config_fd, st->policy_fd, snap->tbl);
 	err = err ?: ag_for_each_iface(st, collect_iface, &arg);
-	snap->when = now_mono();
+	snap->when = ag_mono_s();
 	return err;
 }

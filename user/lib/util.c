@@ -218,3 +218,12 @@ int ag_url_parse(const char *s, struct ag_url *u)
 	u->host[hl] = '\0';
 	return 0;
 }
+
+/* CLOCK_MONOTONIC in seconds: intervals, rates and deadlines. */
+double ag_mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
