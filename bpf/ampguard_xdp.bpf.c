@@ -3,7 +3,7 @@
  * XDP ingress classifier. In order: parse; deny and allow lists; later
  * fragments follow their first; the vector by UDP source port; let through
  * what this host asked for or serves; the vector's action for the
- * unsolicited rest; count. One instance is loaded per protected interface:
+ * unsolicited rest; count, and sample where unsolicited traffic goes. One instance is loaded per protected interface:
  * the policy maps are shared, stats and ifinfo are the interface's own.
  */
 #include "parse.h"
@@ -12,6 +12,7 @@
 #include "ratelimit.h"
 #include "lists.h"
 #include "frag.h"
+#include "dsts.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -27,7 +28,7 @@ struct {
 	__type(value, struct ag_ifinfo);
 } ifinfo SEC(".maps");
 
-static __always_inline int count(__u32 vec, __u32 reason, __u32 len)
+static __always_inline int count(const struct pkt *p, const void *end, __u32 vec, __u32 reason)
 {
 	__u32 idx = AG_STATS_IDX(vec, reason);
 	struct ag_counter *ctr;
@@ -35,7 +36,8 @@ static __always_inline int count(__u32 vec, __u32 reason, __u32 len)
 	ctr = bpf_map_lookup_elem(&stats, &idx);
 	if (ctr) {
 		ctr->packets++;
-		ctr->bytes += len;
+		ctr->bytes += p->len;
+		dst_sample(p, end, vec, reason, ctr->packets);
 	}
 	return ag_reason_drops(reason) ? XDP_DROP : XDP_PASS;
 }
@@ -91,12 +93,12 @@ int ampguard_xdp(struct xdp_md *ctx)
 	if (p.l3 && lists) {
 		reason = list_verdict(&p, c.end, gen, lists);
 		if (reason != PARSE_OK)
-			return count(0, reason, p.len);
+			return count(&p, c.end, 0, reason);
 	}
 
 	if (ret == PARSE_LATER_FRAGMENT) {
 		reason = frag_follow(&p, c.end, bpf_map_lookup_elem(&ifinfo, &zero), gen, &vec);
-		return count(vec, reason, p.len);
+		return count(&p, c.end, vec, reason);
 	}
 	if (ret == PARSE_OK)
 		reason = judge_udp(&p, c.end, gen, &vec);
@@ -105,7 +107,7 @@ int ampguard_xdp(struct xdp_md *ctx)
 	/* Whatever the protocol, the rest of the datagram follows its first fragment. */
 	if (p.frag == FRAG_FIRST && p.l3)
 		frag_remember(&p, c.end, vec, ag_reason_drops(reason));
-	return count(vec, reason, p.len);
+	return count(&p, c.end, vec, reason);
 }
 
 char LICENSE[] SEC("license") = "GPL";

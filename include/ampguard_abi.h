@@ -13,7 +13,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h> /* struct bpf_spin_lock */
 
-#define AG_ABI_VERSION 3
+#define AG_ABI_VERSION 4
 
 /* Vector slots: 0 is "no vector", built-ins follow in table order, then
  * ports an operator adds. A u8 in port_vec holds any slot. */
@@ -75,6 +75,14 @@ static inline int ag_reason_drops(unsigned int reason)
 	return reason == AG_R_POLICY_DROP || reason == AG_R_RL_AGGREGATE ||
 	       reason == AG_R_RL_SOURCE || reason == AG_R_DENYLIST || reason == AG_R_FRAG_DROP ||
 	       reason == AG_R_ORPHAN_DROP;
+}
+
+/* Traffic of a vector that nobody on this host asked for, whatever its fate:
+ * what fills the uplink in a reflection flood. */
+static inline int ag_reason_unsolicited(unsigned int reason)
+{
+	return reason == AG_R_MONITOR || reason == AG_R_POLICY_DROP || reason == AG_R_RL_PASS ||
+	       reason == AG_R_RL_AGGREGATE || reason == AG_R_RL_SOURCE || reason == AG_R_FRAG_DROP;
 }
 
 static inline int ag_reason_unparsed(unsigned int reason)
@@ -322,6 +330,37 @@ struct ag_ifinfo {
 	struct bpf_spin_lock orphan_lock; /* as in struct ag_rl_agg */
 	__u32 pad;
 };
+
+/*
+ * Which local addresses a vector's unsolicited traffic goes to, sampled:
+ * an upstream rule must name the attacked address, not the whole host.
+ * About one frame in AG_DST_SAMPLE of each vector's unsolicited frames
+ * (per CPU and interface) adds AG_DST_SAMPLE frames and AG_DST_SAMPLE
+ * times its length to its destination's entry, so the sums estimate the
+ * traffic without a map write per frame. Which frames are taken follows a
+ * Weyl sequence over the frame's number in its counter (ag_dst_sampled), so
+ * destinations that alternate in any fixed pattern are sampled in their
+ * true shares. Entries are never cleared: readers take differences.
+ */
+#define AG_DST_SAMPLE_SHIFT 6
+#define AG_DST_SAMPLE (1U << AG_DST_SAMPLE_SHIFT)
+#define AG_DST_ENTRIES 8192
+
+struct ag_dst_key {
+	__u32 vec;
+	__u8 addr[16]; /* IPv4-mapped for IPv4 */
+};
+
+struct ag_dst_val {
+	__u64 packets; /* estimated: samples x AG_DST_SAMPLE */
+	__u64 bytes;
+};
+
+/* Is the n-th frame of a counter (n >= 1) a sample? */
+static inline int ag_dst_sampled(__u64 n)
+{
+	return (__u32)((__u32)n * 0x9e3779b9U) < (1U << (32 - AG_DST_SAMPLE_SHIFT));
+}
 
 /* Where the egress tracker sits in a clsact hook; distinctive, so that
  * detach removes only its own filter. */

@@ -21,7 +21,7 @@ layers=(
 	"base: util names rate cidr"
 	"kernel: kernel progs maps"
 	"state: state attacks"
-	"tables: gen stats srctable lists tc"
+	"tables: gen stats srctable dsts lists tc"
 	"commit: commit policy"
 	"attach: attach repair session"
 	"config: config config_yaml metrics exporter"

@@ -94,6 +94,14 @@ struct {
 	__type(value, struct ag_frag_val);
 } frags SEC(".maps");
 
+/* Sampled unsolicited traffic per (vector, destination); see ag_dst_key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, AG_DST_ENTRIES);
+	__type(key, struct ag_dst_key);
+	__type(value, struct ag_dst_val);
+} dsts SEC(".maps");
+
 static __always_inline const struct ag_config *config_get(void)
 {
 	__u32 zero = 0;

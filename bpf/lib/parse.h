@@ -298,4 +298,25 @@ static __always_inline int ip_addrs(const struct pkt *p, const void *end, __u8 s
 	return 0;
 }
 
+/* The destination alone, in the same form as ip_addrs(). */
+static __always_inline int ip_dst(const struct pkt *p, const void *end, __u8 dst[16])
+{
+	if (p->eth_proto == ETH_P_IP) {
+		const struct iphdr *ip = p->l3;
+
+		if ((const void *)(ip + 1) > end)
+			return -1;
+		__builtin_memset(dst, 0, 10);
+		dst[10] = dst[11] = 0xff;
+		__builtin_memcpy(&dst[12], &ip->daddr, 4);
+	} else {
+		const struct ipv6hdr *ip6 = p->l3;
+
+		if ((const void *)(ip6 + 1) > end)
+			return -1;
+		__builtin_memcpy(dst, &ip6->daddr, 16);
+	}
+	return 0;
+}
+
 #endif /* AMPGUARD_PARSE_H */

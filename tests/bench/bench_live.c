@@ -91,7 +91,8 @@ struct netns {
 	int ifindex;
 };
 
-enum prog { T_DROP, T_PASS, T_AMPGUARD, T_XDP_FILTER, T_PORTFILTER, NR_TARGETS };
+/* T_AG_UNSAMPLED: the product program loaded with the destination sample off, on the same maps. */
+enum prog { T_DROP, T_PASS, T_AMPGUARD, T_AG_UNSAMPLED, T_XDP_FILTER, T_PORTFILTER, NR_TARGETS };
 
 enum traffic {
 	TR_DNS_UNSOL,
@@ -165,6 +166,7 @@ struct row {
 #define VECTOR_DROP "vector drop, no tracking (ws-discovery)"
 #define TRACKED_DROP "unsolicited drop, tracking lookup (dns)"
 #define PORT_DROP "unsolicited drop, tracking lookup, port in use (dns)"
+#define UNSAMPLED_DROP "vector drop, destination sample off (ws-discovery)"
 #define PASS_FLOOR "return XDP_PASS, no rule"
 /* tests/bench/bpf/bench_portfilter.bpf.c: what any source-port classifier must do */
 #define PORTFILTER "src port drop: parse to UDP, 1 array lookup, 1 counter"
@@ -181,6 +183,8 @@ struct row {
 static struct row rows[] = {
 	{ 4, "floor", DROP_FLOOR, NS_BASE, T_DROP, 1, TR_DNS_UNSOL, END_XDP, -1 },
 	AG4(VECTOR_DROP, TR_WSD, END_XDP, AG_R_POLICY_DROP),
+	{ 4, "ampguard", UNSAMPLED_DROP, NS_BASE, T_AG_UNSAMPLED, 1, TR_WSD, END_XDP,
+	  AG_R_POLICY_DROP },
 	AG4(TRACKED_DROP, TR_DNS_UNSOL, END_XDP, AG_R_POLICY_DROP),
 	AG4(PORT_DROP, TR_DNS_PORT, END_XDP, AG_R_POLICY_DROP),
 	AG4("rate-limit, 1 source (memcached)", TR_MEMC, END_MIXED, -1),
@@ -205,6 +209,8 @@ static struct row rows[] = {
 
 	{ 6, "floor", DROP_FLOOR, NS_BASE, T_DROP, 1, TR_DNS_UNSOL, END_XDP, -1 },
 	AG6(VECTOR_DROP, TR_WSD, END_XDP, AG_R_POLICY_DROP),
+	{ 6, "ampguard", UNSAMPLED_DROP, NS_BASE, T_AG_UNSAMPLED, 1, TR_WSD, END_XDP,
+	  AG_R_POLICY_DROP },
 	AG6(TRACKED_DROP, TR_DNS_UNSOL, END_XDP, AG_R_POLICY_DROP),
 	AG6(PORT_DROP, TR_DNS_PORT, END_XDP, AG_R_POLICY_DROP),
 	{ 6, "ampguard", "rate-limit, 1M sources (memcached)", NS_BASE, T_AMPGUARD, MANY_SOURCES,
@@ -246,6 +252,7 @@ static struct {
 	int target_fd[NR_TARGETS];
 	char xdp_filter_name[BPF_OBJ_NAME_LEN];
 	struct ampguard_xdp *ag;
+	struct ampguard_xdp *ag_unsampled;
 	struct ampguard_tc *tc;
 	struct xdp_floor *floor;
 	struct bench_portfilter *portfilter;
@@ -547,16 +554,38 @@ static int portfilter_ports(struct bench_portfilter *pf)
 	return 0;
 }
 
+/* The product program again, without the destination sample, on the first one's maps. */
+static struct ampguard_xdp *unsampled_load(const struct ag_state *loaded)
+{
+	struct ampguard_xdp *ag = ag_xdp_open(fixture_kernel());
+	int err;
+
+	if (!ag)
+		return NULL;
+	ag->rodata->dst_sample_off = 1;
+	err = ag_state_share(loaded, ag->obj)                                                ?:
+		      bpf_map__reuse_fd(ag->maps.stats, bpf_map__fd(bench.ag->maps.stats))   ?:
+		      bpf_map__reuse_fd(ag->maps.ifinfo, bpf_map__fd(bench.ag->maps.ifinfo)) ?:
+		      ag_xdp_load(ag, fixture_kernel());
+	if (err) {
+		ampguard_xdp__destroy(ag);
+		errno = -err;
+		return NULL;
+	}
+	return ag;
+}
+
 static int programs_load(void)
 {
 	struct ag_state loaded;
 	int err;
 
 	bench.ag = fixture_xdp(&loaded);
+	bench.ag_unsampled = unsampled_load(&loaded);
 	bench.tc = ag_tc_open(fixture_kernel());
 	bench.floor = xdp_floor__open_and_load();
 	bench.portfilter = bench_portfilter__open_and_load();
-	if (!bench.ag || !bench.tc || !bench.floor || !bench.portfilter)
+	if (!bench.ag || !bench.ag_unsampled || !bench.tc || !bench.floor || !bench.portfilter)
 		return -errno;
 	err = portfilter_ports(bench.portfilter);
 	if (err)
@@ -564,6 +593,7 @@ static int programs_load(void)
 	bench.target_fd[T_DROP] = bpf_program__fd(bench.floor->progs.xdp_drop_all);
 	bench.target_fd[T_PASS] = bpf_program__fd(bench.floor->progs.xdp_pass_all);
 	bench.target_fd[T_AMPGUARD] = bpf_program__fd(bench.ag->progs.ampguard_xdp);
+	bench.target_fd[T_AG_UNSAMPLED] = bpf_program__fd(bench.ag_unsampled->progs.ampguard_xdp);
 	bench.target_fd[T_PORTFILTER] = bpf_program__fd(bench.portfilter->progs.bench_portfilter);
 	bench.target_fd[T_XDP_FILTER] = -1;
 	if (bench.ns[NS_XDP_FILTER].name) {
@@ -578,6 +608,7 @@ static void programs_destroy(void)
 {
 	fronts_destroy();
 	ampguard_tc__destroy(bench.tc);
+	ampguard_xdp__destroy(bench.ag_unsampled);
 	ampguard_xdp__destroy(bench.ag);
 	xdp_floor__destroy(bench.floor);
 	bench_portfilter__destroy(bench.portfilter);
@@ -660,7 +691,7 @@ static int snap_take(const struct row *r, struct snap *s)
 				    :
 				    snmp6_field("snmp6", "Udp6NoPorts", &s->l4);
 	}
-	if (err || r->target != T_AMPGUARD)
+	if (err || (r->target != T_AMPGUARD && r->target != T_AG_UNSAMPLED))
 		return err;
 	return ag_stats_read(bpf_map__fd(bench.ag->maps.stats), s->ag);
 }
@@ -701,7 +732,7 @@ static int row_verify(struct row *r, const struct snap *a, const struct snap *b,
 		want_ip = n;
 	if (r->end == END_STACK)
 		want_l4 = n;
-	if (r->target == T_AMPGUARD) {
+	if (r->target == T_AMPGUARD || r->target == T_AG_UNSAMPLED) {
 		for (reason = 0; reason < AG_REASON__MAX; reason++)
 			r->mix[reason] = ag_delta(a, b, reason);
 		if (r->reason >= 0 && r->mix[r->reason] != n) {
@@ -992,6 +1023,8 @@ static const struct goal goals[] = {
 	  TRACKED_DROP, TR_DNS_UNSOL, "nftables", NFT_DROP, TR_DNS_UNSOL },
 	{ "nftables netdev drop / ampguard vector drop", ">= 4", 4, true, false, true, VECTOR_DROP,
 	  TR_WSD, "nftables", NFT_DROP, TR_DNS_UNSOL },
+	{ "destination sample on the vector drop", "<= +2 ns", 2, false, true, false, VECTOR_DROP,
+	  TR_WSD, "ampguard", UNSAMPLED_DROP, TR_WSD },
 	{ "ampguard vector drop / xdp-filter drop", "<= 1.00", 1.00, false, false, false,
 	  VECTOR_DROP, TR_WSD, "xdp-filter", "src port 53 drop", TR_DNS_UNSOL },
 };

@@ -94,7 +94,7 @@ static size_t put_ipv4(const struct frame_spec *s, __u8 *p, struct frame *f)
 	ip->protocol = proto;
 	ip->id = htons(s->frag_id ? s->frag_id : 0x1234);
 	ip->saddr = htonl(s->saddr4 ? s->saddr4 : 0xc0000200 | s->saddr_last); /* 192.0.2.x */
-	ip->daddr = htonl(0xc6336401);                                         /* 198.51.100.1 */
+	ip->daddr = htonl(0xc6336400 | (s->daddr_last ? s->daddr_last : 1));   /* 198.51.100.x */
 	if (s->outgoing) {
 		__be32 t = ip->saddr;
 
@@ -127,6 +127,8 @@ static size_t put_ipv6(const struct frame_spec *s, __u8 *p, struct frame *f)
 	inet_pton(AF_INET6, "2001:db8::2", &ip6->saddr);
 	inet_pton(AF_INET6, "2001:db8::1", &ip6->daddr);
 	ip6->saddr.s6_addr[15] = s->saddr_last;
+	if (s->daddr_last)
+		ip6->daddr.s6_addr[15] = s->daddr_last;
 	if (s->outgoing) {
 		struct in6_addr t = ip6->saddr;
 

@@ -29,6 +29,7 @@ struct frame_spec {
 	int outgoing;    /* from the local host (198.51.100.1, 2001:db8::1) to the remote */
 	__u32 saddr4;    /* when set, the whole IPv4 remote address (host order) */
 	__u16 frag_id;   /* IPv4 ID / IPv6 fragment identification; 0: 0x1234 */
+	__u8 daddr_last; /* last byte of the local address; 0: 1 */
 };
 
 struct frame {

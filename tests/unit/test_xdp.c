@@ -11,7 +11,10 @@
  * around each single frame, so a frame counted twice or under another
  * reason fails.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/in.h>
@@ -23,6 +26,8 @@
 #include "ampguard_xdp.skel.h"
 #include "frames.h"
 #include "fixture.h"
+
+#define WSD_SLOT 3 /* ws-discovery, port 3702 */
 
 static struct ampguard_xdp *skel;
 static struct ag_state st;
@@ -409,6 +414,135 @@ static void test_generation_flip(void)
 	reset_policy();
 }
 
+/* The per-CPU count of (slot, reason) on this CPU: the sampler's frame number. */
+static __u64 cpu_counter(unsigned int slot, unsigned int reason, int cpu)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct ag_counter *pc = calloc(ncpu, sizeof(*pc));
+	__u32 idx = AG_STATS_IDX(slot, reason);
+	__u64 n = 0;
+
+	if (pc && !bpf_map_lookup_elem(bpf_map__fd(skel->maps.stats), &idx, pc))
+		n = pc[cpu].packets;
+	free(pc);
+	return n;
+}
+
+static void dsts_clear(void)
+{
+	struct ag_dst_key key;
+
+	while (!bpf_map_get_next_key(st.dsts_fd, NULL, &key))
+		bpf_map_delete_elem(st.dsts_fd, &key);
+}
+
+/* The entry of (slot, last byte of the local address) as the map holds it. */
+static struct ag_dst_val dst_entry(unsigned int slot, int ipv6, __u8 last)
+{
+	struct ag_dst_key key = { .vec = slot };
+	struct ag_dst_val val = { 0 };
+
+	if (ipv6) {
+		inet_pton(AF_INET6, "2001:db8::", key.addr);
+	} else {
+		key.addr[10] = key.addr[11] = 0xff;
+		inet_pton(AF_INET, "198.51.100.0", &key.addr[12]);
+	}
+	key.addr[15] = last;
+	bpf_map_lookup_elem(st.dsts_fd, &key, &val);
+	return val;
+}
+
+static size_t dsts_count(void)
+{
+	struct ag_dst_entry *v;
+	size_t n = 0;
+
+	CHECK(ag_dsts_read(st.dsts_fd, &v, &n) == 0, "reading dsts");
+	free(v);
+	return n;
+}
+
+/*
+ * Frames to two destinations in strict alternation: each destination's
+ * entry holds exactly what the model (ag_dst_sampled over this CPU's frame
+ * numbers) says, and the alternation does not alias with the sampling.
+ */
+static void test_dst_sample_model(void)
+{
+	struct frame_spec s = { .sport = 3702, .dport = 40000, .payload = 100 };
+	struct ag_dst_val want[2] = { { 0 } }, got;
+	struct frame f[2];
+	unsigned int i, n = 4096;
+	cpu_set_t one;
+	__u64 k;
+	int cpu = sched_getcpu();
+
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	CHECK(sched_setaffinity(0, sizeof(one), &one) == 0, "pinning to cpu %d", cpu);
+	reset_policy();
+	dsts_clear();
+	s.daddr_last = 1;
+	frame_build(&s, &f[0]);
+	s.daddr_last = 7;
+	frame_build(&s, &f[1]);
+	k = cpu_counter(WSD_SLOT, AG_R_POLICY_DROP, cpu);
+	for (i = 0; i < n; i++) {
+		struct fixture_run r = { .data = f[i & 1].data, .len = f[i & 1].len };
+
+		ASSERT_OK(fixture_run(bpf_program__fd(skel->progs.ampguard_xdp), &r), "test run");
+		if (ag_dst_sampled(++k)) {
+			want[i & 1].packets += AG_DST_SAMPLE;
+			want[i & 1].bytes += (__u64)f[i & 1].len * AG_DST_SAMPLE;
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		got = dst_entry(WSD_SLOT, 0, i ? 7 : 1);
+		ASSERT_EQ(got.packets, want[i].packets, "sampled packets");
+		ASSERT_EQ(got.bytes, want[i].bytes, "sampled bytes");
+		/* The estimate of 2048 frames each, from about 32 samples each. */
+		CHECK(got.packets >= 1400 && got.packets <= 2700, "dst %u: %llu", i,
+		      (unsigned long long)got.packets);
+	}
+	CHECK(dsts_count() == 2, "%zu entries", dsts_count());
+	CPU_ZERO(&one);
+	for (i = 0; i < (unsigned int)libbpf_num_possible_cpus() && i < CPU_SETSIZE; i++)
+		CPU_SET(i, &one);
+	sched_setaffinity(0, sizeof(one), &one);
+}
+
+/* Only unsolicited vector traffic is sampled, whatever the action did with it. */
+static void test_dst_sample_which_reasons(void)
+{
+	struct frame_spec s = { .sport = 3702, .dport = 40000, .payload = 20, .daddr_last = 9 };
+	struct frame f;
+	struct fixture_run r = { .data = f.data, .repeat = 256 };
+
+	reset_policy();
+	dsts_clear();
+	r.len = frame_build(&s, &f);
+	set_action(WSD_SLOT, AG_ACT_PASS);
+	ASSERT_OK(fixture_run(bpf_program__fd(skel->progs.ampguard_xdp), &r), "pass action");
+	s.sport = 40001; /* no vector */
+	r.len = frame_build(&s, &f);
+	ASSERT_OK(fixture_run(bpf_program__fd(skel->progs.ampguard_xdp), &r), "no vector");
+	ASSERT_EQ(dsts_count(), 0, "entries from passed and non-vector traffic");
+
+	s.sport = 3702;
+	r.len = frame_build(&s, &f);
+	set_action(WSD_SLOT, AG_ACT_MONITOR);
+	ASSERT_OK(fixture_run(bpf_program__fd(skel->progs.ampguard_xdp), &r), "monitor");
+	CHECK(dst_entry(WSD_SLOT, 0, 9).packets >= AG_DST_SAMPLE, "monitored traffic not sampled");
+	s.ipv6 = 1;
+	r.len = frame_build(&s, &f);
+	set_action(WSD_SLOT, AG_ACT_DROP);
+	ASSERT_OK(fixture_run(bpf_program__fd(skel->progs.ampguard_xdp), &r), "ipv6 drop");
+	CHECK(dst_entry(WSD_SLOT, 1, 9).packets >= AG_DST_SAMPLE, "ipv6 drops not sampled");
+	ASSERT_EQ(dsts_count(), 2, "entries");
+	reset_policy();
+}
+
 int main(void)
 {
 	skel = fixture_xdp(&st);
@@ -424,6 +558,8 @@ int main(void)
 	RUN(test_padding_is_not_truncation);
 	RUN(test_custom_port_and_slot_reuse);
 	RUN(test_generation_flip);
+	RUN(test_dst_sample_model);
+	RUN(test_dst_sample_which_reasons);
 
 	ampguard_xdp__destroy(skel);
 	return fixture_done();

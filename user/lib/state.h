@@ -26,6 +26,7 @@ struct ag_state {
 	int allow4_fd;
 	int allow6_fd;
 	int frags_fd;
+	int dsts_fd;
 };
 
 /* The maps every interface shares, pinned at the root under these names. */

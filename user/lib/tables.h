@@ -30,6 +30,19 @@ int ag_snapshot_take(const struct ag_state *st, const char *only, struct ag_snap
 int ag_stats_read(int stats_fd, struct ag_counter out[AG_NR_STATS]);
 int ag_stats_zero_slot(int stats_fd, unsigned int slot);
 
+/* dsts.c: where unsolicited traffic goes, sampled (struct ag_dst_key) */
+struct ag_dst_entry {
+	struct ag_dst_key key;
+	struct ag_dst_val val;
+};
+
+int ag_dsts_read(int dsts_fd, struct ag_dst_entry **out, size_t *n);
+void ag_dsts_sort(struct ag_dst_entry *v, size_t n);
+const struct ag_dst_entry *ag_dsts_find(const struct ag_dst_entry *v, size_t n,
+					const struct ag_dst_key *key);
+void ag_dst_delta(const struct ag_dst_entry *now, const struct ag_dst_entry *then,
+		  struct ag_dst_val *d);
+
 /* srctable.c: the per-source rate-limit table */
 struct ag_src_entry *ag_src_read(int rl_src_fd);
 unsigned long ag_src_in_use(const struct ag_src_entry *all);
