@@ -26,6 +26,7 @@ layers=(
 	"attach: attach repair session"
 	"config: config config_yaml metrics exporter"
 	"daemon: detect events webhook"
+	"upstream: routes speaker bridge upstream"
 )
 
 passed=0

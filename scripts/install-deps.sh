@@ -14,6 +14,8 @@ packages=(
 	# test hosts, peers and the tools the tests drive them with
 	iproute2 iputils-ping util-linux procps python3 curl gawk
 	dnsmasq-base chrony bind9-dnsutils prometheus nftables iptables xdp-tools
+	# BGP: the speaker the daemon runs, and the two routers the tests peer with
+	exabgp bird2 gobgpd
 	# the formatting and shell-script gate (scripts/lint.sh)
 	clang-format shellcheck
 	# benchmarks and diagnostics
@@ -46,7 +48,7 @@ fi
 
 # Services the tests start themselves must not be left running by the
 # package's own postinst (they would hold ports the tests use).
-for svc in chrony prometheus; do
+for svc in chrony prometheus exabgp bird gobgpd; do
 	if command -v systemctl >/dev/null && systemctl is-active -q "$svc" 2>/dev/null; then
 		systemctl stop "$svc" || true
 		systemctl disable -q "$svc" 2>/dev/null || true

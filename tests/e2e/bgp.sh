@@ -17,16 +17,24 @@
 # A FlowSpec line: DEST is the destination prefix (192.0.2.2/32,
 # 2001:db8::2/128), SPORTS the source-port match as BIRD writes it (53,
 # 3702,3283; "-" without one), ACTION "discard" or "rate-limit:N" with N the
-# bytes per second of the traffic-rate extended community (rate 0 is
-# discard; no traffic-rate at all reads "accept"), and " fragment" follows
-# when the rule matches fragments. Both speakers print the same line for the
-# same route, so a test compares either with one expected string:
+# bytes per second of the traffic-rate extended community (BIRD shows it as
+# (generic, 0x80060000, FLOAT); rate 0 is discard; no traffic-rate at all
+# reads "accept"). A fragment match follows: " fragment" for a plain
+# is-fragment match (ExaBGP's "fragment [ is-fragment ];"), otherwise
+# " fragment=TERMS" (e.g. fragment=!is_fragment, fragment=last_fragment;
+# only the plain form is known to read the same on both speakers). Both
+# speakers print the same line for the same route, so a test compares
+# either with one expected string:
 #   192.0.2.2/32 53 discard
-#   192.0.2.2/32 - discard fragment
-#   2001:db8::2/128 3702,3283 rate-limit:125000
-# A unicast line: the prefix, then the standard communities as BIRD writes
-# them, "-" without any:
+#   192.0.2.4/32 - discard fragment
+#   192.0.2.5/32 123 rate-limit:250000 fragment
+#   2001:db8::3/128 3702,3283 rate-limit:125000
+# A unicast line: the prefix, then its standard communities the way BIRD
+# writes them, sorted, one space apart, "-" without any:
 #   192.0.2.2/32 (65535,666)
+#   192.0.2.3/32 (65000,100) (65535,666)
+# The listing functions fail (and print nothing) when the daemon does not
+# answer; a daemon without routes prints nothing and succeeds.
 #
 # Invariants:
 # - Everything a speaker owns lives in DIR (configuration, control socket,
@@ -41,7 +49,9 @@
 # - The router is not passive: it connects to the peer itself as well as
 #   accepting the peer's connection, retries every second and holds the
 #   session for 3 s (keepalives every second), so a session comes back
-#   within a few seconds after either side restarts.
+#   within a few seconds after either side restarts. (ExaBGP accepts the
+#   router's connection only when it listens: exabgp.tcp.bind set; alone,
+#   it retries with a backoff that grows to 60 s.)
 # - The session carries ipv4 and ipv6 unicast and ipv4 and ipv6 FlowSpec,
 #   imports everything and exports nothing: the router only listens. BIRD
 #   does not validate FlowSpec routes against unicast ones.

@@ -34,9 +34,9 @@ SUITES=(build/tests/test_xdp build/tests/test_track "AG_RL_HIGH_PPS=10000 build/
 	tests/e2e/test_kernel.sh tests/kernels/virtio.sh)
 # The long end-to-end suites, at rates an emulated machine carries without
 # loss. Under TCG each takes 5 to 10 minutes, so by default each runs on one
-# kernel (AG_KERNEL_MATRIX=full: on every kernel): the scenario on the
-# oldest (locked buckets, oldest verifier), rate-limit accuracy on 6.1,
-# config atomicity and the daemon on 6.12.
+# kernel (AG_KERNEL_MATRIX=full: on every kernel): the scenario and
+# upstream mitigation on the oldest (locked buckets, oldest verifier),
+# rate-limit accuracy on 6.1, config atomicity and the daemon on 6.12.
 SCENARIO="AG_SCENARIO_RATE=100 AG_SCENARIO_FRAG_RATE=10 tests/e2e/test_scenario.sh"
 DAEMON="AG_DAEMON_FLOOD_PPS=500 AG_DAEMON_TRIGGER_PPS=200 AG_DAEMON_SOLICITED_PPS=1000"
 DAEMON+=" AG_DAEMON_IDLE_CONNS=500 tests/e2e/test_daemon.sh"
@@ -47,7 +47,11 @@ ATOMICITY="AG_CONFIG_SECTIONS=atomicity AG_ATOMIC_FLOOD_N=9000 AG_ATOMIC_MIN_APP
 # (9000 frames at 250 pps: 36 s, under the senders' 60 s limit even at the 194 pps eight
 # senders managed on a loaded emulated machine)
 ATOMICITY+=" tests/e2e/test_config.sh"
-declare -A LONG=([5.10]=$SCENARIO [6.1]=$RATELIMIT [6.12]="$ATOMICITY|$DAEMON")
+# Upstream mitigation against a real BIRD: 500 pps of 242-byte frames is
+# ~1 Mbit/s, over half of a 1M link; ExaBGP (Python) starts slowly here.
+UPSTREAM="AG_UP_FLOOD_PPS=500 AG_UP_LINK_BPS=1M AG_UP_SHOW_S=30 AG_UP_SESSION_S=120"
+UPSTREAM+=" tests/e2e/test_upstream.sh"
+declare -A LONG=([5.10]="$SCENARIO|$UPSTREAM" [6.1]=$RATELIMIT [6.12]="$ATOMICITY|$DAEMON")
 
 # suites_for KERNEL: SUITES plus the long ones that kernel runs, in KSUITES;
 # ACCEL: one TCG thread for all virtual CPUs (programs start faster), or one
@@ -56,7 +60,7 @@ suites_for()
 {
 	KSUITES=("${SUITES[@]}")
 	if [ "${AG_KERNEL_MATRIX:-}" = full ]; then
-		KSUITES+=("$SCENARIO" "$RATELIMIT" "$ATOMICITY" "$DAEMON")
+		KSUITES+=("$SCENARIO" "$RATELIMIT" "$ATOMICITY" "$DAEMON" "$UPSTREAM")
 	elif [ -n "${LONG[$1]:-}" ]; then
 		IFS='|' read -r -a long <<<"${LONG[$1]}"
 		KSUITES+=("${long[@]}")

@@ -6,6 +6,6 @@
 #ifndef AMPGUARD_H
 #define AMPGUARD_H
 
-#include "daemon.h"
+#include "upstream.h"
 
 #endif /* AMPGUARD_H */

@@ -71,6 +71,41 @@ static int write_whole(const char *name, const char *text)
 	return err;
 }
 
+int ag_state_file_write(const char *name, const char *text)
+{
+	return write_whole(name, text);
+}
+
+/* A whole file of the state directory, NUL-terminated, malloc'd. */
+int ag_state_file_read(const char *name, char **text)
+{
+	char path[PATH_MAX];
+	long len;
+	FILE *f;
+	int err = 0;
+
+	*text = NULL;
+	if (state_path(path, sizeof(path), name))
+		return -ENAMETOOLONG;
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	if (fseek(f, 0, SEEK_END) || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET))
+		err = -EIO;
+	if (!err && !(*text = malloc(len + 1)))
+		err = -ENOMEM;
+	if (!err && fread(*text, 1, len, f) != (size_t)len)
+		err = -EIO;
+	if (!err)
+		(*text)[len] = '\0';
+	fclose(f);
+	if (err) {
+		free(*text);
+		*text = NULL;
+	}
+	return err;
+}
+
 /* A policy as hex: restored byte for byte by the same ABI. */
 static json_object *policy_json(const struct ag_policy *p)
 {

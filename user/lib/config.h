@@ -6,6 +6,8 @@
 #ifndef AG_CONFIG_H
 #define AG_CONFIG_H
 
+#include <netinet/in.h>
+
 #include "attach.h"
 
 /* config_yaml.c, config.c: declarative configuration */
@@ -43,6 +45,43 @@ struct ag_detection {
 #define AG_DETECT_HOLD_MS 120000
 #define AG_MAX_WEBHOOKS 8
 
+/* `upstream:`: BGP FlowSpec and RTBH through ExaBGP (the daemon's business). */
+#define AG_UP_MAX_NEIGHBORS 8
+#define AG_UP_MAX_PROTECT 64
+#define AG_UP_HOLD_MS 300000
+#define AG_UP_MAX_RULES 64
+#define AG_UP_ANNOUNCE_AT 50
+
+#define AG_UP_RECORD "upstream.json" /* in the state directory, written by the daemon */
+
+enum ag_up_action { AG_UP_DISCARD, AG_UP_RATE_LIMIT, AG_UP_RTBH, AG_UP__MAX };
+
+struct ag_up_neighbor {
+	char address[INET6_ADDRSTRLEN];
+	unsigned long peer_as;
+};
+
+struct ag_upstream_conf {
+	bool enabled; /* the section was given */
+	unsigned long local_as;
+	char router_id[INET_ADDRSTRLEN];
+	char local_address[INET6_ADDRSTRLEN];
+	char next_hop6[INET6_ADDRSTRLEN]; /* IPv6 RTBH routes; "": local-address if IPv6 */
+	struct ag_up_neighbor neighbors[AG_UP_MAX_NEIGHBORS];
+	unsigned int nr_neighbors;
+	struct ag_cidr protect[AG_UP_MAX_PROTECT]; /* none: the protected interfaces' addresses */
+	unsigned int nr_protect;
+	unsigned long long link_bps; /* 0: no automatic rules */
+	unsigned int announce_at;    /* percent of link_bps */
+	int action;                  /* enum ag_up_action */
+	unsigned long long rate_limit_bps;
+	unsigned long hold_ms;
+	unsigned int max_rules;
+	bool withdraw_on_exit;
+	bool external;    /* speaker: external; the operator runs ExaBGP */
+	char exabgp[256]; /* the program, for speaker: exabgp */
+};
+
 struct ag_conf_port {
 	struct ag_policy pol; /* pol.port is the port */
 	struct ag_auto au;
@@ -63,6 +102,7 @@ struct ag_conf {
 	struct ag_auto builtin_auto[AG_MAX_VECTORS]; /* by slot, like builtin */
 	char webhooks[AG_MAX_WEBHOOKS][256];
 	unsigned int nr_webhooks;
+	struct ag_upstream_conf upstream;
 	char fname[256]; /* the file it came from, for messages */
 };
 
@@ -77,6 +117,8 @@ int ag_conf_attach(const struct ag_attach_req *req);
 
 int ag_conf_write_running(const struct ag_state *st, FILE *f);
 void ag_auto_init(struct ag_auto *au);
+const char *ag_up_action_name(int action);
+int ag_up_action_parse(const char *s);
 int ag_conf_apply_logged(const char *path, struct ag_conf *c, bool reload,
 			 void (*adjust)(struct ag_conf *c, void *arg), void *arg);
 

@@ -780,11 +780,12 @@ enum top_field {
 	T_EXPORTER,
 	T_DETECTION,
 	T_NOTIFY,
+	T_UPSTREAM,
 };
 
 static const char *const top_fields[] = {
 	"interfaces", "vectors",  "served-ports", "allow",  "allow-files", "deny",
-	"deny-files", "exporter", "detection",    "notify", NULL,
+	"deny-files", "exporter", "detection",    "notify", "upstream",    NULL,
 };
 
 static const char *const notify_fields[] = { "webhooks", NULL };
@@ -812,6 +813,248 @@ static int notify_field(struct ctx *x, unsigned int f, const struct node *key,
 {
 	(void)f, (void)key, (void)arg;
 	return scalar_list(x, val, "webhooks", each_webhook, NULL);
+}
+
+/* ---- upstream: ------------------------------------------------------------ */
+
+enum up_field {
+	UF_LOCAL_AS,
+	UF_ROUTER_ID,
+	UF_LOCAL_ADDRESS,
+	UF_NEIGHBORS,
+	UF_PROTECT,
+	UF_LINK_BPS,
+	UF_ANNOUNCE_AT,
+	UF_ACTION,
+	UF_RATE_LIMIT_BPS,
+	UF_HOLD,
+	UF_MAX_RULES,
+	UF_WITHDRAW_ON_EXIT,
+	UF_SPEAKER,
+	UF_EXABGP,
+	UF_NEXT_HOP6,
+};
+
+static const char *const up_fields[] = {
+	"local-as",    "router-id", "local-address",  "neighbors", "protect",   "link-bps",
+	"announce-at", "action",    "rate-limit-bps", "hold",      "max-rules", "withdraw-on-exit",
+	"speaker",     "exabgp",    "next-hop6",      NULL,
+};
+
+static const char *const up_action_names[AG_UP__MAX] = { "discard", "rate-limit", "rtbh" };
+
+const char *ag_up_action_name(int action)
+{
+	return action >= 0 && action < AG_UP__MAX ? up_action_names[action] : "?";
+}
+
+int ag_up_action_parse(const char *s)
+{
+	int i;
+
+	for (i = 0; i < AG_UP__MAX; i++)
+		if (!strcmp(s, up_action_names[i]))
+			return i;
+	return -EINVAL;
+}
+
+static int scalar_asn(struct ctx *x, const struct node *n, const char *what, unsigned long *out)
+{
+	if (want(x, n, N_SCALAR, what))
+		return -EINVAL;
+	if (ag_parse_uint(n->value, 4294967295UL, out) || !*out)
+		return fail(x, n, "bad %s '%s': use an AS number from 1 to 4294967295", what,
+			    n->value);
+	return 0;
+}
+
+static int scalar_ip(struct ctx *x, const struct node *n, const char *what, bool v4_only, char *out,
+		     size_t len)
+{
+	unsigned char buf[16];
+
+	if (want(x, n, N_SCALAR, what))
+		return -EINVAL;
+	if (inet_pton(AF_INET, n->value, buf) != 1 &&
+	    (v4_only || inet_pton(AF_INET6, n->value, buf) != 1))
+		return fail(x, n, "bad %s '%s': use an %s address", what, n->value,
+			    v4_only ? "IPv4" : "IPv4 or IPv6");
+	snprintf(out, len, "%s", n->value);
+	return 0;
+}
+
+enum nb_field { NB_ADDRESS, NB_PEER_AS };
+static const char *const nb_fields[] = { "address", "peer-as", NULL };
+
+static int nb_field(struct ctx *x, unsigned int f, const struct node *key, const struct node *val,
+		    void *arg)
+{
+	struct ag_up_neighbor *nb = arg;
+
+	(void)key;
+	if (f == NB_ADDRESS)
+		return scalar_ip(x, val, "neighbor address", false, nb->address,
+				 sizeof(nb->address));
+	return scalar_asn(x, val, "peer-as", &nb->peer_as);
+}
+
+static int up_neighbors(struct ctx *x, const struct node *n)
+{
+	struct ag_upstream_conf *u = &x->conf->upstream;
+	struct ag_up_neighbor *nb;
+	size_t i;
+	int err;
+
+	err = want(x, n, N_SEQ, "neighbors");
+	for (i = 0; !err && i < n->n; i++) {
+		if (u->nr_neighbors == AG_UP_MAX_NEIGHBORS)
+			return fail(x, n->items[i], "more than %d neighbors", AG_UP_MAX_NEIGHBORS);
+		nb = &u->neighbors[u->nr_neighbors];
+		memset(nb, 0, sizeof(*nb));
+		err = walk_map(x, n->items[i], "a neighbor", nb_fields, nb_field, nb);
+		if (!err && (!*nb->address || !nb->peer_as))
+			return fail(x, n->items[i], "a neighbor needs address and peer-as");
+		u->nr_neighbors += !err;
+	}
+	return err;
+}
+
+static int each_protect(struct ctx *x, const struct node *item, void *arg)
+{
+	struct ag_upstream_conf *u = &x->conf->upstream;
+	char why[128];
+
+	(void)arg;
+	if (u->nr_protect == AG_UP_MAX_PROTECT)
+		return fail(x, item, "more than %d protect prefixes", AG_UP_MAX_PROTECT);
+	if (ag_cidr_parse(item->value, &u->protect[u->nr_protect].family,
+			  &u->protect[u->nr_protect].key, why, sizeof(why)))
+		return fail(x, item, "bad protect prefix '%s': %s", item->value, why);
+	u->nr_protect++;
+	return 0;
+}
+
+static int scalar_bool(struct ctx *x, const struct node *n, const char *what, bool *out)
+{
+	if (want(x, n, N_SCALAR, what))
+		return -EINVAL;
+	if (!strcmp(n->value, "true") || !strcmp(n->value, "yes"))
+		*out = true;
+	else if (!strcmp(n->value, "false") || !strcmp(n->value, "no"))
+		*out = false;
+	else
+		return fail(x, n, "bad %s '%s': use true or false", what, n->value);
+	return 0;
+}
+
+static int up_percent(struct ctx *x, const struct node *n, unsigned int *out)
+{
+	unsigned long v;
+	char num[16];
+	size_t len;
+
+	if (want(x, n, N_SCALAR, "announce-at"))
+		return -EINVAL;
+	len = strlen(n->value);
+	if (len < 2 || len >= sizeof(num) || n->value[len - 1] != '%')
+		return fail(x, n, "bad announce-at '%s': use a percentage of link-bps, e.g. 50%%",
+			    n->value);
+	memcpy(num, n->value, len - 1);
+	num[len - 1] = '\0';
+	if (ag_parse_uint(num, 100, &v) || !v)
+		return fail(x, n, "bad announce-at '%s': use 1%% to 100%%", n->value);
+	*out = v;
+	return 0;
+}
+
+static int up_field(struct ctx *x, unsigned int f, const struct node *key, const struct node *val,
+		    void *arg)
+{
+	struct ag_upstream_conf *u = &x->conf->upstream;
+	unsigned long v;
+	int action;
+
+	(void)key, (void)arg;
+	switch (f) {
+	case UF_LOCAL_AS:
+		return scalar_asn(x, val, "local-as", &u->local_as);
+	case UF_ROUTER_ID:
+		return scalar_ip(x, val, "router-id", true, u->router_id, sizeof(u->router_id));
+	case UF_LOCAL_ADDRESS:
+		return scalar_ip(x, val, "local-address", false, u->local_address,
+				 sizeof(u->local_address));
+	case UF_NEIGHBORS:
+		return up_neighbors(x, val);
+	case UF_PROTECT:
+		return scalar_list(x, val, "protect", each_protect, NULL);
+	case UF_LINK_BPS:
+		return scalar_rate(x, val, "link-bps", AG_MAX_BITS_RATE, &u->link_bps);
+	case UF_ANNOUNCE_AT:
+		return up_percent(x, val, &u->announce_at);
+	case UF_ACTION:
+		if (want(x, val, N_SCALAR, "action"))
+			return -EINVAL;
+		action = ag_up_action_parse(val->value);
+		if (action < 0)
+			return fail(x, val, "bad action '%s': use discard, rate-limit or rtbh",
+				    val->value);
+		u->action = action;
+		return 0;
+	case UF_RATE_LIMIT_BPS:
+		return scalar_rate(x, val, "rate-limit-bps", AG_MAX_BITS_RATE, &u->rate_limit_bps);
+	case UF_HOLD:
+		return scalar_duration(x, val, "hold", &u->hold_ms);
+	case UF_MAX_RULES:
+		if (want(x, val, N_SCALAR, "max-rules") || ag_parse_uint(val->value, 10000, &v) ||
+		    !v)
+			return fail(x, val, "max-rules must be a count from 1 to 10000");
+		u->max_rules = v;
+		return 0;
+	case UF_WITHDRAW_ON_EXIT:
+		return scalar_bool(x, val, "withdraw-on-exit", &u->withdraw_on_exit);
+	case UF_SPEAKER:
+		if (want(x, val, N_SCALAR, "speaker"))
+			return -EINVAL;
+		if (strcmp(val->value, "exabgp") && strcmp(val->value, "external"))
+			return fail(x, val,
+				    "bad speaker '%s': use exabgp (the daemon runs it) or external (you run it)",
+				    val->value);
+		u->external = !strcmp(val->value, "external");
+		return 0;
+	case UF_NEXT_HOP6:
+		if (scalar_ip(x, val, "next-hop6", false, u->next_hop6, sizeof(u->next_hop6)))
+			return -EINVAL;
+		if (!strchr(u->next_hop6, ':'))
+			return fail(x, val, "next-hop6 must be an IPv6 address");
+		return 0;
+	default:
+		if (want(x, val, N_SCALAR, "exabgp"))
+			return -EINVAL;
+		if (strlen(val->value) >= sizeof(u->exabgp) || *val->value != '/')
+			return fail(x, val, "exabgp must be the program's absolute path");
+		snprintf(u->exabgp, sizeof(u->exabgp), "%s", val->value);
+		return 0;
+	}
+}
+
+static int upstream_section(struct ctx *x, const struct node *val)
+{
+	struct ag_upstream_conf *u = &x->conf->upstream;
+	int err;
+
+	u->enabled = true;
+	err = walk_map(x, val, "upstream", up_fields, up_field, NULL);
+	if (err)
+		return err;
+	if (!u->local_as || !*u->router_id || !*u->local_address || !u->nr_neighbors)
+		return fail(
+			x, val,
+			"upstream needs local-as, router-id, local-address and at least one neighbor");
+	if (u->action == AG_UP_RATE_LIMIT && !u->rate_limit_bps)
+		return fail(
+			x, val,
+			"action rate-limit needs rate-limit-bps (the rate the router lets through)");
+	return 0;
 }
 
 static const char *const exporter_fields[] = { "listen", NULL };
@@ -856,6 +1099,8 @@ static int top_field(struct ctx *x, unsigned int f, const struct node *key, cons
 		return detection_section(x, val);
 	case T_NOTIFY:
 		return walk_map(x, val, "notify", notify_fields, notify_field, NULL);
+	case T_UPSTREAM:
+		return upstream_section(x, val);
 	default:
 		return walk_map(x, val, "exporter", exporter_fields, exporter_field, NULL);
 	}
@@ -892,6 +1137,11 @@ void ag_conf_init(struct ag_conf *c)
 	c->detection.interval_ms = AG_DETECT_INTERVAL_MS;
 	c->detection.detect = AG_DETECT_INTERVALS;
 	ag_auto_init(&c->detection.dflt);
+	c->upstream.announce_at = AG_UP_ANNOUNCE_AT;
+	c->upstream.hold_ms = AG_UP_HOLD_MS;
+	c->upstream.max_rules = AG_UP_MAX_RULES;
+	c->upstream.withdraw_on_exit = true;
+	snprintf(c->upstream.exabgp, sizeof(c->upstream.exabgp), "%s", "/usr/sbin/exabgp");
 	for (i = 0; i < AG_MAX_VECTORS; i++)
 		ag_auto_init(&c->builtin_auto[i]);
 }

@@ -15,6 +15,7 @@ struct ag_detector *ag_detector_new(const struct ag_conf *c);
 void ag_detector_configure(struct ag_detector *d, const struct ag_conf *c);
 void ag_detector_step(struct ag_detector *d);
 void ag_detector_overlay(struct ag_conf *c, void *detector);
+bool ag_detector_attacked(const struct ag_detector *d, unsigned int slot);
 void ag_detector_free(struct ag_detector *d);
 
 /* events.c */

@@ -378,7 +378,7 @@ static void attack_end(struct ag_detector *d, struct track *t, __u64 dropped)
 	ag_event_publish(ev);
 }
 
-static bool vector_attacked(const struct ag_detector *d, unsigned int slot)
+bool ag_detector_attacked(const struct ag_detector *d, unsigned int slot)
 {
 	size_t i;
 
@@ -414,7 +414,7 @@ static void judge(struct ag_detector *d, struct track *t, const struct ag_state 
 		else if (now - t->below_since >= th.hold_s - 1e-3) {
 			t->a.active = false; /* the release comes before the end is announced */
 			e = find_esc(d, t->a.slot);
-			if (e && !vector_attacked(d, t->a.slot))
+			if (e && !ag_detector_attacked(d, t->a.slot))
 				release(d, t, e);
 			attack_end(d, t, dropped);
 			return;
@@ -518,12 +518,12 @@ static void settle_vectors(struct ag_detector *d, const struct ag_policy tbl[AG_
 	size_t i;
 
 	for (slot = 0; slot < AG_MAX_VECTORS; slot++)
-		if (d->hands_off[slot] && !vector_attacked(d, slot))
+		if (d->hands_off[slot] && !ag_detector_attacked(d, slot))
 			d->hands_off[slot] = false;
 	for (i = d->nr_esc; i-- > 0;) {
 		struct ag_escalation *e = &d->esc[i];
 
-		if (vector_attacked(d, e->slot))
+		if (ag_detector_attacked(d, e->slot))
 			continue;
 		snprintf(t.a.ifname, sizeof(t.a.ifname), "%s", e->ifname);
 		t.a.slot = e->slot;

@@ -48,8 +48,8 @@ int ag_dsts_read(int dsts_fd, struct ag_dst_entry **out, size_t *n)
 
 static int dst_key_cmp(const void *a, const void *b)
 {
-	return memcmp(&((const struct ag_dst_entry *)a)->key, &((const struct ag_dst_entry *)b)->key,
-		      sizeof(struct ag_dst_key));
+	return memcmp(&((const struct ag_dst_entry *)a)->key,
+		      &((const struct ag_dst_entry *)b)->key, sizeof(struct ag_dst_key));
 }
 
 void ag_dsts_sort(struct ag_dst_entry *v, size_t n)

@@ -2,15 +2,18 @@
 /*
  * The Prometheus text exposition (format 0.0.4) of the pinned state.
  * Labels are bounded: interface, vector, port, verdict, reason, action,
- * scope, list; never a source address. The attack families come from the
- * daemon's records in the state directory.
+ * scope, list, neighbor; never a source or destination address. The attack
+ * and upstream families come from the daemon's records in the state
+ * directory; the upstream ones only while the daemon that wrote them runs.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <json-c/json.h>
 
 #include "config.h"
 
@@ -221,6 +224,75 @@ static void attacks(FILE *f)
 	ag_attacks_free(&rec);
 }
 
+/* The upstream record (upstream.json) of a daemon that runs now, or NULL. */
+static json_object *upstream_record(void)
+{
+	json_object *o = NULL, *pid;
+	char *text;
+
+	if (ag_state_file_read(AG_UP_RECORD, &text))
+		return NULL;
+	o = json_tokener_parse(text);
+	free(text);
+	if (!o || !json_object_object_get_ex(o, "pid", &pid) ||
+	    (kill(json_object_get_int(pid), 0) && errno == ESRCH)) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+static void upstream(FILE *f)
+{
+	json_object *o = upstream_record(), *arr, *x, *v;
+	unsigned long long by_action[AG_UP__MAX] = { 0 };
+	size_t i;
+	int a;
+
+	if (!o)
+		return;
+	family(f, "ampguard_upstream_rules", "gauge",
+	       "Rules the daemon has the upstream router apply, by action.");
+	if (json_object_object_get_ex(o, "rules", &arr))
+		for (i = 0; i < json_object_array_length(arr); i++) {
+			x = json_object_array_get_idx(arr, i);
+			a = json_object_object_get_ex(x, "action", &v) ?
+				    ag_up_action_parse(json_object_get_string(v)) :
+				    -1;
+			if (a >= 0)
+				by_action[a]++;
+		}
+	for (a = 0; a < AG_UP__MAX; a++)
+		fprintf(f, "ampguard_upstream_rules{action=\"%s\"} %llu\n", ag_up_action_name(a),
+			by_action[a]);
+	family(f, "ampguard_bgp_session_up", "gauge",
+	       "1 while the BGP session to the neighbor is established.");
+	if (json_object_object_get_ex(o, "neighbors", &arr))
+		for (i = 0; i < json_object_array_length(arr); i++) {
+			x = json_object_array_get_idx(arr, i);
+			fprintf(f, "ampguard_bgp_session_up{");
+			label(f, "neighbor",
+			      json_object_object_get_ex(x, "address", &v) ?
+				      json_object_get_string(v) :
+				      "?",
+			      true);
+			fprintf(f, "} %d\n",
+				json_object_object_get_ex(x, "state", &v) &&
+					!strcmp(json_object_get_string(v), "up"));
+		}
+	family(f, "ampguard_upstream_errors_total", "counter",
+	       "Commands ExaBGP refused (the daemon's log says which).");
+	fprintf(f, "ampguard_upstream_errors_total %lld\n",
+		json_object_object_get_ex(o, "errors", &v) ? (long long)json_object_get_int64(v) :
+							     0);
+	family(f, "ampguard_upstream_refused_total", "counter",
+	       "Rules not announced: destination outside protect, or max-rules reached.");
+	fprintf(f, "ampguard_upstream_refused_total %lld\n",
+		json_object_object_get_ex(o, "refused", &v) ? (long long)json_object_get_int64(v) :
+							      0);
+	json_object_put(o);
+}
+
 static void build_info(FILE *f)
 {
 	family(f, "ampguard_build_info", "gauge", "Version of the exporting ampguard; always 1.");
@@ -260,6 +332,7 @@ int ag_metrics_render(char **out, size_t *len)
 		vectors(f, snap.tbl);
 		tables(f, &st, snap.tbl);
 		attacks(f);
+		upstream(f);
 	}
 	free(snap.ifs);
 	ag_state_close(&st);
