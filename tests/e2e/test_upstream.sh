@@ -31,12 +31,16 @@ FLOOD_SIZE=200
 LINK_BPS=${AG_UP_LINK_BPS:-10M}
 TRIGGER_PPS=$((FLOOD_PPS / 4))
 DETECT_HOLD_S=2
-UP_HOLD_S=4
+UP_HOLD_S=${AG_UP_HOLD_S:-4}
 LOCAL_AS=65001
 PEER_AS=65000
 # Time the router's table gets to show a change: the probe measured ms;
 # a loaded machine and an emulated one need far more.
 SHOW_S=${AG_UP_SHOW_S:-15}
+# From the attack's detection to the rule in the router's table, as this
+# script sees it (polling included); the daemon's own announce is always
+# checked against 5 s. Emulated machines poll slowly.
+ANNOUNCE_S=${AG_UP_ANNOUNCE_S:-5}
 SESSION_S=${AG_UP_SESSION_S:-60}
 
 r_start() { "${ROUTER}_start" "$NS_A" "$RDIR" "$ADDR_A4" "$PEER_AS" "$ADDR_P4" "$LOCAL_AS"; }
@@ -189,10 +193,12 @@ test_session_up()
 neighbor_up() { [ "$(up_field "d['neighbors'][0]['state']")" = up ]; }
 
 # flood_test FAMILY DEST: a DNS flood to DEST is announced after detection
-# and withdrawn hold after the attack ends.
+# and withdrawn hold after the attack ends. Times come from the daemon's
+# events (when it detected, announced, saw the end, withdrew) and from the
+# moment the router's table shows the rule.
 flood_test()
 {
-	local fam=$1 dst=$2 six=() src=$ADDR_A4 plen=32 line t_attack t_rule t_end t_gone ends
+	local fam=$1 dst=$2 six=() src=$ADDR_A4 plen=32 line ends t_attack t_ann t_seen t_end t_wd
 
 	if [ "$fam" = 6 ]; then
 		six=(-6)
@@ -200,30 +206,32 @@ flood_test()
 		plen=128
 	fi
 	line="$dst/$plen 53 discard"
+	ends=$(events_named attack_end | wc -l)
 	flood_reset
 	flood_start dns "$NS_A" "$UDPFLOOD" "${six[@]}" -s "$src" \
 		-d "$dst" --sport 53 --dport 5000 --size "$FLOOD_SIZE" \
 		-n $((FLOOD_PPS * FLOOD_SECONDS)) --rate "$FLOOD_PPS"
 	check "IPv$fam: the router gets '$line' during the flood" \
 		wait_for $((FLOOD_SECONDS + SHOW_S)) has_flow "$fam" "$line"
-	t_rule=$(date +%s)
+	t_seen=$(date +%s)
 	t_attack=$(event_time attack_start dns)
-	check "IPv$fam: the rule is in the router's table within 5 s of the attack's detection (attack $t_attack, seen $t_rule)" \
-		test -n "$t_attack" -a $((t_rule - t_attack)) -le 5
+	t_ann=$(event_time announce dns)
+	check "IPv$fam: announced within 5 s of the attack's detection (attack $t_attack, announce $t_ann)" \
+		test -n "$t_attack" -a -n "$t_ann" -a $((t_ann - t_attack)) -le 5
+	check "IPv$fam: in the router's table within $ANNOUNCE_S s of the attack's detection (seen $t_seen)" \
+		test $((t_seen - t_attack)) -le "$ANNOUNCE_S"
 	assert_eq "IPv$fam: the announce event names vector, destination, action and origin" \
 		"dns $dst discard auto" "$(events_named announce | tail -1)"
 	assert_eq "IPv$fam: ampguard upstream --json lists the rule" "dns 53 $dst discard auto" \
 		"$(up_field "' '.join(str(r[k]) for r in d['rules'] for k in ('vector', 'port', 'destination', 'action', 'origin'))")"
 	assert_eq "metrics: one discard rule" 1 "$(metric ampguard_upstream_rules 'action="discard"')"
-	ends=$(events_named attack_end | wc -l)
 	flood_wait
-	check "IPv$fam: the attack ends" wait_for $((DETECT_HOLD_S + 10)) attack_ended "$ends"
-	t_end=$(date +%s)
-	check "IPv$fam: the rule stays hold after the attack ends" has_flow "$fam" "$line"
+	check "IPv$fam: the attack ends" wait_for $((DETECT_HOLD_S + SHOW_S)) attack_ended "$ends"
 	check "IPv$fam: the rule is withdrawn after hold" wait_for $((UP_HOLD_S + SHOW_S)) no_flow "$fam" "$line"
-	t_gone=$(date +%s)
-	check "IPv$fam: withdrawn no earlier than hold (${UP_HOLD_S} s) after the attack's end ($((t_gone - t_end)) s)" \
-		test $((t_gone - t_end)) -ge $((UP_HOLD_S - 1))
+	t_end=$(event_time attack_end dns)
+	t_wd=$(event_time withdraw dns)
+	check "IPv$fam: withdrawn hold (${UP_HOLD_S} s) after the attack's end (end $t_end, withdraw $t_wd)" \
+		test -n "$t_wd" -a $((t_wd - t_end)) -ge $((UP_HOLD_S - 1)) -a $((t_wd - t_end)) -le $((UP_HOLD_S + 2))
 	assert_eq "IPv$fam: the withdraw event says why" "dns $dst discard auto attack over" \
 		"$(events_named withdraw | tail -1)"
 }

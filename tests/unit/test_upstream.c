@@ -56,7 +56,7 @@ static const char *routes(const struct ag_up_rule *r, const struct ag_upstream_c
 	return out;
 }
 
-#define ROUTES(r, u, allow, n, max, want) \
+#define ROUTES(r, u, allow, n, max, want)                                 \
 	CHECK(!strcmp(routes(&(r), &(u), allow, n, max), want), "got %s", \
 	      routes(&(r), &(u), allow, n, max))
 
@@ -105,10 +105,12 @@ static void test_rtbh(void)
 	r = rule("2001:db8::2", 53, AG_UP_RTBH);
 	ROUTES(r, u, NULL, 0, 8, "E97"); /* EAFNOSUPPORT: no IPv6 next hop */
 	strcpy(u.next_hop6, "2001:db8:ff::1");
-	ROUTES(r, u, NULL, 0, 8, "route 2001:db8::2/128 next-hop 2001:db8:ff::1 community [65535:666]");
+	ROUTES(r, u, NULL, 0, 8,
+	       "route 2001:db8::2/128 next-hop 2001:db8:ff::1 community [65535:666]");
 	strcpy(u.local_address, "2001:db8:ff::9");
 	u.next_hop6[0] = '\0';
-	ROUTES(r, u, NULL, 0, 8, "route 2001:db8::2/128 next-hop 2001:db8:ff::9 community [65535:666]");
+	ROUTES(r, u, NULL, 0, 8,
+	       "route 2001:db8::2/128 next-hop 2001:db8:ff::9 community [65535:666]");
 	r = rule("192.0.2.2", 53, AG_UP_RTBH);
 	ROUTES(r, u, NULL, 0, 8, "route 192.0.2.2/32 next-hop self community [65535:666]");
 }
@@ -119,12 +121,18 @@ static void test_protect_prefixes(void)
 		const char *prefix, *addr;
 		bool in;
 	} rows[] = {
-		{ "192.0.2.0/24", "192.0.2.2", true },	  { "192.0.2.0/24", "192.0.3.2", false },
-		{ "192.0.2.128/25", "192.0.2.127", false }, { "192.0.2.128/25", "192.0.2.200", true },
-		{ "192.0.2.2/32", "192.0.2.2", true },	  { "0.0.0.0/0", "203.0.113.9", true },
-		{ "2001:db8::/64", "2001:db8::2", true },    { "2001:db8::/64", "2001:db8:1::2", false },
-		{ "2001:db8::/64", "192.0.2.2", false },    { "192.0.2.0/24", "::ffff:192.0.2.2", false },
-		{ "2001:db8::/61", "2001:db8:0:7::1", true }, { "2001:db8::/61", "2001:db8:0:8::1", false },
+		{ "192.0.2.0/24", "192.0.2.2", true },
+		{ "192.0.2.0/24", "192.0.3.2", false },
+		{ "192.0.2.128/25", "192.0.2.127", false },
+		{ "192.0.2.128/25", "192.0.2.200", true },
+		{ "192.0.2.2/32", "192.0.2.2", true },
+		{ "0.0.0.0/0", "203.0.113.9", true },
+		{ "2001:db8::/64", "2001:db8::2", true },
+		{ "2001:db8::/64", "2001:db8:1::2", false },
+		{ "2001:db8::/64", "192.0.2.2", false },
+		{ "192.0.2.0/24", "::ffff:192.0.2.2", false },
+		{ "2001:db8::/61", "2001:db8:0:7::1", true },
+		{ "2001:db8::/61", "2001:db8:0:8::1", false },
 	};
 	unsigned int i;
 	__u8 a[16];
@@ -148,10 +156,10 @@ static int parse(const char *yaml, struct ag_conf *c, char *err, size_t len)
 	return ag_conf_parse(yaml, strlen(yaml), "t.yaml", false, c, err, len);
 }
 
-#define UP_HEAD                                   \
-	"upstream:\n  local-as: 65001\n"          \
-	"  router-id: 198.18.0.1\n"               \
-	"  local-address: 198.18.0.1\n"           \
+#define UP_HEAD                          \
+	"upstream:\n  local-as: 65001\n" \
+	"  router-id: 198.18.0.1\n"      \
+	"  local-address: 198.18.0.1\n"  \
 	"  neighbors:\n    - { address: 198.18.0.2, peer-as: 65000 }\n"
 
 static void test_config_section(void)
@@ -160,8 +168,8 @@ static void test_config_section(void)
 	char err[256] = "";
 
 	ASSERT_OK(parse(UP_HEAD "  protect: [ 192.0.2.0/24, 2001:db8::/64 ]\n  link-bps: 10G\n"
-			       "  announce-at: 50%\n  action: rate-limit\n  rate-limit-bps: 100M\n"
-			       "  hold: 5m\n  max-rules: 64\n  withdraw-on-exit: false\n",
+				"  announce-at: 50%\n  action: rate-limit\n  rate-limit-bps: 100M\n"
+				"  hold: 5m\n  max-rules: 64\n  withdraw-on-exit: false\n",
 			&c, err, sizeof(err)),
 		  err);
 	ASSERT_EQ(c.upstream.enabled, 1, "enabled");
@@ -202,19 +210,24 @@ static void test_config_refusals(void)
 		  "t.yaml:2:3: action rate-limit needs rate-limit-bps (the rate the router lets through)" },
 		{ UP_HEAD "  announce-at: 50\n",
 		  "t.yaml:7:16: bad announce-at '50': use a percentage of link-bps, e.g. 50%" },
-		{ UP_HEAD "  announce-at: 150%\n", "t.yaml:7:16: bad announce-at '150%': use 1% to 100%" },
+		{ UP_HEAD "  announce-at: 150%\n",
+		  "t.yaml:7:16: bad announce-at '150%': use 1% to 100%" },
 		{ UP_HEAD "  protect: [ 192.0.2.1/24 ]\n",
 		  "t.yaml:7:14: bad protect prefix '192.0.2.1/24': host bits are set (did you mean 192.0.2.0/24?)" },
-		{ UP_HEAD "  router-id: 2001:db8::1\n", "t.yaml:7:3: duplicate key 'router-id' (first at line 3)" },
+		{ UP_HEAD "  router-id: 2001:db8::1\n",
+		  "t.yaml:7:3: duplicate key 'router-id' (first at line 3)" },
 		{ "upstream:\n  local-as: 0\n",
 		  "t.yaml:2:13: bad local-as '0': use an AS number from 1 to 4294967295" },
-		{ UP_HEAD "  max-rules: 0\n", "t.yaml:7:14: max-rules must be a count from 1 to 10000" },
+		{ UP_HEAD "  max-rules: 0\n",
+		  "t.yaml:7:14: max-rules must be a count from 1 to 10000" },
 		{ UP_HEAD "  speaker: bird\n",
 		  "t.yaml:7:12: bad speaker 'bird': use exabgp (the daemon runs it) or external (you run it)" },
-		{ UP_HEAD "  next-hop6: 192.0.2.1\n", "t.yaml:7:14: next-hop6 must be an IPv6 address" },
+		{ UP_HEAD "  next-hop6: 192.0.2.1\n",
+		  "t.yaml:7:14: next-hop6 must be an IPv6 address" },
 		{ UP_HEAD "  withdraw-on-exit: maybe\n",
 		  "t.yaml:7:21: bad withdraw-on-exit 'maybe': use true or false" },
-		{ UP_HEAD "  neighbours: []\n", "t.yaml:7:3: unknown key 'neighbours' in upstream" },
+		{ UP_HEAD "  neighbours: []\n",
+		  "t.yaml:7:3: unknown key 'neighbours' in upstream" },
 	};
 	struct ag_conf c;
 	char err[256];

@@ -107,9 +107,9 @@ static int check_upstream(void *p)
 	}
 	if (a->sub && a->nr_words != want)
 		return usage_error(a->sub == UP_ANNOUNCE ? "announce takes VECTOR DESTINATION" :
-				   a->sub == UP_BRIDGE	 ? "bridge takes the daemon's SOCKET" :
-				   a->all		 ? "withdraw --all takes nothing else" :
-							   "withdraw takes VECTOR DESTINATION, or --all");
+				   a->sub == UP_BRIDGE   ? "bridge takes the daemon's SOCKET" :
+				   a->all                ? "withdraw --all takes nothing else" :
+					    "withdraw takes VECTOR DESTINATION, or --all");
 	if ((a->action >= 0 || a->rate >= 0 || a->for_ms >= 0) && a->sub != UP_ANNOUNCE)
 		return usage_error("--action, --rate and --for go with announce");
 	if (a->all && a->sub != UP_WITHDRAW)

@@ -42,6 +42,8 @@ int ag_parse_duration_ms(const char *s, unsigned long *ms);
 void ag_fmt_duration(char *buf, size_t len, unsigned long ms);
 void ag_fmt_time(char *buf, size_t len, time_t t);
 double ag_mono_s(void);
+int ag_unix_listen(const char *path, int backlog);
+int ag_unix_connect(const char *path);
 
 struct ag_url { /* http://HOST[:PORT][/PATH] */
 	char host[256];

@@ -14,28 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 
 #include "upstream.h"
-
-static int connect_daemon(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		close(fd);
-		return -errno;
-	}
-	return fd;
-}
 
 static int write_all(int fd, const char *buf, size_t len)
 {
@@ -107,7 +87,7 @@ int ag_bridge_run(const char *sock_path)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	signal(SIGPIPE, SIG_IGN);
 	for (;;) {
-		sock = connect_daemon(sock_path);
+		sock = ag_unix_connect(sock_path);
 		if (sock < 0) {
 			if (!said)
 				ag_log("bridge: no daemon on %s yet: %s; retrying every second",

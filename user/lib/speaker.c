@@ -33,7 +33,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <json-c/json.h>
 
@@ -86,9 +85,10 @@ static int write_conf(const struct ag_speaker *sp, char *path, size_t len)
 	f = fopen(path, "w");
 	if (!f)
 		return -errno;
-	fprintf(f, "# Written by ampguard daemon at every start of ExaBGP: edit the daemon's\n"
-		   "# configuration file (upstream:), not this one.\n"
-		   "process ampguard {\n\trun %s upstream bridge %s;\n\tencoder json;\n}\n",
+	fprintf(f,
+		"# Written by ampguard daemon at every start of ExaBGP: edit the daemon's\n"
+		"# configuration file (upstream:), not this one.\n"
+		"process ampguard {\n\trun %s upstream bridge %s;\n\tencoder json;\n}\n",
 		sp->self, sp->sock_path);
 	for (i = 0; i < u->nr_neighbors; i++)
 		fprintf(f,
@@ -221,25 +221,16 @@ static void conn_close(struct ag_speaker *sp)
 
 static int listen_start(struct ag_speaker *sp)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
 
 	if (mkdir(ag_state_dir(), 0755) && errno != EEXIST)
 		return -errno;
 	if (ag_path(sp->sock_path, sizeof(sp->sock_path), "%s/%s", ag_state_dir(),
-		    AG_UP_BRIDGE_SOCK) ||
-	    strlen(sp->sock_path) >= sizeof(sa.sun_path))
+		    AG_UP_BRIDGE_SOCK))
 		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, sp->sock_path, strlen(sp->sock_path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = ag_unix_listen(sp->sock_path, 4);
 	if (fd < 0)
-		return -errno;
-	unlink(sp->sock_path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(sp->sock_path, 0600) ||
-	    listen(fd, 4)) {
-		close(fd);
-		return -errno;
-	}
+		return fd;
 	sp->listen_fd = fd;
 	return 0;
 }
@@ -287,8 +278,9 @@ static void on_json(struct ag_speaker *sp, const char *line)
 	    json_object_object_get_ex(nb, "state", &state)) {
 		i = neighbor_index(sp, json_object_get_string(peer));
 		s = json_object_get_string(state);
-		st = !strcmp(s, "up") ? AG_BGP_UP : !strcmp(s, "connected") ? AG_BGP_CONNECTED :
-									     AG_BGP_DOWN;
+		st = !strcmp(s, "up")        ? AG_BGP_UP :
+		     !strcmp(s, "connected") ? AG_BGP_CONNECTED :
+					       AG_BGP_DOWN;
 		if (i >= 0 && sp->state[i] != st) {
 			sp->state[i] = st;
 			ag_log("upstream: neighbor %s %s", sp->conf.neighbors[i].address, s);
@@ -431,8 +423,7 @@ int ag_speaker_send(struct ag_speaker *sp, const char *fmt, ...)
 static bool same_session(const struct ag_upstream_conf *a, const struct ag_upstream_conf *b)
 {
 	return a->local_as == b->local_as && !strcmp(a->router_id, b->router_id) &&
-	       !strcmp(a->local_address, b->local_address) &&
-	       a->nr_neighbors == b->nr_neighbors &&
+	       !strcmp(a->local_address, b->local_address) && a->nr_neighbors == b->nr_neighbors &&
 	       !memcmp(a->neighbors, b->neighbors, a->nr_neighbors * sizeof(a->neighbors[0])) &&
 	       a->external == b->external && !strcmp(a->exabgp, b->exabgp);
 }

@@ -31,8 +31,6 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <json-c/json.h>
 
 #include "upstream.h"
@@ -107,9 +105,9 @@ static void save(struct ag_upstream *up)
 				       json_object_new_string(up->conf.neighbors[i].address));
 		json_object_object_add(nb, "peer_as",
 				       json_object_new_int64(up->conf.neighbors[i].peer_as));
-		json_object_object_add(
-			nb, "state",
-			json_object_new_string(ag_bgp_state_name(ag_speaker_state(up->sp, i))));
+		json_object_object_add(nb, "state",
+				       json_object_new_string(
+					       ag_bgp_state_name(ag_speaker_state(up->sp, i))));
 		json_object_array_add(nbs, nb);
 	}
 	for (i = 0; i < up->n; i++)
@@ -123,8 +121,7 @@ static void save(struct ag_upstream *up)
 	err = ag_state_file_write(AG_UP_RECORD,
 				  json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	if (err)
-		ag_log("upstream: keeping %s/%s: %s", ag_state_dir(), AG_UP_RECORD,
-		       strerror(-err));
+		ag_log("upstream: keeping %s/%s: %s", ag_state_dir(), AG_UP_RECORD, strerror(-err));
 	json_object_put(o);
 	up->dirty = false;
 }
@@ -260,8 +257,9 @@ static bool own_address(int family, const __u8 addr[16])
 
 		if (!i->ifa_addr || i->ifa_addr->sa_family != family)
 			continue;
-		a = family == AF_INET ? (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr :
-					(const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+		a = family == AF_INET ?
+			    (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr :
+			    (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
 		for (k = 0; k < s.n && !found; k++)
 			found = !strcmp(s.ifs[k].name, i->ifa_name) &&
 				!memcmp(a, addr, family == AF_INET ? 4 : 16);
@@ -355,8 +353,8 @@ static void sync_routes(struct ag_upstream *up)
 	if (!ag_speaker_connected(up->sp))
 		return;
 	for (i = 0; i < up->n; i++) {
-		n = ag_up_routes(&up->rules[i], &up->conf, up->allow.v, up->allow.n,
-				 up->want + nw, MAX_ROUTES - nw);
+		n = ag_up_routes(&up->rules[i], &up->conf, up->allow.v, up->allow.n, up->want + nw,
+				 MAX_ROUTES - nw);
 		if (n < 0)
 			continue;
 		/* Two vectors blackholing one address share the route. */
@@ -586,8 +584,8 @@ static void ctl_announce(struct ag_upstream *up, char *args, char *ans, size_t l
 
 	if (sscanf(args, "%63s %45s %15s %llu %llu", vector, dest, action, &rate, &for_s) != 5 ||
 	    ag_up_addr_parse(dest, &r.family, r.addr) ||
-	    (r.action = strcmp(action, "default") ? ag_up_action_parse(action) :
-						     up->conf.action) < 0) {
+	    (r.action = strcmp(action, "default") ? ag_up_action_parse(action) : up->conf.action) <
+		    0) {
 		snprintf(ans, len, "error malformed request");
 		return;
 	}
@@ -612,7 +610,8 @@ static void ctl_announce(struct ag_upstream *up, char *args, char *ans, size_t l
 		return;
 	}
 	snprintf(ans, len, "ok %s %s to %s%s", ag_up_action_name(r.action), r.vector, dest,
-		 ag_speaker_connected(up->sp) ? "" : " (ExaBGP is not connected yet: sent when it is)");
+		 ag_speaker_connected(up->sp) ? "" :
+						" (ExaBGP is not connected yet: sent when it is)");
 }
 
 /* "withdraw VECTOR DEST" or "withdraw-all" */
@@ -684,44 +683,31 @@ static void ctl_serve(struct ag_upstream *up)
 
 static int ctl_listen(struct ag_upstream *up)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
 
-	if (ag_path(up->ctl_path, sizeof(up->ctl_path), "%s/%s", ag_state_dir(), AG_UP_CTL_SOCK) ||
-	    strlen(up->ctl_path) >= sizeof(sa.sun_path))
+	if (ag_path(up->ctl_path, sizeof(up->ctl_path), "%s/%s", ag_state_dir(), AG_UP_CTL_SOCK))
 		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, up->ctl_path, strlen(up->ctl_path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = ag_unix_listen(up->ctl_path, 16);
 	if (fd < 0)
-		return -errno;
-	unlink(up->ctl_path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(up->ctl_path, 0600) ||
-	    listen(fd, 16)) {
-		close(fd);
-		return -errno;
-	}
+		return fd;
 	up->ctl_fd = fd;
 	return 0;
 }
 
 int ag_upstream_request(const char *request, char *answer, size_t len)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = 10 };
 	char path[PATH_MAX];
 	ssize_t n;
 	int fd, err = 0;
 
-	if (ag_path(path, sizeof(path), "%s/%s", ag_state_dir(), AG_UP_CTL_SOCK) ||
-	    strlen(path) >= sizeof(sa.sun_path))
+	if (ag_path(path, sizeof(path), "%s/%s", ag_state_dir(), AG_UP_CTL_SOCK))
 		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = ag_unix_connect(path);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    send(fd, request, strlen(request), MSG_NOSIGNAL) < 0) {
+	if (send(fd, request, strlen(request), MSG_NOSIGNAL) < 0) {
 		err = -errno;
 		close(fd);
 		return err;

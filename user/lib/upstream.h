@@ -11,8 +11,8 @@
 
 #include "daemon.h"
 
-#define AG_UP_BRIDGE_SOCK "exabgp.sock" /* in the state directory: the bridge */
-#define AG_UP_CTL_SOCK "upstream.sock"  /* in the state directory: the CLI */
+#define AG_UP_BRIDGE_SOCK "exabgp.sock"  /* in the state directory: the bridge */
+#define AG_UP_CTL_SOCK "upstream.sock"   /* in the state directory: the CLI */
 #define AG_UP_RTBH_COMMUNITY "65535:666" /* BLACKHOLE, RFC 7999 */
 
 enum ag_bgp_state { AG_BGP_DOWN, AG_BGP_CONNECTED, AG_BGP_UP };
@@ -22,15 +22,15 @@ struct ag_up_rule {
 	char vector[32];
 	unsigned int slot;
 	__u16 port;
-	int family; /* AF_INET or AF_INET6 */
+	int family;    /* AF_INET or AF_INET6 */
 	__u8 addr[16]; /* IPv4 in the first 4 bytes */
 	int action;    /* enum ag_up_action */
 	unsigned long long rate_bps;
 	bool manual;
 	bool fragments; /* the vector drops later fragments: match them too */
 	time_t since;
-	time_t expires; /* manual --for; 0: until withdrawn */
-	double quiet_since; /* automatic: when the vector's attack ended; 0 while it lasts */
+	time_t expires;         /* manual --for; 0: until withdrawn */
+	double quiet_since;     /* automatic: when the vector's attack ended; 0 while it lasts */
 	unsigned long long bps; /* automatic: the destination's rate when announced */
 };
 
@@ -46,8 +46,7 @@ void ag_up_addr_str(int family, const __u8 addr[16], char *buf, size_t len);
 const char *ag_up_next_hop(const struct ag_upstream_conf *u, int family);
 bool ag_up_addr_in(int family, const __u8 addr[16], const struct ag_cidr *c);
 int ag_up_routes(const struct ag_up_rule *r, const struct ag_upstream_conf *u,
-		 const struct ag_cidr *allow, size_t nr_allow, struct ag_up_route *out,
-		 size_t max);
+		 const struct ag_cidr *allow, size_t nr_allow, struct ag_up_route *out, size_t max);
 
 /* speaker.c: ExaBGP, managed or external, over its process API */
 struct ag_speaker;
