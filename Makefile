@@ -46,7 +46,7 @@ CMD_OBJS  := $(patsubst user/cmd/%.c,$(BUILD)/user/cmd/%.o,$(CMD_SRCS))
 FUZZ_BINS := $(BUILD)/fuzz/fuzz_config $(BUILD)/fuzz/fuzz_refclass
 TEST_BINS := $(FUZZ_BINS) $(BUILD)/tests/udpflood $(BUILD)/tests/test_xdp $(BUILD)/tests/test_track $(BUILD)/tests/test_ratelimit $(BUILD)/tests/test_lists_frags $(BUILD)/tests/udpgen $(BUILD)/tests/udpsink $(BUILD)/tests/udpecho \
 	     $(BUILD)/tests/test_refclass $(BUILD)/tests/fuzz_datapath $(BUILD)/tests/test_load \
-	     $(BUILD)/tests/test_options $(BUILD)/tests/test_upstream
+	     $(BUILD)/tests/test_options $(BUILD)/tests/test_upstream $(BUILD)/tests/test_pcapng
 # The unit suites and the binary again under ASan and UBSan (make test runs
 # both builds; make test-sanitize only these).
 SAN_CFLAGS := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \

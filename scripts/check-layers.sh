@@ -18,7 +18,7 @@ build=${1:-build}
 
 # Lowest first. A new library file must be placed here.
 layers=(
-	"base: util names rate cidr"
+	"base: util names rate cidr pcapng"
 	"kernel: kernel progs maps"
 	"state: state attacks"
 	"tables: gen stats srctable dsts lists tc"

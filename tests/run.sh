@@ -21,6 +21,7 @@ mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 # AMPGUARD_PROBE_FAIL=atomics runs the build for kernels without BPF atomics.
 # First the gates: layering, formatting and shellcheck.
 suites=(scripts/check-layers.sh scripts/lint.sh build/tests/test_options build/tests/test_upstream
+	build/tests/test_pcapng
 	build/tests/test_xdp build/tests/test_track build/tests/test_ratelimit
 	build/tests/test_lists_frags build/tests/test_refclass build/tests/test_load
 	"AMPGUARD_PROBE_FAIL=atomics build/tests/test_ratelimit"

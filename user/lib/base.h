@@ -103,4 +103,14 @@ void ag_fmt_src_addr(const __u8 *a, char *buf, size_t len);
 /* The attach modes an operator asks for: AG_MODE_AUTO or enum ag_attach_mode. */
 enum { AG_MODE_AUTO = 0 };
 
+/* pcapng.c: writing pcapng (Section Header, Interface Description, Enhanced Packet blocks) */
+struct ag_pcapng;
+struct ag_pcapng *ag_pcapng_open(FILE *f, const char *app);
+int ag_pcapng_iface(struct ag_pcapng *w, const char *name, unsigned int snaplen);
+int ag_pcapng_packet(struct ag_pcapng *w, unsigned int iface, unsigned long long ts_ns,
+		     const void *data, unsigned int caplen, unsigned int origlen,
+		     const char *comment, bool inbound, int queue, long long dropcount);
+int ag_pcapng_flush(struct ag_pcapng *w);
+void ag_pcapng_close(struct ag_pcapng *w);
+
 #endif /* AG_BASE_H */
