@@ -10,7 +10,7 @@ BUILD     := build
 CC        ?= gcc
 CLANG     ?= clang
 BPFTOOL   ?= bpftool
-PKGS      := libbpf libelf zlib json-c libmicrohttpd yaml-0.1
+PKGS      := libbpf libelf zlib json-c libmicrohttpd yaml-0.1 libpcap
 ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 

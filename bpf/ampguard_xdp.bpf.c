@@ -3,7 +3,8 @@
  * XDP ingress classifier. In order: parse; deny and allow lists; later
  * fragments follow their first; the vector by UDP source port; let through
  * what this host asked for or serves; the vector's action for the
- * unsolicited rest; count, and sample where unsolicited traffic goes. One instance is loaded per protected interface:
+ * unsolicited rest; count, sample where unsolicited traffic goes, and hand
+ * frames to a capture when one runs. One instance is loaded per protected interface:
  * the policy maps are shared, stats and ifinfo are the interface's own.
  */
 #include "parse.h"
@@ -13,6 +14,7 @@
 #include "lists.h"
 #include "frag.h"
 #include "dsts.h"
+#include "capture.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -28,7 +30,8 @@ struct {
 	__type(value, struct ag_ifinfo);
 } ifinfo SEC(".maps");
 
-static __always_inline int count(const struct pkt *p, const void *end, __u32 vec, __u32 reason)
+static __always_inline int count(struct xdp_md *ctx, const struct pkt *p, const void *end,
+				 __u32 vec, __u32 reason)
 {
 	__u32 idx = AG_STATS_IDX(vec, reason);
 	struct ag_counter *ctr;
@@ -39,6 +42,7 @@ static __always_inline int count(const struct pkt *p, const void *end, __u32 vec
 		ctr->bytes += p->len;
 		dst_sample(p, end, vec, reason, ctr->packets);
 	}
+	capture_check(ctx, vec, reason);
 	return ag_reason_drops(reason) ? XDP_DROP : XDP_PASS;
 }
 
@@ -93,12 +97,12 @@ int ampguard_xdp(struct xdp_md *ctx)
 	if (p.l3 && lists) {
 		reason = list_verdict(&p, c.end, gen, lists);
 		if (reason != PARSE_OK)
-			return count(&p, c.end, 0, reason);
+			return count(ctx, &p, c.end, 0, reason);
 	}
 
 	if (ret == PARSE_LATER_FRAGMENT) {
 		reason = frag_follow(&p, c.end, bpf_map_lookup_elem(&ifinfo, &zero), gen, &vec);
-		return count(&p, c.end, vec, reason);
+		return count(ctx, &p, c.end, vec, reason);
 	}
 	if (ret == PARSE_OK)
 		reason = judge_udp(&p, c.end, gen, &vec);
@@ -107,7 +111,7 @@ int ampguard_xdp(struct xdp_md *ctx)
 	/* Whatever the protocol, the rest of the datagram follows its first fragment. */
 	if (p.frag == FRAG_FIRST && p.l3)
 		frag_remember(&p, c.end, vec, ag_reason_drops(reason));
-	return count(&p, c.end, vec, reason);
+	return count(ctx, &p, c.end, vec, reason);
 }
 
 char LICENSE[] SEC("license") = "GPL";

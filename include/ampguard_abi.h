@@ -362,6 +362,57 @@ static inline int ag_dst_sampled(__u64 n)
 	return (__u32)((__u32)n * 0x9e3779b9U) < (1U << (32 - AG_DST_SAMPLE_SHIFT));
 }
 
+/*
+ * Sampled capture (`ampguard capture`). The datapath reads until_ns first:
+ * 0 (no capture) costs one inlined array lookup and one branch. While
+ * bpf_ktime_get_ns() < until_ns, frames whose reason and vector are in the
+ * masks are counted per CPU, one in `sample` of them passes the shared
+ * rate cap (a GCRA bucket, struct ag_capture_bucket) and goes to the perf
+ * event array with its first min(snaplen, frame) bytes behind a struct
+ * ag_capture_meta. The capture process renews until_ns every
+ * AG_CAPTURE_RENEW_MS for AG_CAPTURE_LEASE_MS: a capture that dies stops
+ * within the lease.
+ */
+#define AG_CAPTURE_LEASE_MS 2000
+#define AG_CAPTURE_RENEW_MS 500
+
+struct ag_capture {
+	__u64 until_ns; /* lease end, on bpf_ktime_get_ns()'s clock; 0: off */
+	__u64 vectors;  /* bit per slot */
+	__u32 reasons;  /* bit per enum ag_reason */
+	__u32 sample;   /* one in sample of the matching frames, per CPU; >= 1 */
+	__u32 snaplen;
+	__u32 owner;   /* pid of the capture */
+	__u32 ifindex; /* 0: every protected interface */
+	__u32 pad;
+};
+
+struct ag_capture_bucket {
+	__u64 tat; /* GCRA, ns */
+	__u64 inc_ns;
+	__u64 tol_ns;
+	struct bpf_spin_lock lock; /* as in struct ag_rl_agg */
+	__u32 pad;
+};
+
+struct ag_capture_cpu {
+	__u64 matched; /* frames in the masks while the lease held */
+	__u64 sampled; /* handed to the perf event array */
+	__u64 capped;  /* sampled 1 in N but over the rate cap */
+	__u64 failed;  /* the perf event array refused (no reader, buffer full) */
+};
+
+struct ag_capture_meta {
+	__u64 ts_ns; /* bpf_ktime_get_ns() */
+	__u32 ifindex;
+	__u32 rx_queue;
+	__u32 len; /* the whole frame; the sample may be shorter */
+	__u32 caplen;
+	__u16 vec;
+	__u8 reason;
+	__u8 pad[5];
+};
+
 /* Where the egress tracker sits in a clsact hook; distinctive, so that
  * detach removes only its own filter. */
 #define AG_TC_HANDLE 0xa9a9

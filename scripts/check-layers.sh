@@ -18,7 +18,7 @@ build=${1:-build}
 
 # Lowest first. A new library file must be placed here.
 layers=(
-	"base: util names rate cidr pcapng"
+	"base: util names rate cidr pcapng pcapfile"
 	"kernel: kernel progs maps"
 	"state: state attacks"
 	"tables: gen stats srctable dsts lists tc"
@@ -27,6 +27,7 @@ layers=(
 	"config: config config_yaml metrics exporter"
 	"daemon: detect events webhook"
 	"upstream: routes speaker bridge upstream"
+	"capture: capture"
 )
 
 passed=0

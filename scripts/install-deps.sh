@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
 	# build
 	make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev bpftool
-	libjson-c-dev libyaml-dev libmicrohttpd-dev
+	libjson-c-dev libyaml-dev libmicrohttpd-dev libpcap-dev
 	# fuzzing and sanitizers (libFuzzer, ASan and UBSan runtimes for clang)
 	libclang-rt-14-dev
 	# test hosts, peers and the tools the tests drive them with
@@ -16,6 +16,8 @@ packages=(
 	dnsmasq-base chrony bind9-dnsutils prometheus nftables iptables xdp-tools
 	# BGP: the speaker the daemon runs, and the two routers the tests peer with
 	exabgp bird2 gobgpd
+	# reading what ampguard capture writes
+	tshark tcpdump
 	# the formatting and shell-script gate (scripts/lint.sh)
 	clang-format shellcheck
 	# benchmarks and diagnostics

@@ -102,6 +102,34 @@ struct {
 	__type(value, struct ag_dst_val);
 } dsts SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ag_capture);
+} capture SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ag_capture_bucket);
+} capture_bucket SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ag_capture_cpu);
+} capture_cpu SEC(".maps");
+
+/* One perf ring per CPU (libbpf sizes it to the possible CPUs). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} capture_events SEC(".maps");
+
 static __always_inline const struct ag_config *config_get(void)
 {
 	__u32 zero = 0;

@@ -14,6 +14,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
+#include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -543,6 +545,166 @@ static void test_dst_sample_which_reasons(void)
 	reset_policy();
 }
 
+/* ---- capture ---- */
+
+struct cap_seen {
+	unsigned int n;
+	struct ag_capture_meta meta[64];
+	__u8 first[64][16]; /* the first bytes of each sample */
+	__u32 size[64];
+};
+
+static void cap_sample(void *arg, int cpu, void *raw, __u32 size)
+{
+	struct cap_seen *seen = arg;
+	const struct ag_capture_meta *m = raw;
+
+	(void)cpu;
+	if (seen->n < 64 && size >= sizeof(*m)) {
+		seen->meta[seen->n] = *m;
+		seen->size[seen->n] = size;
+		memcpy(seen->first[seen->n], (const __u8 *)raw + sizeof(*m),
+		       m->caplen < 16 ? m->caplen : 16);
+	}
+	seen->n++;
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Settings and an empty bucket: rate inc_ns per sample, burst tol_ns. */
+static void cap_set(__u64 until, __u32 reasons, __u64 vectors, __u32 sample, __u64 inc, __u64 tol)
+{
+	struct ag_capture c = { .until_ns = until,
+				.vectors = vectors,
+				.reasons = reasons,
+				.sample = sample,
+				.snaplen = 64,
+				.owner = getpid() };
+	struct ag_capture_bucket b = { .inc_ns = inc, .tol_ns = tol };
+	__u32 zero = 0;
+
+	CHECK(!bpf_map_update_elem(st.capture_bucket_fd, &zero, &b, 0), "bucket");
+	CHECK(!bpf_map_update_elem(st.capture_fd, &zero, &c, 0), "capture");
+}
+
+static struct ag_capture_cpu cap_counts(void)
+{
+	struct ag_capture_cpu sum;
+	struct ag_capture c;
+
+	CHECK(ag_capture_read(&st, &c, &sum) == 0, "reading capture counters");
+	return sum;
+}
+
+static void cap_run(const struct frame *f, unsigned int n)
+{
+	struct fixture_run r = { .data = f->data, .len = f->len, .repeat = n };
+
+	ASSERT_OK(fixture_run(bpf_program__fd(skel->progs.ampguard_xdp), &r), "test run");
+}
+
+/*
+ * The datapath's choice before any copy: reason and vector masks, then 1
+ * in N per CPU; each sample carries the metadata and the frame's first
+ * snaplen bytes.
+ */
+static void test_capture_masks_and_sampling(void)
+{
+	struct frame_spec s = { .sport = 3702, .dport = 40000, .payload = 100 };
+	struct ag_capture_cpu before, after;
+	struct cap_seen seen = { 0 };
+	struct perf_buffer *pb;
+	struct frame wsd, dns;
+	unsigned int i;
+
+	reset_policy();
+	frame_build(&s, &wsd);
+	s.sport = 53;
+	frame_build(&s, &dns);
+	pb = perf_buffer__new(st.capture_events_fd, 8, cap_sample, NULL, &seen, NULL);
+	CHECK(pb != NULL, "perf buffer");
+	if (!pb)
+		return;
+	cap_set(mono_ns() + 10000000000ULL, 1U << AG_R_POLICY_DROP, 1ULL << WSD_SLOT, 4, 1,
+		1000000000ULL);
+	before = cap_counts();
+	cap_run(&wsd, 40);
+	cap_run(&dns, 10); /* not in the vector mask */
+	perf_buffer__consume(pb);
+	after = cap_counts();
+	ASSERT_EQ(after.matched - before.matched, 40, "frames in the masks");
+	ASSERT_EQ(after.sampled - before.sampled, 10, "one in four sampled");
+	ASSERT_EQ(seen.n, 10, "samples read");
+	for (i = 0; i < seen.n && i < 64; i++) {
+		CHECK(seen.meta[i].vec == WSD_SLOT && seen.meta[i].reason == AG_R_POLICY_DROP,
+		      "sample %u: vec %u reason %u", i, seen.meta[i].vec, seen.meta[i].reason);
+		CHECK(seen.meta[i].len == wsd.len && seen.meta[i].caplen == 64,
+		      "sample %u: len %u caplen %u", i, seen.meta[i].len, seen.meta[i].caplen);
+		CHECK(!memcmp(seen.first[i], wsd.data, 16), "sample %u: the frame's bytes", i);
+		CHECK(seen.size[i] >= sizeof(struct ag_capture_meta) + 64, "sample %u: size %u", i,
+		      seen.size[i]);
+	}
+	cap_set(0, 0, 0, 1, 1, 1);
+	perf_buffer__free(pb);
+}
+
+/* The shared rate cap: a burst of tol/inc + 1, then nothing until time passes. */
+static void test_capture_rate_cap(void)
+{
+	struct frame_spec s = { .sport = 3702, .dport = 40000, .payload = 20 };
+	struct ag_capture_cpu before, after;
+	struct cap_seen seen = { 0 };
+	struct perf_buffer *pb;
+	struct frame f;
+
+	reset_policy();
+	frame_build(&s, &f);
+	pb = perf_buffer__new(st.capture_events_fd, 8, cap_sample, NULL, &seen, NULL);
+	CHECK(pb != NULL, "perf buffer");
+	if (!pb)
+		return;
+	/* One sample per 100 s, a burst of two. */
+	cap_set(mono_ns() + 10000000000ULL, ~0U, ~0ULL, 1, 100000000000ULL, 100000000000ULL);
+	before = cap_counts();
+	cap_run(&f, 100);
+	perf_buffer__consume(pb);
+	after = cap_counts();
+	ASSERT_EQ(after.sampled - before.sampled, 2, "the burst");
+	ASSERT_EQ(after.capped - before.capped, 98, "the rest over the cap");
+	ASSERT_EQ(seen.n, 2, "samples read");
+	cap_set(0, 0, 0, 1, 1, 1);
+	perf_buffer__free(pb);
+}
+
+/* Off (0) and an expired lease both cost nothing and count nothing. */
+static void test_capture_off_and_expired(void)
+{
+	struct frame_spec s = { .sport = 3702, .dport = 40000, .payload = 20 };
+	struct ag_capture_cpu before, after;
+	struct ag_capture c;
+	struct frame f;
+
+	frame_build(&s, &f);
+	cap_set(0, ~0U, ~0ULL, 1, 1, 1000000000ULL);
+	before = cap_counts();
+	cap_run(&f, 10);
+	after = cap_counts();
+	ASSERT_EQ(after.matched - before.matched, 0, "capture off");
+	cap_set(mono_ns() - 1, ~0U, ~0ULL, 1, 1, 1000000000ULL);
+	cap_run(&f, 10);
+	after = cap_counts();
+	ASSERT_EQ(after.matched - before.matched, 0, "lease expired");
+	CHECK(ag_capture_read(&st, &c, &after) == 0, "reading the lease");
+	ASSERT_EQ(c.until_ns, 0, "an expired lease is turned off by the first frame that sees it");
+	cap_set(0, 0, 0, 1, 1, 1);
+}
+
 int main(void)
 {
 	skel = fixture_xdp(&st);
@@ -560,6 +722,9 @@ int main(void)
 	RUN(test_generation_flip);
 	RUN(test_dst_sample_model);
 	RUN(test_dst_sample_which_reasons);
+	RUN(test_capture_masks_and_sampling);
+	RUN(test_capture_rate_cap);
+	RUN(test_capture_off_and_expired);
 
 	ampguard_xdp__destroy(skel);
 	return fixture_done();

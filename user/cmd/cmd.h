@@ -91,6 +91,6 @@ void ag_cmd_usage(const struct ag_cmd *cmd, FILE *f);
 /* The verbs, in the order 'ampguard --help' lists them. */
 extern const struct ag_cmd cmd_attach, cmd_detach, cmd_status, cmd_stats, cmd_set, cmd_unset,
 	cmd_serve, cmd_top, cmd_allow, cmd_deny, cmd_fragments, cmd_apply, cmd_config, cmd_exporter,
-	cmd_vectors, cmd_daemon, cmd_events, cmd_upstream;
+	cmd_vectors, cmd_daemon, cmd_events, cmd_upstream, cmd_capture;
 
 #endif /* AG_CMD_H */

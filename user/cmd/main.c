@@ -9,9 +9,10 @@
 #include "cmd.h"
 
 static const struct ag_cmd *const verbs[] = {
-	&cmd_attach, &cmd_detach, &cmd_status, &cmd_stats,    &cmd_set,       &cmd_unset,
-	&cmd_serve,  &cmd_top,    &cmd_allow,  &cmd_deny,     &cmd_fragments, &cmd_apply,
-	&cmd_config, &cmd_daemon, &cmd_events, &cmd_upstream, &cmd_exporter,  &cmd_vectors,
+	&cmd_attach, &cmd_detach,    &cmd_status,   &cmd_stats,   &cmd_set,
+	&cmd_unset,  &cmd_serve,     &cmd_top,      &cmd_capture, &cmd_allow,
+	&cmd_deny,   &cmd_fragments, &cmd_apply,    &cmd_config,  &cmd_daemon,
+	&cmd_events, &cmd_upstream,  &cmd_exporter, &cmd_vectors,
 };
 
 static void usage(FILE *f)

@@ -6,6 +6,6 @@
 #ifndef AMPGUARD_H
 #define AMPGUARD_H
 
-#include "upstream.h"
+#include "capture.h"
 
 #endif /* AMPGUARD_H */

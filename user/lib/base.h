@@ -113,4 +113,18 @@ int ag_pcapng_packet(struct ag_pcapng *w, unsigned int iface, unsigned long long
 int ag_pcapng_flush(struct ag_pcapng *w);
 void ag_pcapng_close(struct ag_pcapng *w);
 
+/* pcapfile.c: libpcap's filter compiler and classic pcap writer, behind plain types */
+struct ag_pcap_filter;
+struct ag_pcap_out;
+struct ag_pcap_filter *ag_pcap_filter_new(const char *expr, unsigned int snaplen, char *why,
+					  size_t len);
+bool ag_pcap_filter_match(const struct ag_pcap_filter *f, const void *data, unsigned int caplen,
+			  unsigned int len);
+void ag_pcap_filter_free(struct ag_pcap_filter *f);
+struct ag_pcap_out *ag_pcap_out_open(FILE *f, unsigned int snaplen);
+int ag_pcap_out_write(struct ag_pcap_out *o, unsigned long long ts_ns, const void *data,
+		      unsigned int caplen, unsigned int len);
+int ag_pcap_out_flush(struct ag_pcap_out *o);
+void ag_pcap_out_close(struct ag_pcap_out *o);
+
 #endif /* AG_BASE_H */

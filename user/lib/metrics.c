@@ -293,6 +293,23 @@ static void upstream(FILE *f)
 	json_object_put(o);
 }
 
+/* Whether a capture holds the lease now, and what the datapath handed it in all. */
+static void capture(FILE *f, const struct ag_state *st)
+{
+	struct ag_capture cap;
+	struct ag_capture_cpu sum;
+	struct timespec now;
+
+	if (ag_capture_read(st, &cap, &sum))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	gauge(f, "ampguard_capture_active", "1 while an ampguard capture holds its lease.",
+	      cap.until_ns > (__u64)now.tv_sec * 1000000000ULL + now.tv_nsec);
+	family(f, "ampguard_capture_samples_total", "counter",
+	       "Frames the datapath handed to captures, every CPU and interface.");
+	fprintf(f, "ampguard_capture_samples_total %llu\n", (unsigned long long)sum.sampled);
+}
+
 static void build_info(FILE *f)
 {
 	family(f, "ampguard_build_info", "gauge", "Version of the exporting ampguard; always 1.");
@@ -333,6 +350,7 @@ int ag_metrics_render(char **out, size_t *len)
 		tables(f, &st, snap.tbl);
 		attacks(f);
 		upstream(f);
+		capture(f, &st);
 	}
 	free(snap.ifs);
 	ag_state_close(&st);

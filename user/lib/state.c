@@ -34,7 +34,8 @@ static const char *root_override;
 const struct ag_shared_map ag_shared_maps[] = {
 	SHARED(config), SHARED(port_vec), SHARED(policy), SHARED(track), SHARED(track_ports),
 	SHARED(served), SHARED(rl_agg), SHARED(rl_src), SHARED(deny4),
-	SHARED(deny6), SHARED(allow4), SHARED(allow6), SHARED(frags), SHARED(dsts),
+	SHARED(deny6), SHARED(allow4), SHARED(allow6), SHARED(frags), SHARED(dsts), SHARED(capture),
+	SHARED(capture_bucket), SHARED(capture_cpu), SHARED(capture_events),
 };
 /* clang-format on */
 const unsigned int ag_nr_shared_maps = sizeof(ag_shared_maps) / sizeof(ag_shared_maps[0]);

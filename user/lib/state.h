@@ -27,6 +27,10 @@ struct ag_state {
 	int allow6_fd;
 	int frags_fd;
 	int dsts_fd;
+	int capture_fd;
+	int capture_bucket_fd;
+	int capture_cpu_fd;
+	int capture_events_fd;
 };
 
 /* The maps every interface shares, pinned at the root under these names. */

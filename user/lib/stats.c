@@ -120,3 +120,29 @@ int ag_snapshot_take(const struct ag_state *st, const char *only, struct ag_snap
 	snap->when = ag_mono_s();
 	return err;
 }
+
+/* The capture's settings and its per-CPU counters summed (zero when none ran). */
+int ag_capture_read(const struct ag_state *st, struct ag_capture *cap, struct ag_capture_cpu *sum)
+{
+	int ncpu = libbpf_num_possible_cpus(), cpu, err;
+	struct ag_capture_cpu *percpu;
+	__u32 zero = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	if (ncpu <= 0)
+		return ncpu ?: -EINVAL;
+	if (bpf_map_lookup_elem(st->capture_fd, &zero, cap))
+		return -errno;
+	percpu = calloc(ncpu, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	err = bpf_map_lookup_elem(st->capture_cpu_fd, &zero, percpu) ? -errno : 0;
+	for (cpu = 0; !err && cpu < ncpu; cpu++) {
+		sum->matched += percpu[cpu].matched;
+		sum->sampled += percpu[cpu].sampled;
+		sum->capped += percpu[cpu].capped;
+		sum->failed += percpu[cpu].failed;
+	}
+	free(percpu);
+	return err;
+}
