@@ -46,8 +46,7 @@ static __attribute__((noinline)) int capture_frame(struct xdp_md *ctx, struct ag
 		capture_expire(cap, until);
 		return 0;
 	}
-	if (!((cap->reasons >> (reason & 31)) & 1) ||
-	    !((cap->vectors >> (vec & 63)) & 1) ||
+	if (!((cap->reasons >> (reason & 31)) & 1) || !((cap->vectors >> (vec & 63)) & 1) ||
 	    (cap->ifindex && cap->ifindex != ctx->ingress_ifindex))
 		return 0;
 	c = bpf_map_lookup_elem(&capture_cpu, &zero);

@@ -28,6 +28,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <sched.h>
@@ -91,8 +92,21 @@ struct netns {
 	int ifindex;
 };
 
-/* T_AG_UNSAMPLED: the product program loaded with the destination sample off, on the same maps. */
-enum prog { T_DROP, T_PASS, T_AMPGUARD, T_AG_UNSAMPLED, T_XDP_FILTER, T_PORTFILTER, NR_TARGETS };
+/*
+ * T_AG_UNSAMPLED: the product program loaded with the destination sample
+ * off; T_AG_NOCAPTURE: without the capture check (the program as it was
+ * before capture). Both on the same maps as T_AMPGUARD.
+ */
+enum prog {
+	T_DROP,
+	T_PASS,
+	T_AMPGUARD,
+	T_AG_UNSAMPLED,
+	T_AG_NOCAPTURE,
+	T_XDP_FILTER,
+	T_PORTFILTER,
+	NR_TARGETS
+};
 
 enum traffic {
 	TR_DNS_UNSOL,
@@ -151,7 +165,8 @@ struct row {
 	__u32 sources;
 	enum traffic tr;
 	enum end end;
-	int reason; /* ampguard: every frame counted under it; -1: not ampguard or mixed */
+	int reason;  /* ampguard: every frame counted under it; -1: not ampguard or mixed */
+	int capture; /* a capture runs during the row: 1 in this many frames sampled */
 	/* filled in */
 	int prog_fd;
 	struct frame frame;
@@ -167,6 +182,9 @@ struct row {
 #define TRACKED_DROP "unsolicited drop, tracking lookup (dns)"
 #define PORT_DROP "unsolicited drop, tracking lookup, port in use (dns)"
 #define UNSAMPLED_DROP "vector drop, destination sample off (ws-discovery)"
+#define NOCAPTURE_DROP "vector drop, no capture check (ws-discovery)"
+#define CAPTURE_DROP "vector drop, capture on, 1 in 1000 (ws-discovery)"
+#define CAPTURE_SAMPLE 1000
 #define PASS_FLOOR "return XDP_PASS, no rule"
 /* tests/bench/bpf/bench_portfilter.bpf.c: what any source-port classifier must do */
 #define PORTFILTER "src port drop: parse to UDP, 1 array lookup, 1 counter"
@@ -185,6 +203,10 @@ static struct row rows[] = {
 	AG4(VECTOR_DROP, TR_WSD, END_XDP, AG_R_POLICY_DROP),
 	{ 4, "ampguard", UNSAMPLED_DROP, NS_BASE, T_AG_UNSAMPLED, 1, TR_WSD, END_XDP,
 	  AG_R_POLICY_DROP },
+	{ 4, "ampguard", NOCAPTURE_DROP, NS_BASE, T_AG_NOCAPTURE, 1, TR_WSD, END_XDP,
+	  AG_R_POLICY_DROP },
+	{ 4, "ampguard", CAPTURE_DROP, NS_BASE, T_AMPGUARD, 1, TR_WSD, END_XDP, AG_R_POLICY_DROP,
+	  CAPTURE_SAMPLE },
 	AG4(TRACKED_DROP, TR_DNS_UNSOL, END_XDP, AG_R_POLICY_DROP),
 	AG4(PORT_DROP, TR_DNS_PORT, END_XDP, AG_R_POLICY_DROP),
 	AG4("rate-limit, 1 source (memcached)", TR_MEMC, END_MIXED, -1),
@@ -211,6 +233,10 @@ static struct row rows[] = {
 	AG6(VECTOR_DROP, TR_WSD, END_XDP, AG_R_POLICY_DROP),
 	{ 6, "ampguard", UNSAMPLED_DROP, NS_BASE, T_AG_UNSAMPLED, 1, TR_WSD, END_XDP,
 	  AG_R_POLICY_DROP },
+	{ 6, "ampguard", NOCAPTURE_DROP, NS_BASE, T_AG_NOCAPTURE, 1, TR_WSD, END_XDP,
+	  AG_R_POLICY_DROP },
+	{ 6, "ampguard", CAPTURE_DROP, NS_BASE, T_AMPGUARD, 1, TR_WSD, END_XDP, AG_R_POLICY_DROP,
+	  CAPTURE_SAMPLE },
 	AG6(TRACKED_DROP, TR_DNS_UNSOL, END_XDP, AG_R_POLICY_DROP),
 	AG6(PORT_DROP, TR_DNS_PORT, END_XDP, AG_R_POLICY_DROP),
 	{ 6, "ampguard", "rate-limit, 1M sources (memcached)", NS_BASE, T_AMPGUARD, MANY_SOURCES,
@@ -253,6 +279,10 @@ static struct {
 	char xdp_filter_name[BPF_OBJ_NAME_LEN];
 	struct ampguard_xdp *ag;
 	struct ampguard_xdp *ag_unsampled;
+	struct ampguard_xdp *ag_nocapture;
+	struct perf_buffer *capture_pb;
+	pthread_t capture_reader;
+	volatile int capture_stop;
 	struct ampguard_tc *tc;
 	struct xdp_floor *floor;
 	struct bench_portfilter *portfilter;
@@ -554,15 +584,17 @@ static int portfilter_ports(struct bench_portfilter *pf)
 	return 0;
 }
 
-/* The product program again, without the destination sample, on the first one's maps. */
-static struct ampguard_xdp *unsampled_load(const struct ag_state *loaded)
+/* The product program again, without the destination sample or the capture check, on the first one's maps. */
+static struct ampguard_xdp *variant_load(const struct ag_state *loaded, bool unsampled,
+					 bool nocapture)
 {
 	struct ampguard_xdp *ag = ag_xdp_open(fixture_kernel());
 	int err;
 
 	if (!ag)
 		return NULL;
-	ag->rodata->dst_sample_off = 1;
+	ag->rodata->dst_sample_off = unsampled;
+	ag->rodata->capture_compiled_out = nocapture;
 	err = ag_state_share(loaded, ag->obj)                                                ?:
 		      bpf_map__reuse_fd(ag->maps.stats, bpf_map__fd(bench.ag->maps.stats))   ?:
 		      bpf_map__reuse_fd(ag->maps.ifinfo, bpf_map__fd(bench.ag->maps.ifinfo)) ?:
@@ -575,17 +607,75 @@ static struct ampguard_xdp *unsampled_load(const struct ag_state *loaded)
 	return ag;
 }
 
+/* ---- capture rows: a real reader drains what the sampled row hands over ---- */
+
+static void capture_discard(void *arg, int cpu, void *data, __u32 size)
+{
+	(void)arg, (void)cpu, (void)data, (void)size;
+}
+
+static void *capture_read(void *arg)
+{
+	(void)arg;
+	while (!bench.capture_stop)
+		perf_buffer__poll(bench.capture_pb, 100);
+	return NULL;
+}
+
+static int capture_reader_start(void)
+{
+	int fd = bpf_map__fd(bench.ag->maps.capture_events);
+
+	bench.capture_pb = perf_buffer__new(fd, 64, capture_discard, NULL, NULL, NULL);
+	if (!bench.capture_pb)
+		return -errno;
+	return -pthread_create(&bench.capture_reader, NULL, capture_read, NULL);
+}
+
+static void capture_reader_stop(void)
+{
+	if (!bench.capture_pb)
+		return;
+	bench.capture_stop = 1;
+	pthread_join(bench.capture_reader, NULL);
+	perf_buffer__free(bench.capture_pb);
+	bench.capture_pb = NULL;
+}
+
+/* A capture of every frame's reason and vector, 1 in sample, no rate cap; 0: off. */
+static int capture_set(unsigned int sample)
+{
+	struct ag_capture c = { .vectors = ~0ULL,
+				.reasons = ~0U,
+				.sample = sample,
+				.snaplen = 256,
+				.owner = getpid() };
+	struct ag_capture_bucket b = { .inc_ns = 1, .tol_ns = 1000000000ULL };
+	struct timespec ts;
+	__u32 zero = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (sample)
+		c.until_ns = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec + 3600000000000ULL;
+	if (bpf_map_update_elem(bpf_map__fd(bench.ag->maps.capture_bucket), &zero, &b, 0) ||
+	    bpf_map_update_elem(bpf_map__fd(bench.ag->maps.capture), &zero, &c, 0))
+		return -errno;
+	return 0;
+}
+
 static int programs_load(void)
 {
 	struct ag_state loaded;
 	int err;
 
 	bench.ag = fixture_xdp(&loaded);
-	bench.ag_unsampled = unsampled_load(&loaded);
+	bench.ag_unsampled = variant_load(&loaded, true, false);
+	bench.ag_nocapture = variant_load(&loaded, false, true);
 	bench.tc = ag_tc_open(fixture_kernel());
 	bench.floor = xdp_floor__open_and_load();
 	bench.portfilter = bench_portfilter__open_and_load();
-	if (!bench.ag || !bench.ag_unsampled || !bench.tc || !bench.floor || !bench.portfilter)
+	if (!bench.ag || !bench.ag_unsampled || !bench.ag_nocapture || !bench.tc || !bench.floor ||
+	    !bench.portfilter)
 		return -errno;
 	err = portfilter_ports(bench.portfilter);
 	if (err)
@@ -594,6 +684,7 @@ static int programs_load(void)
 	bench.target_fd[T_PASS] = bpf_program__fd(bench.floor->progs.xdp_pass_all);
 	bench.target_fd[T_AMPGUARD] = bpf_program__fd(bench.ag->progs.ampguard_xdp);
 	bench.target_fd[T_AG_UNSAMPLED] = bpf_program__fd(bench.ag_unsampled->progs.ampguard_xdp);
+	bench.target_fd[T_AG_NOCAPTURE] = bpf_program__fd(bench.ag_nocapture->progs.ampguard_xdp);
 	bench.target_fd[T_PORTFILTER] = bpf_program__fd(bench.portfilter->progs.bench_portfilter);
 	bench.target_fd[T_XDP_FILTER] = -1;
 	if (bench.ns[NS_XDP_FILTER].name) {
@@ -601,13 +692,16 @@ static int programs_load(void)
 		if (bench.target_fd[T_XDP_FILTER] < 0)
 			return bench.target_fd[T_XDP_FILTER];
 	}
-	return ampguard_policy(bench.ag);
+	err = capture_reader_start();
+	return err ?: ampguard_policy(bench.ag);
 }
 
 static void programs_destroy(void)
 {
 	fronts_destroy();
 	ampguard_tc__destroy(bench.tc);
+	capture_reader_stop();
+	ampguard_xdp__destroy(bench.ag_nocapture);
 	ampguard_xdp__destroy(bench.ag_unsampled);
 	ampguard_xdp__destroy(bench.ag);
 	xdp_floor__destroy(bench.floor);
@@ -691,7 +785,8 @@ static int snap_take(const struct row *r, struct snap *s)
 				    :
 				    snmp6_field("snmp6", "Udp6NoPorts", &s->l4);
 	}
-	if (err || (r->target != T_AMPGUARD && r->target != T_AG_UNSAMPLED))
+	if (err ||
+	    (r->target != T_AMPGUARD && r->target != T_AG_UNSAMPLED && r->target != T_AG_NOCAPTURE))
 		return err;
 	return ag_stats_read(bpf_map__fd(bench.ag->maps.stats), s->ag);
 }
@@ -732,7 +827,7 @@ static int row_verify(struct row *r, const struct snap *a, const struct snap *b,
 		want_ip = n;
 	if (r->end == END_STACK)
 		want_l4 = n;
-	if (r->target == T_AMPGUARD || r->target == T_AG_UNSAMPLED) {
+	if (r->target == T_AMPGUARD || r->target == T_AG_UNSAMPLED || r->target == T_AG_NOCAPTURE) {
 		for (reason = 0; reason < AG_REASON__MAX; reason++)
 			r->mix[reason] = ag_delta(a, b, reason);
 		if (r->reason >= 0 && r->mix[r->reason] != n) {
@@ -814,9 +909,11 @@ static int row_run(struct row *r, int round, __u32 n)
 		return -ENOMEM;
 	b = a + 1;
 	err = enter_ns(r->role)               ?:
+		      capture_set(r->capture) ?:
 		      snap_take(r, a)         ?:
 		      inject(r, n, &ns, &dur) ?:
 		      snap_take(r, b)         ?:
+		      capture_set(0)          ?:
 						row_verify(r, a, b, n);
 	free(a);
 	if (err)
@@ -1025,6 +1122,10 @@ static const struct goal goals[] = {
 	  TR_WSD, "nftables", NFT_DROP, TR_DNS_UNSOL },
 	{ "destination sample on the vector drop", "<= +2 ns", 2, false, true, false, VECTOR_DROP,
 	  TR_WSD, "ampguard", UNSAMPLED_DROP, TR_WSD },
+	{ "capture check, no capture running, on the vector drop", "<= +1 ns", 1, false, true,
+	  false, VECTOR_DROP, TR_WSD, "ampguard", NOCAPTURE_DROP, TR_WSD },
+	{ "capture on, 1 in 1000, on the vector drop", "<= +30 ns", 30, false, true, false,
+	  CAPTURE_DROP, TR_WSD, "ampguard", VECTOR_DROP, TR_WSD },
 	{ "ampguard vector drop / xdp-filter drop", "<= 1.00", 1.00, false, false, false,
 	  VECTOR_DROP, TR_WSD, "xdp-filter", "src port 53 drop", TR_DNS_UNSOL },
 };

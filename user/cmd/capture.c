@@ -38,7 +38,10 @@ struct capture_args {
 
 static int verdict_parse(const char *s)
 {
-	return !strcmp(s, "drop") ? V_DROP : !strcmp(s, "pass") ? V_PASS : !strcmp(s, "all") ? V_ALL : -1;
+	return !strcmp(s, "drop") ? V_DROP :
+	       !strcmp(s, "pass") ? V_PASS :
+	       !strcmp(s, "all")  ? V_ALL :
+				    -1;
 }
 
 static int format_parse(const char *s)
@@ -181,8 +184,8 @@ static int check_capture(void *p)
 	if (a->nr_words && ag_ifname_valid(a->words[0]) && if_nametoindex(a->words[0]))
 		start = 1;
 	for (i = start; i < a->nr_words; i++) {
-		r = snprintf(a->filter + used, sizeof(a->filter) - used, "%s%s", i > start ? " " : "",
-			     a->words[i]);
+		r = snprintf(a->filter + used, sizeof(a->filter) - used, "%s%s",
+			     i > start ? " " : "", a->words[i]);
 		if (r < 0 || (size_t)r >= sizeof(a->filter) - used) {
 			ag_err("capture: the filter expression is too long");
 			return -EINVAL;
@@ -255,7 +258,6 @@ static int do_capture(struct ag_state *unused, void *p)
 	};
 	struct ag_capture_summary sum;
 	struct sigaction sa = { .sa_handler = on_signal };
-	FILE *out;
 	int err;
 
 	(void)unused;
@@ -264,21 +266,16 @@ static int do_capture(struct ag_state *unused, void *p)
 	err = vector_mask(a->vectors, &r.vectors);
 	if (err)
 		return err;
-	out = strcmp(a->file, "-") ? fopen(a->file, "w") : stdout;
-	if (!out) {
-		ag_err("capture: cannot write %s: %s", a->file, strerror(errno));
-		return -errno;
-	}
-	r.out = out;
+	r.path = a->file;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	/* A reader of -w - that goes away ends the capture, not the process. */
 	signal(SIGPIPE, SIG_IGN);
 	err = ag_capture_run(&r, &sum);
-	if (out != stdout && fclose(out) && !err)
-		err = -errno;
-	if (err == -EBUSY || err == -ENOENT || err == -EINVAL)
-		return err;
+	if (err && !sum.sampled && err != -EPIPE)
+		return err == -EBUSY || err == -ENOENT || err == -EINVAL ?
+			       err :
+			       ag_bpf_err(err, "capture");
 	fprintf(stderr, "capture: sampled %llu, written %llu, filtered out %llu, lost %llu\n",
 		(unsigned long long)sum.sampled, (unsigned long long)sum.written,
 		(unsigned long long)sum.filtered, (unsigned long long)sum.lost);

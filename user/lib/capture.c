@@ -38,6 +38,7 @@ struct run {
 	struct ag_pcapng *ng;
 	struct ag_pcap_out *pcap;
 	struct ag_pcap_filter *filter;
+	FILE *out;
 	__u64 wall_offset_ns;
 	__u64 lost_since; /* lost since the last packet written */
 	unsigned int nr_ifs;
@@ -87,11 +88,23 @@ static int add_iface(const char *name, void *arg)
 		return 0;
 	x->ifs[i].ifindex = if_nametoindex(name);
 	snprintf(x->ifs[i].name, sizeof(x->ifs[i].name), "%s", name);
-	x->ifs[i].id = x->ng ? ag_pcapng_iface(x->ng, name, x->r->snaplen) : 0;
-	if (x->ifs[i].id < 0)
-		return x->ifs[i].id;
 	x->nr_ifs++;
 	return 0;
+}
+
+static int writers_flush(struct run *x);
+
+/* One pcapng interface block per interface captured, then the header is out. */
+static int writers_ifaces(struct run *x)
+{
+	unsigned int i;
+
+	for (i = 0; x->ng && i < x->nr_ifs; i++) {
+		x->ifs[i].id = ag_pcapng_iface(x->ng, x->ifs[i].name, x->r->snaplen);
+		if (x->ifs[i].id < 0)
+			return x->ifs[i].id;
+	}
+	return writers_flush(x);
 }
 
 static void write_sample(struct run *x, const struct ag_capture_meta *m, const __u8 *data)
@@ -209,10 +222,10 @@ static int writers_open(struct run *x)
 		}
 	}
 	if (r->pcap) {
-		x->pcap = ag_pcap_out_open(r->out, r->snaplen);
+		x->pcap = ag_pcap_out_open(x->out, r->snaplen);
 		return x->pcap ? 0 : -EIO;
 	}
-	x->ng = ag_pcapng_open(r->out, "ampguard " AG_VERSION);
+	x->ng = ag_pcapng_open(x->out, "ampguard " AG_VERSION);
 	return x->ng ? 0 : -EIO;
 }
 
@@ -282,8 +295,8 @@ int ag_capture_run(const struct ag_capture_req *r, struct ag_capture_summary *su
 	err = ag_state_open(&st, AG_LOCK_WRITE);
 	if (err)
 		return err;
-	err = ag_policy_read(st.config_fd, st.policy_fd, x.tbl) ?: writers_open(&x);
-	err = err ?: ag_for_each_iface(&st, add_iface, &x);
+	err = ag_policy_read(st.config_fd, st.policy_fd, x.tbl) ?:
+		      ag_for_each_iface(&st, add_iface, &x);
 	if (!err && !x.nr_ifs) {
 		ag_err("capture: %s (see 'ampguard status')",
 		       r->iface ? "that interface is not protected by ampguard" :
@@ -292,14 +305,24 @@ int ag_capture_run(const struct ag_capture_req *r, struct ag_capture_summary *su
 	}
 	if (!err && r->iface)
 		cap.ifindex = x.ifs[0].ifindex;
-	if (!err && x.ng)
-		err = ag_pcapng_flush(x.ng);
 	err = err ?: lease_take(&st, &cap, r->max_pps);
 	/* The lease is held: writers may come and go meanwhile. */
 	flock(st.lock_fd, LOCK_UN);
+	if (!err) {
+		x.out = strcmp(r->path, "-") ? fopen(r->path, "w") : stdout;
+		if (!x.out) {
+			err = -errno;
+			ag_err("capture: cannot write %s: %s", r->path, strerror(errno));
+		}
+	}
+	err = err ?: writers_open(&x) ?: writers_ifaces(&x);
 	if (!err)
 		err = capture_loop(&x, &st, &cap);
+	else
+		lease_drop(&st);
 	writers_close(&x);
+	if (x.out && x.out != stdout && fclose(x.out) && !err)
+		err = -errno;
 	ag_state_close(&st);
 	return err;
 }

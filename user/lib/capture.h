@@ -16,14 +16,14 @@
 
 struct ag_capture_req {
 	const char *iface; /* NULL: every protected interface */
-	FILE *out;
-	bool pcap;      /* classic pcap through libpcap (no metadata) */
-	__u32 reasons;  /* bit per enum ag_reason */
-	__u64 vectors;  /* bit per slot */
-	__u32 sample;   /* 1 in N */
-	__u64 max_pps;  /* across CPUs */
+	const char *path;  /* "-": stdout; opened only once the capture may run */
+	bool pcap;         /* classic pcap through libpcap (no metadata) */
+	__u32 reasons;     /* bit per enum ag_reason */
+	__u64 vectors;     /* bit per slot */
+	__u32 sample;      /* 1 in N */
+	__u64 max_pps;     /* across CPUs */
 	__u32 snaplen;
-	__u64 count;    /* packets written; 0: no limit */
+	__u64 count;               /* packets written; 0: no limit */
 	unsigned long duration_ms; /* 0: no limit */
 	const char *filter;        /* tcpdump expression, or NULL */
 	volatile sig_atomic_t *stop;
