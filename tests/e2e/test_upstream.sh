@@ -420,4 +420,9 @@ done
 E2E_NEEDS[test_router_restart]="test_session_up test_exabgp_killed"
 E2E_NEEDS[test_clean_stop_withdraws]="test_session_up test_exabgp_killed"
 E2E_NEEDS[test_external_speaker_errors]="test_session_up test_clean_stop_withdraws"
+# AG_UP_TESTS=TEST,TEST...: only those (and what they need), for the kernel matrix.
+if [ $# -eq 0 ] && [ -n "${AG_UP_TESTS:-}" ]; then
+	IFS=, read -r -a only <<<"$AG_UP_TESTS"
+	set -- "${only[@]}"
+fi
 e2e_run "$@"
