@@ -68,6 +68,13 @@ run ok apply /tmp/agsan-$$.yaml
 run ok config show
 run ok top --interval 1 --json
 run ok exporter --once
+run ok capture --duration 1s -w /dev/null
+run ok capture --duration 1s --verdict all --vector dns,ntp -w /dev/null udp port 53
+run ok capture --duration 1s --format pcap -w /dev/null
+run fail capture -w /dev/null --reason bogus
+run fail capture -w /dev/null not a filter
+run fail upstream
+run fail upstream announce dns 192.0.2.2
 run fail exporter --listen nonsense
 run ok detach san0
 run fail detach san0
