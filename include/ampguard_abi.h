@@ -364,10 +364,11 @@ static inline int ag_dst_sampled(__u64 n)
 
 /*
  * Sampled capture (`ampguard capture`). The datapath reads until_ns first:
- * 0 (no capture) costs one inlined array lookup and one branch. While
- * bpf_ktime_get_ns() < until_ns, frames whose reason and vector are in the
- * masks are counted per CPU, one in `sample` of them passes the shared
- * rate cap (a GCRA bucket, struct ag_capture_bucket) and goes to the perf
+ * 0 (no capture) costs one inlined array lookup and one branch. Otherwise
+ * frames whose reason, vector and interface are in the masks are counted
+ * per CPU, one in `sample` of them is checked against the lease
+ * (bpf_ktime_get_ns() < until_ns, read only for these) and the shared rate
+ * cap (a GCRA bucket, struct ag_capture_bucket), and goes to the perf
  * event array with its first min(snaplen, frame) bytes behind a struct
  * ag_capture_meta. The capture process renews until_ns every
  * AG_CAPTURE_RENEW_MS for AG_CAPTURE_LEASE_MS: a capture that dies stops
@@ -396,10 +397,11 @@ struct ag_capture_bucket {
 };
 
 struct ag_capture_cpu {
-	__u64 matched; /* frames in the masks while the lease held */
+	__u64 matched; /* frames in the masks while a lease was set */
 	__u64 sampled; /* handed to the perf event array */
 	__u64 capped;  /* sampled 1 in N but over the rate cap */
 	__u64 failed;  /* the perf event array refused (no reader, buffer full) */
+	__u64 skip;    /* frames still to pass over before the next of 1 in N */
 };
 
 struct ag_capture_meta {

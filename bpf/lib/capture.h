@@ -2,9 +2,11 @@
 /*
  * Sampled capture (struct ag_capture in the ABI). Off, the classifier pays
  * an inlined array lookup and one branch per frame. On, a frame is
- * filtered by its reason and vector before anything is copied, then 1 in
- * N per CPU, then the shared rate cap; the perf event array copies the
- * frame's first bytes after the metadata. Only the XDP classifier
+ * filtered by its reason, vector and interface before anything is copied,
+ * then 1 in N per CPU, then the lease and the shared rate cap; the perf
+ * event array copies the frame's first bytes after the metadata. After a
+ * capture died, its expired lease is turned off by the first frame taken
+ * as 1 in N, at most N frames per CPU later. Only the XDP classifier
  * includes this.
  */
 #ifndef AMPGUARD_CAPTURE_H
@@ -39,21 +41,30 @@ static __attribute__((noinline)) int capture_frame(struct xdp_md *ctx, struct ag
 	struct ag_capture_meta meta = {};
 	struct ag_capture_bucket *b;
 	struct ag_capture_cpu *c;
-	__u64 now = bpf_ktime_get_ns(), until = cap->until_ns, caplen;
+	__u64 now, until, caplen;
 	__u32 zero = 0;
 
-	if (now >= until) {
-		capture_expire(cap, until);
-		return 0;
-	}
 	if (!((cap->reasons >> (reason & 31)) & 1) || !((cap->vectors >> (vec & 63)) & 1) ||
 	    (cap->ifindex && cap->ifindex != ctx->ingress_ifindex))
 		return 0;
 	c = bpf_map_lookup_elem(&capture_cpu, &zero);
-	b = bpf_map_lookup_elem(&capture_bucket, &zero);
-	if (!c || !b)
+	if (!c)
 		return 0;
-	if (c->matched++ % (cap->sample ? cap->sample : 1))
+	c->matched++;
+	if (c->skip) {
+		c->skip--;
+		return 0;
+	}
+	c->skip = cap->sample ? cap->sample - 1 : 0;
+	/* The clock only for frames that would be copied: it is the slow part. */
+	now = bpf_ktime_get_ns();
+	until = cap->until_ns;
+	if (now >= until) {
+		capture_expire(cap, until);
+		return 0;
+	}
+	b = bpf_map_lookup_elem(&capture_bucket, &zero);
+	if (!b)
 		return 0;
 	if (!gcra_take(&b->lock, &b->tat, now, b->inc_ns, b->tol_ns)) {
 		c->capped++;

@@ -244,25 +244,33 @@ static void writers_close(struct run *x)
 	ag_pcap_filter_free(x->filter);
 }
 
-static int capture_loop(struct run *x, const struct ag_state *st, struct ag_capture *cap)
+/* start: when the lease was taken, so --duration bounds what the datapath sampled. */
+static int capture_loop(struct run *x, const struct ag_state *st, struct ag_capture *cap,
+			double start)
 {
+	double renewed = start, left;
 	struct perf_buffer *pb;
-	double start = ag_mono_s(), renewed = start;
-	int n;
+	int n, wait;
 
 	pb = perf_buffer__new(st->capture_events_fd, PERF_PAGES, on_sample, on_lost, x, NULL);
 	if (!pb)
 		return -errno;
 	while (!x->done && !*x->r->stop) {
-		n = perf_buffer__poll(pb, POLL_MS);
+		wait = POLL_MS;
+		if (x->r->duration_ms) {
+			left = x->r->duration_ms - (ag_mono_s() - start) * 1000;
+			if (left <= 0)
+				break;
+			if (left < wait)
+				wait = (int)left + 1;
+		}
+		n = perf_buffer__poll(pb, wait);
 		if (n < 0 && n != -EINTR) {
 			x->err = n;
 			break;
 		}
 		if (n > 0 && writers_flush(x) < 0)
 			x->done = true; /* the reader went away */
-		if (x->r->duration_ms && (ag_mono_s() - start) * 1000 >= x->r->duration_ms)
-			break;
 		if ((ag_mono_s() - renewed) * 1000 >= AG_CAPTURE_RENEW_MS) {
 			lease_renew(st, cap);
 			ag_policy_read(st->config_fd, st->policy_fd, x->tbl);
@@ -288,6 +296,7 @@ int ag_capture_run(const struct ag_capture_req *r, struct ag_capture_summary *su
 		.owner = getpid(),
 	};
 	struct ag_state st;
+	double start;
 	int err;
 
 	memset(sum, 0, sizeof(*sum));
@@ -305,6 +314,7 @@ int ag_capture_run(const struct ag_capture_req *r, struct ag_capture_summary *su
 	}
 	if (!err && r->iface)
 		cap.ifindex = x.ifs[0].ifindex;
+	start = ag_mono_s();
 	err = err ?: lease_take(&st, &cap, r->max_pps);
 	/* The lease is held: writers may come and go meanwhile. */
 	flock(st.lock_fd, LOCK_UN);
@@ -317,7 +327,7 @@ int ag_capture_run(const struct ag_capture_req *r, struct ag_capture_summary *su
 	}
 	err = err ?: writers_open(&x) ?: writers_ifaces(&x);
 	if (!err)
-		err = capture_loop(&x, &st, &cap);
+		err = capture_loop(&x, &st, &cap, start);
 	else
 		lease_drop(&st);
 	writers_close(&x);
