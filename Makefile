@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # ampguard: `make` builds ./ampguard, `make test` runs every test suite.
 
-VERSION   := 0.1.0
+# One version for the binary and the package: debian/changelog's.
+VERSION   := $(shell dpkg-parsechangelog -l debian/changelog -S Version 2>/dev/null || \
+		 sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 SYSTEMDDIR ?= /etc/systemd/system
@@ -56,7 +58,7 @@ SAN_BINS   := $(BUILD)/asan/ampguard $(patsubst %,$(BUILD)/asan/%,$(SAN_TESTS))
 
 BENCH_BINS := $(BUILD)/tests/bench_micro $(BUILD)/tests/bench_live
 
-.PHONY: all deps test test-kernels test-sanitize test-faults fuzz fuzz-datapath demo bench bench-micro install install-systemd clean vm-selftest
+.PHONY: all deps deb test-package test test-kernels test-sanitize test-faults fuzz fuzz-datapath demo bench bench-micro install install-systemd clean vm-selftest
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -199,6 +201,9 @@ install: ampguard
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/ampguard/README.md
 	install -D -m 0644 docs/grafana/ampguard-dashboard.json \
 		$(DESTDIR)$(PREFIX)/share/ampguard/grafana/ampguard-dashboard.json
+	install -D -m 0644 man/ampguard.8 $(DESTDIR)$(PREFIX)/share/man/man8/ampguard.8
+	install -D -m 0644 contrib/bash-completion/ampguard \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/ampguard
 
 # The units name the binary by its installed path.
 install-systemd:
@@ -207,6 +212,25 @@ install-systemd:
 		sed 's|/usr/local|$(PREFIX)|g' $$u > $(DESTDIR)$(SYSTEMDDIR)/$$(basename $$u) && \
 		chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/$$(basename $$u) || exit 1; \
 	done
+
+# The Debian package, built by dpkg-buildpackage (debian/), unsigned; the
+# .deb, .dsc, source tarball, .buildinfo and .changes land in build/deb/.
+# The package build starts with 'make clean'.
+DEB_ARCH := $(shell dpkg-architecture -qDEB_HOST_ARCH 2>/dev/null)
+DEB_OUT  := $(BUILD)/deb
+deb:
+	dpkg-buildpackage -us -uc
+	mkdir -p $(DEB_OUT)
+	for f in ../ampguard_$(VERSION).dsc ../ampguard_$(VERSION).tar.* \
+		 ../ampguard_$(VERSION)_$(DEB_ARCH).* ../ampguard-dbgsym_$(VERSION)_$(DEB_ARCH).*; do \
+		[ -e "$$f" ] && mv -f "$$f" $(DEB_OUT)/ || true; \
+	done
+	@echo "deb: $(DEB_OUT)/ampguard_$(VERSION)_$(DEB_ARCH).deb"
+
+# Builds the package, lints it, installs it, checks what it put where and
+# purges it again (root).
+test-package:
+	bash tests/package/run.sh
 
 clean:
 	rm -rf $(BUILD) ampguard

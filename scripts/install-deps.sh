@@ -18,6 +18,8 @@ packages=(
 	exabgp bird2 gobgpd
 	# reading what ampguard capture writes
 	tshark tcpdump
+	# the Debian package (make deb, make test-package) and its man page check
+	debhelper dpkg-dev lintian mandoc
 	# the formatting and shell-script gate (scripts/lint.sh)
 	clang-format shellcheck
 	# benchmarks and diagnostics
