@@ -557,14 +557,16 @@ struct cap_seen {
 static void cap_sample(void *arg, int cpu, void *raw, __u32 size)
 {
 	struct cap_seen *seen = arg;
-	const struct ag_capture_meta *m = raw;
+	struct ag_capture_meta m;
 
 	(void)cpu;
-	if (seen->n < 64 && size >= sizeof(*m)) {
-		seen->meta[seen->n] = *m;
+	if (seen->n < 64 && size >= sizeof(m)) {
+		/* A perf record is only 4-byte aligned. */
+		memcpy(&m, raw, sizeof(m));
+		seen->meta[seen->n] = m;
 		seen->size[seen->n] = size;
-		memcpy(seen->first[seen->n], (const __u8 *)raw + sizeof(*m),
-		       m->caplen < 16 ? m->caplen : 16);
+		memcpy(seen->first[seen->n], (const __u8 *)raw + sizeof(m),
+		       m.caplen < 16 ? m.caplen : 16);
 	}
 	seen->n++;
 }

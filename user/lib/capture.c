@@ -146,15 +146,19 @@ static void write_sample(struct run *x, const struct ag_capture_meta *m, const _
 static void on_sample(void *arg, int cpu, void *raw, __u32 size)
 {
 	struct run *x = arg;
-	const struct ag_capture_meta *m = raw;
+	struct ag_capture_meta m;
 
 	(void)cpu;
-	if (x->done || size < sizeof(*m) || size < sizeof(*m) + m->caplen)
+	if (x->done || size < sizeof(m))
+		return;
+	/* A perf record is only 4-byte aligned: copy the metadata out. */
+	memcpy(&m, raw, sizeof(m));
+	if (size < sizeof(m) + m.caplen)
 		return;
 	/* Samples of interfaces this capture does not write (another's, gone). */
-	if (iface_of(x, m->ifindex) < 0)
+	if (iface_of(x, m.ifindex) < 0)
 		return;
-	write_sample(x, m, (const __u8 *)raw + sizeof(*m));
+	write_sample(x, &m, (const __u8 *)raw + sizeof(m));
 }
 
 static void on_lost(void *arg, int cpu, __u64 n)
