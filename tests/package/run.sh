@@ -135,7 +135,7 @@ else
 fi
 
 # The man page and the completion, as installed.
-man=$(mktemp)
+man=$(mktemp --suffix=.8) # mandoc takes the section from the name
 zcat /usr/share/man/man8/ampguard.8.gz >"$man"
 if command -v mandoc >/dev/null; then
 	check "mandoc -Tlint: no warnings" mandoc -Tlint -Wwarning "$man"
@@ -153,7 +153,26 @@ for t in test_manpage.sh:"$man" test_completion.sh:/usr/share/bash-completion/co
 done
 rm -f "$man"
 
-# 4. Purge: every file the package installed is gone, and every directory it
+# 4. The pins are the operator's state. An interface detached before the
+# purge leaves nothing; one left attached is still protected after it.
+ns=agpkg-$$
+pkgroot=/sys/fs/bpf/ampguard-pkg-$$
+agi() { AMPGUARD_ROOT=$pkgroot nsenter --net="/run/netns/$ns" /usr/sbin/ampguard "$@" >/dev/null 2>&1; }
+xdp_on() { ip -n "$ns" -d link show "$1" | grep -q 'prog/xdp'; }
+cleanup_ns() {
+	rm -rf "$pkgroot"
+	ip netns del "$ns" 2>/dev/null
+}
+trap 'purge; cleanup_ns' EXIT
+trap 'purge; cleanup_ns; exit 130' INT TERM
+ip netns add "$ns" && ip -n "$ns" link add pkg0 type veth peer name pkg1 &&
+	ip -n "$ns" link set pkg0 up && ip -n "$ns" link set pkg1 up
+check "the installed ampguard attaches pkg0" agi attach pkg0
+check "and detaches it" agi detach pkg0
+check "a detach leaves no pins and no program" eval "! test -e $pkgroot && ! xdp_on pkg0"
+check "the installed ampguard attaches pkg1 (left attached for the purge)" agi attach pkg1
+
+# 5. Purge: every file the package installed is gone, and every directory it
 # installed is gone unless another package also owns it.
 mapfile -t files < <(dpkg -L ampguard)
 if dpkg --purge ampguard >/dev/null; then
@@ -175,5 +194,8 @@ done
 check "purge removed all ${#files[@]} paths the package installed${left[*]:+ (left: ${left[*]})}" \
 	test ${#left[@]} -eq 0
 check "no unit state left under /var/lib/systemd/deb-systemd-helper-enabled" no_helper_state
+check "the purge detached nothing: pkg1 keeps its program and pins" \
+	eval "xdp_on pkg1 && test -e $pkgroot/ifaces/pkg1/link"
+cleanup_ns
 
 finish
