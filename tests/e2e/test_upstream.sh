@@ -53,6 +53,15 @@ r_unicast() { "${ROUTER}_unicast" "$RDIR" "$1"; }
 has_flow() { r_flow "$1" | grep -qxF "$2"; }
 no_flow() { ! r_flow "$1" | grep -qxF "$2"; }
 flow_empty() { [ -z "$(r_flow 4)$(r_flow 6)" ]; }
+# flows_are FAMILY N [LINE]: the FlowSpec table holds N routes (N equal to LINE).
+flows_are()
+{
+	if [ $# -gt 2 ]; then
+		[ "$(r_flow "$1" | grep -cxF "$3")" -eq "$2" ]
+	else
+		[ "$(r_flow "$1" | wc -l)" -eq "$2" ]
+	fi
+}
 has_unicast() { r_unicast "$1" | grep -qxF "$2"; }
 no_unicast() { ! r_unicast "$1" | grep -qxF "$2"; }
 
@@ -290,7 +299,7 @@ test_allowlisted_sources_accepted()
 	up_ok "announce dns" announce dns "$ADDR_P4"
 	check "the router gets the discard rule" wait_for "$SHOW_S" has_flow 4 "$ADDR_P4/32 53 discard"
 	check "and one accept rule per allowlisted source, ordered first by their source component" \
-		wait_for "$SHOW_S" test "$(r_flow 4 | grep -cxF "$ADDR_P4/32 53 accept")" -eq 2
+		wait_for "$SHOW_S" flows_are 4 2 "$ADDR_P4/32 53 accept"
 	up_ok "withdraw dns" withdraw dns "$ADDR_P4"
 	check "all three go" wait_for "$SHOW_S" flow_empty
 	agrun "$NS_P" allow --delete 198.51.100.53 203.0.113.0/24
@@ -305,7 +314,7 @@ test_max_rules_and_protect()
 		up_ok "announce $v" announce "$v" "$ADDR_P4"
 	done
 	up_refused "the ninth rule is refused" "max-rules 8 reached" announce qotd "$ADDR_P4"
-	check "the router has eight rules" wait_for "$SHOW_S" test "$(r_flow 4 | wc -l)" -eq 8
+	check "the router has eight rules" wait_for "$SHOW_S" flows_are 4 8
 	up_refused "a destination outside protect is refused" "outside the protected prefixes" \
 		announce dns 192.0.2.99
 	assert_eq "metrics: the refusals are counted" 2 "$(metric ampguard_upstream_refused_total '')"
