@@ -33,6 +33,7 @@ struct capture_args {
 	const char *words[MAX_WORDS];
 	unsigned int nr_words;
 	__u32 reason_mask;
+	const char *iface; /* the first word, when it names an interface */
 	char filter[4096];
 };
 
@@ -181,8 +182,10 @@ static int check_capture(void *p)
 		}
 	}
 	/* The first word names an interface only when it is not filter syntax. */
-	if (a->nr_words && ag_ifname_valid(a->words[0]) && if_nametoindex(a->words[0]))
+	if (a->nr_words && ag_ifname_valid(a->words[0]) && if_nametoindex(a->words[0])) {
+		a->iface = a->words[0];
 		start = 1;
+	}
 	for (i = start; i < a->nr_words; i++) {
 		r = snprintf(a->filter + used, sizeof(a->filter) - used, "%s%s",
 			     i > start ? " " : "", a->words[i]);
@@ -246,6 +249,7 @@ static int do_capture(struct ag_state *unused, void *p)
 {
 	struct capture_args *a = p;
 	struct ag_capture_req r = {
+		.iface = a->iface,
 		.reasons = a->reason_mask,
 		.sample = a->sample > 0 ? a->sample : 1,
 		.max_pps = a->max_pps > 0 ? a->max_pps : 1000,
@@ -261,8 +265,6 @@ static int do_capture(struct ag_state *unused, void *p)
 	int err;
 
 	(void)unused;
-	if (a->nr_words && ag_ifname_valid(a->words[0]) && if_nametoindex(a->words[0]))
-		r.iface = a->words[0];
 	err = vector_mask(a->vectors, &r.vectors);
 	if (err)
 		return err;

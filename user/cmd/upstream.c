@@ -7,7 +7,6 @@
  * bridge is the process ExaBGP runs to reach the daemon.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,29 +150,18 @@ static int ask(const char *req)
 /* The record, if a daemon that runs now wrote it. */
 static json_object *record(void)
 {
-	json_object *o, *pid;
-	char *text;
-	int err = ag_state_file_read(AG_UP_RECORD, &text);
+	json_object *o;
+	int err = ag_daemon_record_read(AG_UP_RECORD, &o);
 
-	if (err) {
-		ag_err("upstream: no daemon has run with an upstream: section here (%s/%s: %s)",
-		       ag_state_dir(), AG_UP_RECORD, strerror(-err));
-		return NULL;
-	}
-	o = json_tokener_parse(text);
-	free(text);
-	if (!o || !json_object_object_get_ex(o, "pid", &pid)) {
+	if (err == -EINVAL)
 		ag_err("upstream: %s/%s is unreadable", ag_state_dir(), AG_UP_RECORD);
-		json_object_put(o);
-		return NULL;
-	}
-	if (kill(json_object_get_int(pid), 0) && errno == ESRCH) {
+	else if (err == -ESRCH)
 		ag_err("upstream: the daemon that wrote %s/%s is not running: nothing is announced by it now",
 		       ag_state_dir(), AG_UP_RECORD);
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	else if (err)
+		ag_err("upstream: no daemon has run with an upstream: section here (%s/%s: %s)",
+		       ag_state_dir(), AG_UP_RECORD, strerror(-err));
+	return err ? NULL : o;
 }
 
 static const char *str(json_object *o, const char *key)

@@ -9,6 +9,7 @@
  * events, metrics) need no lock; only the daemon writes.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -104,6 +105,35 @@ int ag_state_file_read(const char *name, char **text)
 		*text = NULL;
 	}
 	return err;
+}
+
+/*
+ * The daemon's upstream record (config.h's AG_UP_RECORD, by name here: the
+ * state layer knows files, not their schema), only while the daemon that
+ * wrote it runs: -ENOENT without one, -EINVAL unreadable, -ESRCH when its
+ * writer is gone (nothing is announced by it any more).
+ */
+int ag_daemon_record_read(const char *name, json_object **out)
+{
+	json_object *o, *pid;
+	char *text;
+	int err = ag_state_file_read(name, &text);
+
+	*out = NULL;
+	if (err)
+		return err;
+	o = json_tokener_parse(text);
+	free(text);
+	if (!o || !json_object_object_get_ex(o, "pid", &pid)) {
+		json_object_put(o);
+		return -EINVAL;
+	}
+	if (kill(json_object_get_int(pid), 0) && errno == ESRCH) {
+		json_object_put(o);
+		return -ESRCH;
+	}
+	*out = o;
+	return 0;
 }
 
 /* A policy as hex: restored byte for byte by the same ABI. */

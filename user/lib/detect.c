@@ -118,12 +118,6 @@ static bool below_release(const struct thresholds *t, double pps, double bps)
 	       (t->trigger_bps <= 0 || bps < t->release_bps);
 }
 
-static bool unsolicited(unsigned int reason)
-{
-	return reason == AG_R_MONITOR || reason == AG_R_POLICY_DROP || reason == AG_R_RL_PASS ||
-	       reason == AG_R_RL_AGGREGATE || reason == AG_R_RL_SOURCE || reason == AG_R_FRAG_DROP;
-}
-
 static void sum_counters(const struct ag_iface_counters *ifc, unsigned int slot,
 			 struct ag_counter *unsol, __u64 *dropped)
 {
@@ -134,7 +128,7 @@ static void sum_counters(const struct ag_iface_counters *ifc, unsigned int slot,
 	for (r = 0; r < AG_REASON__MAX; r++) {
 		const struct ag_counter *c = &ifc->c[AG_STATS_IDX(slot, r)];
 
-		if (unsolicited(r)) {
+		if (ag_reason_unsolicited(r)) {
 			unsol->packets += c->packets;
 			unsol->bytes += c->bytes;
 		}

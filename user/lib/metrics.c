@@ -7,7 +7,6 @@
  * directory; the upstream ones only while the daemon that wrote them runs.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -224,32 +223,14 @@ static void attacks(FILE *f)
 	ag_attacks_free(&rec);
 }
 
-/* The upstream record (upstream.json) of a daemon that runs now, or NULL. */
-static json_object *upstream_record(void)
-{
-	json_object *o = NULL, *pid;
-	char *text;
-
-	if (ag_state_file_read(AG_UP_RECORD, &text))
-		return NULL;
-	o = json_tokener_parse(text);
-	free(text);
-	if (!o || !json_object_object_get_ex(o, "pid", &pid) ||
-	    (kill(json_object_get_int(pid), 0) && errno == ESRCH)) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
-}
-
 static void upstream(FILE *f)
 {
-	json_object *o = upstream_record(), *arr, *x, *v;
+	json_object *o, *arr, *x, *v;
 	unsigned long long by_action[AG_UP__MAX] = { 0 };
 	size_t i;
 	int a;
 
-	if (!o)
+	if (ag_daemon_record_read(AG_UP_RECORD, &o))
 		return;
 	family(f, "ampguard_upstream_rules", "gauge",
 	       "Rules the daemon has the upstream router apply, by action.");

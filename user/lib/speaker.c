@@ -262,6 +262,16 @@ static int neighbor_index(const struct ag_speaker *sp, const char *peer)
 	return -1;
 }
 
+/* A neighbor's state as ExaBGP told it (word: its own name for it); true when it changed. */
+static bool set_state(struct ag_speaker *sp, int i, int st, const char *word)
+{
+	if (i < 0 || sp->state[i] == st)
+		return false;
+	sp->state[i] = st;
+	ag_log("upstream: neighbor %s %s", sp->conf.neighbors[i].address, word);
+	return true;
+}
+
 /* A JSON message: only neighbor state changes matter here. */
 static void on_json(struct ag_speaker *sp, const char *line)
 {
@@ -311,18 +321,11 @@ static void on_ack(struct ag_speaker *sp, bool ok)
 static void on_summary(struct ag_speaker *sp, const char *line)
 {
 	char peer[64], as[16], updown[32], state[32];
-	int i, st;
 
 	if (sscanf(line, "%63s %15s %31s %31s", peer, as, updown, state) != 4)
 		return;
-	i = neighbor_index(sp, peer);
-	if (i < 0)
-		return;
-	st = !strcmp(state, "established") ? AG_BGP_UP : AG_BGP_DOWN;
-	if (sp->state[i] != st) {
-		sp->state[i] = st;
-		ag_log("upstream: neighbor %s %s", sp->conf.neighbors[i].address, state);
-	}
+	set_state(sp, neighbor_index(sp, peer),
+		  !strcmp(state, "established") ? AG_BGP_UP : AG_BGP_DOWN, state);
 }
 
 static void on_line(struct ag_speaker *sp, const char *line)

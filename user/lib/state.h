@@ -116,6 +116,8 @@ void ag_set_state_dir(const char *dir);
 const char *ag_state_dir(void);
 int ag_state_file_write(const char *name, const char *text);
 int ag_state_file_read(const char *name, char **text);
+struct json_object;
+int ag_daemon_record_read(const char *name, struct json_object **out);
 int ag_attacks_read(struct ag_attacks *a);
 int ag_attacks_write(const struct ag_attacks *a);
 void ag_attacks_free(struct ag_attacks *a);

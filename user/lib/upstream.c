@@ -58,6 +58,9 @@ struct ag_upstream {
 	bool attacked[AG_MAX_VECTORS];
 	unsigned long refused;
 	bool dirty;
+	/* What the record on disk says of the speaker, to write it only on a change. */
+	int saved_state[AG_UP_MAX_NEIGHBORS];
+	unsigned long saved_errors;
 };
 
 /* ---- records and events ---------------------------------------------------- */
@@ -92,6 +95,17 @@ static json_object *rule_json(const struct ag_up_rule *r, bool record)
 
 static size_t nr_routes(const struct ag_upstream *up);
 
+/* Has the speaker moved on (a session state, a refusal) since the record was written? */
+static bool record_behind(const struct ag_upstream *up)
+{
+	unsigned int i;
+
+	for (i = 0; i < up->conf.nr_neighbors; i++)
+		if (ag_speaker_state(up->sp, i) != up->saved_state[i])
+			return true;
+	return ag_speaker_errors(up->sp) != up->saved_errors;
+}
+
 static void save(struct ag_upstream *up)
 {
 	json_object *o = json_object_new_object(), *nbs = json_object_new_array();
@@ -100,6 +114,7 @@ static void save(struct ag_upstream *up)
 	int err;
 
 	for (i = 0; i < up->conf.nr_neighbors; i++) {
+		up->saved_state[i] = ag_speaker_state(up->sp, i);
 		nb = json_object_new_object();
 		json_object_object_add(nb, "address",
 				       json_object_new_string(up->conf.neighbors[i].address));
@@ -116,7 +131,8 @@ static void save(struct ag_upstream *up)
 	json_object_object_add(o, "neighbors", nbs);
 	json_object_object_add(o, "rules", rules);
 	json_object_object_add(o, "routes", json_object_new_int64(nr_routes(up)));
-	json_object_object_add(o, "errors", json_object_new_int64(ag_speaker_errors(up->sp)));
+	up->saved_errors = ag_speaker_errors(up->sp);
+	json_object_object_add(o, "errors", json_object_new_int64(up->saved_errors));
 	json_object_object_add(o, "refused", json_object_new_int64(up->refused));
 	err = ag_state_file_write(AG_UP_RECORD,
 				  json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
@@ -236,19 +252,17 @@ static size_t nr_routes(const struct ag_upstream *up)
 	return total;
 }
 
-/* The addresses of the protected interfaces: protect's default. */
+/* Is addr one of a protected interface's own addresses (protect's default)? */
 static bool own_address(int family, const __u8 addr[16])
 {
-	struct ag_state st;
-	struct ag_snapshot s = { 0 };
+	struct ag_ifinfo info;
 	struct ifaddrs *ifa, *i;
+	struct ag_state st;
 	bool found = false;
-	unsigned int k;
 
 	if (ag_state_open_quiet(&st))
 		return false;
-	if (ag_snapshot_take(&st, NULL, &s) || getifaddrs(&ifa)) {
-		free(s.ifs);
+	if (getifaddrs(&ifa)) {
 		ag_state_close(&st);
 		return false;
 	}
@@ -260,12 +274,10 @@ static bool own_address(int family, const __u8 addr[16])
 		a = family == AF_INET ?
 			    (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr :
 			    (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
-		for (k = 0; k < s.n && !found; k++)
-			found = !strcmp(s.ifs[k].name, i->ifa_name) &&
-				!memcmp(a, addr, family == AF_INET ? 4 : 16);
+		found = !memcmp(a, addr, family == AF_INET ? 4 : 16) &&
+			!ag_iface_info(&st, i->ifa_name, &info);
 	}
 	freeifaddrs(ifa);
-	free(s.ifs);
 	ag_state_close(&st);
 	return found;
 }
@@ -543,7 +555,8 @@ void ag_upstream_step(struct ag_upstream *up, const struct ag_detector *det)
 	expire(up, now);
 	sync_routes(up);
 	ag_speaker_events(up->sp, NULL, 0); /* supervision */
-	save(up);
+	if (up->dirty || record_behind(up))
+		save(up);
 }
 
 /* ---- the control socket ---------------------------------------------------- */
@@ -789,7 +802,7 @@ void ag_upstream_events(struct ag_upstream *up, const struct pollfd *fds, int n)
 		if (fds[i].fd == up->ctl_fd && fds[i].revents)
 			ctl_serve(up);
 	ag_speaker_events(up->sp, fds, n);
-	if (up->dirty)
+	if (up->dirty || record_behind(up))
 		save(up);
 }
 
