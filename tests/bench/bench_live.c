@@ -266,7 +266,8 @@ struct front {
 	int fd;
 };
 
-#define MAX_FRONTS 16
+/* At most one per row. */
+#define MAX_FRONTS NR_ROWS
 
 static struct {
 	struct netns ns[NR_NS];
