@@ -25,10 +25,11 @@ SEC("tc")
 int ampguard_tc_egress(struct __sk_buff *skb)
 {
 	const struct ag_config *cfg = config_get();
+	const struct ag_port_gen *port;
 	const struct ag_policy *pol;
 	struct cursor c;
 	struct pkt p = {};
-	__u32 vec;
+	__u32 gen;
 	int ret;
 
 	ret = parse_skb(skb, &c, &p);
@@ -41,7 +42,12 @@ int ampguard_tc_egress(struct __sk_buff *skb)
 	if (ret != PARSE_OK || !cfg)
 		return TC_ACT_OK;
 
-	pol = vector_of(cfg->gen, p.dport, &vec);
+	/* Read once: the slot and its policy come from the same generation. */
+	gen = cfg->gen;
+	port = port_of(gen, p.dport);
+	if (!port || !(port->flags & AG_PORT_TRACKED))
+		return TC_ACT_OK;
+	pol = policy_of(gen, port->slot);
 	if (pol)
 		record_request(&p, c.end, pol);
 	return TC_ACT_OK;

@@ -46,30 +46,43 @@ static __always_inline int count(struct xdp_md *ctx, const struct pkt *p, const 
 	return ag_reason_drops(reason) ? XDP_DROP : XDP_PASS;
 }
 
-/* The vector's verdict on a parsed UDP datagram (or first fragment). */
+/*
+ * The vector's verdict on a parsed UDP datagram (or first fragment). The
+ * port's entry alone judges a vector that passes, or drops without
+ * tracking; the policy is read only for tracking timeouts and rate limits.
+ */
 static __always_inline int judge_udp(const struct pkt *p, const void *end, __u32 gen, __u32 *vec)
 {
-	const struct ag_policy *pol;
+	const struct ag_port_gen *port;
+	const struct ag_policy *pol = NULL;
+	__u8 action;
 
-	pol = vector_of(gen, p->sport, vec);
-	if (!pol) {
+	port = port_of(gen, p->sport);
+	if (!port) {
 		*vec = 0;
 		return AG_R_NO_VECTOR;
 	}
-	if (pol->action == AG_ACT_PASS)
+	*vec = port->slot;
+	action = port->action;
+	if (action == AG_ACT_PASS)
 		return AG_R_POLICY_PASS;
 	if (is_served(gen, p->dport))
 		return AG_R_SERVED;
-	if (is_solicited(p, end, pol))
-		return AG_R_SOLICITED;
+	if (port->flags & AG_PORT_TRACKED) {
+		pol = policy_of(gen, *vec);
+		if (pol && is_solicited(p, end, pol))
+			return AG_R_SOLICITED;
+	}
 
-	switch (pol->action) {
+	switch (action) {
 	case AG_ACT_DROP:
 		return AG_R_POLICY_DROP;
 	case AG_ACT_MONITOR:
 		return AG_R_MONITOR;
 	case AG_ACT_RATELIMIT:
-		return ratelimit(p, end, *vec, pol);
+		if (!pol)
+			pol = policy_of(gen, *vec);
+		return pol ? ratelimit(p, end, *vec, pol) : AG_R_POLICY_PASS;
 	default:
 		return AG_R_POLICY_PASS;
 	}

@@ -13,10 +13,10 @@
 #include <linux/types.h>
 #include <linux/bpf.h> /* struct bpf_spin_lock */
 
-#define AG_ABI_VERSION 4
+#define AG_ABI_VERSION 5
 
 /* Vector slots: 0 is "no vector", built-ins follow in table order, then
- * ports an operator adds. A u8 in port_vec holds any slot. */
+ * ports an operator adds. A u8 in struct ag_port holds any slot. */
 #define AG_MAX_VECTORS 64
 #define AG_NR_PORTS 65536
 
@@ -125,6 +125,28 @@ enum ag_src_full {
 	AG_SRC_FULL__MAX,
 };
 
+/*
+ * port_vec, by UDP port: what the classifier needs of the port's vector in
+ * each generation, so that most frames are judged after one lookup. It is
+ * written with the policy of the same generation (the slot named here is
+ * that generation's), and read for the source port of a reply and the
+ * destination port of a request.
+ */
+enum ag_port_flags {
+	AG_PORT_TRACKED = 1 << 0, /* the vector's track_timeout_ms is not 0 */
+};
+
+struct ag_port_gen {
+	__u8 slot;   /* vector slot; 0: the port is no vector's in this generation */
+	__u8 action; /* the slot's enum ag_action */
+	__u8 flags;  /* enum ag_port_flags */
+	__u8 pad;
+};
+
+struct ag_port {
+	struct ag_port_gen gen[AG_NR_GENERATIONS];
+};
+
 /* One entry per vector slot and generation: policy[gen * AG_MAX_VECTORS + vec]. */
 struct ag_policy {
 	__u16 port;             /* UDP source port this vector matches; 0 in free slots */
@@ -138,6 +160,19 @@ struct ag_policy {
 	struct ag_rate src_pps;
 	struct ag_rate src_bps;
 };
+
+/* The port_vec half of a generation whose policy has pol in this slot. */
+static inline struct ag_port_gen ag_port_gen_of(const struct ag_policy *pol, unsigned int slot)
+{
+	struct ag_port_gen g = { 0 };
+
+	if (pol->in_use) {
+		g.slot = slot;
+		g.action = pol->action;
+		g.flags = pol->track_timeout_ms ? AG_PORT_TRACKED : 0;
+	}
+	return g;
+}
 
 /*
  * Aggregate bucket state, one cache line per vector. The lock guards the

@@ -18,12 +18,12 @@ struct {
 	__type(value, struct ag_config);
 } config SEC(".maps");
 
-/* UDP source port -> vector slot (0: none). */
+/* UDP port -> its vector in each generation (struct ag_port). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, AG_NR_PORTS);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct ag_port);
 } port_vec SEC(".maps");
 
 struct {
@@ -137,22 +137,26 @@ static __always_inline const struct ag_config *config_get(void)
 	return bpf_map_lookup_elem(&config, &zero);
 }
 
-/* The policy of the vector a UDP port belongs to in generation gen, or NULL. */
-static __always_inline const struct ag_policy *vector_of(__u32 gen, __u16 port, __u32 *vec)
+/* The vector a UDP port belongs to in generation gen, or NULL. */
+static __always_inline const struct ag_port_gen *port_of(__u32 gen, __u16 port)
 {
-	const struct ag_policy *pol;
-	__u32 key = port, *vecp, idx;
+	const struct ag_port_gen *g;
+	const struct ag_port *e;
+	__u32 key = port;
 
-	vecp = bpf_map_lookup_elem(&port_vec, &key);
-	*vec = vecp ? *vecp : 0;
-	if (*vec == 0 || *vec >= AG_MAX_VECTORS)
+	e = bpf_map_lookup_elem(&port_vec, &key);
+	if (!e)
 		return NULL;
-	idx = (gen & 1) * AG_MAX_VECTORS + *vec;
-	pol = bpf_map_lookup_elem(&policy, &idx);
-	/* A slot being handed to another port belongs to neither until the flip. */
-	if (!pol || !pol->in_use || pol->port != port)
-		return NULL;
-	return pol;
+	g = &e->gen[gen & 1];
+	return g->slot ? g : NULL;
+}
+
+/* The policy of slot vec in generation gen; only the paths that need more than the action. */
+static __always_inline const struct ag_policy *policy_of(__u32 gen, __u32 vec)
+{
+	__u32 idx = (gen & 1) * AG_MAX_VECTORS + (vec & (AG_MAX_VECTORS - 1));
+
+	return bpf_map_lookup_elem(&policy, &idx);
 }
 
 #endif /* AMPGUARD_MAPS_H */

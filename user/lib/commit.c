@@ -28,22 +28,70 @@ static void grace_period(void)
 	usleep(50000); /* far longer than any packet's trip through the programs */
 }
 
-static int write_policy(const struct ag_state *st, __u32 gen, const struct ag_policy *tbl)
+/* Sets generation gen's half of a port's entry, leaving the other generation's as it is. */
+static int set_port(const struct ag_state *st, __u32 gen, __u32 port, struct ag_port_gen want)
 {
-	__u32 slot, key, port;
+	struct ag_port cur;
+
+	if (bpf_map_lookup_elem(st->port_vec_fd, &port, &cur))
+		return -errno;
+	if (!memcmp(&cur.gen[gen], &want, sizeof(want)))
+		return 0;
+	cur.gen[gen] = want;
+	return bpf_map_update_elem(st->port_vec_fd, &port, &cur, 0) ? -errno : 0;
+}
+
+/* What generation gen's half of port's entry is under tbl. */
+static struct ag_port_gen port_gen_in(const struct ag_policy *tbl, __u32 port)
+{
+	__u32 slot;
+
+	for (slot = 1; slot < AG_MAX_VECTORS; slot++)
+		if (tbl[slot].in_use && tbl[slot].port == port)
+			return ag_port_gen_of(&tbl[slot], slot);
+	return (struct ag_port_gen){ 0 };
+}
+
+/*
+ * Generation gen's port entries for tbl. Only ports named by tbl or by
+ * stale (what gen held before) can differ: the rest stay unmapped.
+ */
+static int write_ports(const struct ag_state *st, __u32 gen, const struct ag_policy *stale,
+		       const struct ag_policy *tbl)
+{
+	__u32 slot;
+	int err = 0;
+
+	for (slot = 1; slot < AG_MAX_VECTORS && !err; slot++)
+		if (stale[slot].in_use)
+			err = set_port(st, gen, stale[slot].port,
+				       port_gen_in(tbl, stale[slot].port));
+	for (slot = 1; slot < AG_MAX_VECTORS && !err; slot++)
+		if (tbl[slot].in_use)
+			err = set_port(st, gen, tbl[slot].port, ag_port_gen_of(&tbl[slot], slot));
+	return err;
+}
+
+/* The same when what gen held is not known (its writer died): every port is looked at. */
+static void rewrite_ports(const struct ag_state *st, __u32 gen, const struct ag_policy *tbl)
+{
+	__u32 port;
+
+	for (port = 0; port < AG_NR_PORTS; port++)
+		set_port(st, gen, port, port_gen_in(tbl, port));
+}
+
+static int write_policy(const struct ag_state *st, __u32 gen, const struct ag_policy *stale,
+			const struct ag_policy *tbl)
+{
+	__u32 slot, key;
 
 	for (slot = 0; slot < AG_MAX_VECTORS; slot++) {
 		key = gen * AG_MAX_VECTORS + slot;
 		if (bpf_map_update_elem(st->policy_fd, &key, &tbl[slot], 0))
 			return -errno;
 	}
-	/* A port's slot is stable; the program checks the slot still names the port. */
-	for (slot = 1; slot < AG_MAX_VECTORS; slot++) {
-		port = tbl[slot].port;
-		if (tbl[slot].in_use && bpf_map_update_elem(st->port_vec_fd, &port, &slot, 0))
-			return -errno;
-	}
-	return 0;
+	return write_ports(st, gen, stale, tbl);
 }
 
 static int list_fd(const struct ag_state *st, const struct ag_list_op *op)
@@ -107,12 +155,14 @@ static int write_orphans(const struct ag_state *st, __u32 gen, const struct ag_c
 	return err;
 }
 
-static int write_gen(const struct ag_state *st, __u32 gen, const struct ag_change *ch)
+/* stale: generation gen's vector table before this change (read only with ch->tbl). */
+static int write_gen(const struct ag_state *st, __u32 gen, const struct ag_policy *stale,
+		     const struct ag_change *ch)
 {
 	int err = 0;
 
 	if (ch->tbl)
-		err = write_policy(st, gen, ch->tbl);
+		err = write_policy(st, gen, stale, ch->tbl);
 	if (!err && ch->served && bpf_map_update_elem(st->served_fd, &gen, ch->served, 0))
 		err = -errno;
 	if (!err && ch->nr_ops)
@@ -129,14 +179,19 @@ static void restore_gen(const struct ag_state *st, __u32 from, __u32 to, bool po
 	struct ag_policy tbl[AG_MAX_VECTORS];
 	struct ag_served served;
 	__u32 slot, key;
+	bool whole = true;
 
 	for (slot = 0; policy && slot < AG_MAX_VECTORS; slot++) {
 		key = from * AG_MAX_VECTORS + slot;
 		if (!bpf_map_lookup_elem(st->policy_fd, &key, &tbl[slot])) {
 			key = to * AG_MAX_VECTORS + slot;
 			bpf_map_update_elem(st->policy_fd, &key, &tbl[slot], 0);
+		} else {
+			whole = false;
 		}
 	}
+	if (policy && whole)
+		rewrite_ports(st, to, tbl);
 	if (served_too && !bpf_map_lookup_elem(st->served_fd, &from, &served))
 		bpf_map_update_elem(st->served_fd, &to, &served, 0);
 	/* Lists were rolled back by write_lists(); orphans are written last. */
@@ -296,21 +351,6 @@ static int level_generations(const struct ag_state *st, __u32 active)
 	return census_lists(st, active, true);
 }
 
-/* Ports whose slot went away or moved: unmapped once no packet reads the old table. */
-static void unmap_ports(const struct ag_state *st, const struct ag_policy *old,
-			const struct ag_policy *tbl)
-{
-	__u32 slot, port, cur;
-
-	for (slot = 1; slot < AG_MAX_VECTORS; slot++) {
-		port = old[slot].port;
-		if (!old[slot].in_use || (tbl[slot].in_use && tbl[slot].port == port))
-			continue;
-		if (!bpf_map_lookup_elem(st->port_vec_fd, &port, &cur) && cur == slot)
-			bpf_map_update_elem(st->port_vec_fd, &port, &(__u32){ 0 }, 0);
-	}
-}
-
 int ag_commit(const struct ag_state *st, const struct ag_change *ch)
 {
 	struct ag_policy old[AG_MAX_VECTORS];
@@ -329,7 +369,8 @@ int ag_commit(const struct ag_state *st, const struct ag_change *ch)
 		return err;
 
 	err = set_config(st, -1, 1);
-	err = err ?: write_gen(st, next, ch);
+	/* At rest both generations hold the active one's table (levelled above if not). */
+	err = err ?: write_gen(st, next, old, ch);
 	if (!err && ch->nr_ops) {
 		count_lists(st, next, &lists);
 		err = set_list_flags(st, next, &lists, false);
@@ -345,10 +386,8 @@ int ag_commit(const struct ag_state *st, const struct ag_change *ch)
 	grace_period();
 
 	/* The old generation is idle now: bring it level with the new one. */
-	err = write_gen(st, cur, ch);
+	err = write_gen(st, cur, old, ch);
 	err = err ?: (ch->nr_ops ? census_lists(st, cur, false) : 0);
-	if (ch->tbl)
-		unmap_ports(st, old, ch->tbl);
 	/* Level again: the generations are equal at rest. */
 	return err ?: set_config(st, -1, 0);
 }

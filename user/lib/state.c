@@ -278,9 +278,14 @@ int ag_state_init_maps(const struct ag_state *maps)
 		}
 	}
 	for (slot = 1; slot < AG_MAX_VECTORS; slot++) {
-		__u32 port = tbl[slot].port, val = slot;
+		__u32 port = tbl[slot].port;
+		struct ag_port val;
 
-		if (tbl[slot].in_use && bpf_map_update_elem(port_vec_fd, &port, &val, 0))
+		if (!tbl[slot].in_use)
+			continue;
+		for (gen = 0; gen < AG_NR_GENERATIONS; gen++)
+			val.gen[gen] = ag_port_gen_of(&tbl[slot], slot);
+		if (bpf_map_update_elem(port_vec_fd, &port, &val, 0))
 			return -errno;
 	}
 	if (bpf_map_update_elem(config_fd, &zero, &cfg, 0))
