@@ -14,12 +14,16 @@
 #   xdp-filter       xdp-filter loaded on the veth with a source-port 53 rule
 # build/tests/bench_live injects the frames (BPF_PROG_TEST_RUN, live frames)
 # and prints the tables; this script checks the rules' own counters against
-# the frames it injected. Everything made here is removed on exit, Ctrl-C
+# the frames it injected. The one-CPU rows run on the last CPU; with two CPUs
+# or more, some rows also run on the first and the last at once (the driver
+# pins its own threads). Everything made here is removed on exit, Ctrl-C
 # included.
 #
 # Environment: BENCH_ROUNDS (default 9), BENCH_SCALE (frames per row,
 # multiplier; default 1), BENCH_OUT (default docs/BENCHMARKS.md), BENCH_ONLY
-# (run only the rows whose "IPvN contender path" contains it, e.g. under perf;
+# (run only the rows whose "IPvN contender path" contains it, or one of its
+# '|'-separated alternatives, e.g. "IPv4 floor|IPv4 ampguard vector drop",
+# under perf for instance; the two-CPU runs of the rows selected run too;
 # the tables are printed, no file is written unless BENCH_OUT is set),
 # BENCH_VERBOSE=1 (every measurement on stderr as it is taken).
 set -euo pipefail
@@ -215,7 +219,7 @@ machine() {
 	cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)
 	virt=$(lscpu | sed -n 's/^Hypervisor vendor: *//p' | head -n 1)
 	echo "- CPU: $cpu, $(nproc) cores${virt:+ (virtual machine, $virt)};" \
-		"the driver runs pinned to CPU $1"
+		"the one-CPU rows run pinned to CPU $1${2:+, the two-CPU rows on CPUs $2 and $1}"
 	echo "- Kernel: Linux $(uname -r) ($(uname -m))"
 	echo "- clang: $(clang --version | head -n 1)"
 	echo "- libbpf: $(pkg-config --modversion libbpf)"
@@ -259,6 +263,19 @@ method() {
 		paused while the thread reschedules but not while it is preempted); the two are
 		compared below. Wall-clock time is not used: other tasks on the CPU would count.
 
+		Scaling over two CPUs: the rows listed under "Two CPUs at once" run again right after
+		their one-CPU run in each round, on two CPUs at the same time, from two threads pinned
+		one to each CPU, each in the row's namespace with its own test run of the same program,
+		frame and frame count, started together at a barrier. Each thread's CPU time over its own call
+		gives that CPU's cost per frame; the scaling is the two CPUs' frames per CPU-second
+		together over the same row's on one CPU in the same round (2.00: no cost from
+		sharing). The front end's source cursor is per CPU, and the second CPU starts half-way
+		through the source set, so the two never write the same source at once; what the
+		program itself writes from both CPUs (a shared bucket, a shared counter) moves between
+		them on every write, and that is what the scaling shows. The frames of both are
+		checked together like a one-CPU row's, and the report gives the least share of a run's
+		wall-clock time during which both were injecting.
+
 		All rows run once per round, in the order of the tables, after a discarded warm-up
 		round; tables show the median over the rounds with min-max. "x floor" is the median
 		of the per-round ratios to the floor of the same family; "vs XDP_PASS" the median of
@@ -294,7 +311,7 @@ analysis() {
 }
 
 write_doc() {
-	local cpu=$1 secs=$2 doc="$tmp/BENCHMARKS.md"
+	local cpu=$1 pair=$2 secs=$3 doc="$tmp/BENCHMARKS.md"
 	{
 		echo "<!-- SPDX-License-Identifier: GPL-2.0-only -->"
 		echo "# Benchmarks"
@@ -304,7 +321,7 @@ write_doc() {
 		echo
 		echo "## Machine"
 		echo
-		machine "$cpu"
+		machine "$cpu" "$pair"
 		echo
 		echo "## Method"
 		echo
@@ -327,7 +344,7 @@ write_doc() {
 }
 
 main() {
-	local role cpu start secs
+	local role cpu pair start secs
 	preflight
 	remove_stale
 	tmp=$(mktemp -d /tmp/ampguard-bench.XXXXXX)
@@ -347,18 +364,26 @@ main() {
 		args+=(--netns "xdp-filter=$PREFIX-xdp-filter")
 	fi
 
+	# The driver pins its main thread (the one-CPU rows) to the last CPU and
+	# the two threads of a two-CPU row one to each CPU of the pair.
 	cpu=$(($(nproc) - 1))
+	pair=""
+	args+=(--cpu "$cpu")
+	if [ "$cpu" -gt 0 ]; then
+		pair=0
+		args+=(--pair-cpu "$pair")
+	fi
 	start=$(date +%s)
-	log "running $DRIVER on CPU $cpu, $ROUNDS rounds"
+	log "running $DRIVER on CPU $cpu${pair:+ (and CPUs $pair and $cpu at once)}, $ROUNDS rounds"
 	[ -n "$ONLY" ] && args+=(--only "$ONLY")
-	taskset -c "$cpu" "$DRIVER" "${args[@]}" --dev "$DEV" --rounds "$ROUNDS" \
+	taskset -c "${pair:+$pair,}$cpu" "$DRIVER" "${args[@]}" --dev "$DEV" --rounds "$ROUNDS" \
 		--scale "$SCALE" --counts "$tmp/counts" >"$tmp/results.md"
 	rule_counters >"$tmp/rules.md"
 	secs=$(($(date +%s) - start))
 	log "measured in $secs s"
 	cat "$tmp/results.md" "$tmp/rules.md"
 	if [ -n "$OUT" ]; then
-		write_doc "$cpu" "$secs"
+		write_doc "$cpu" "$pair" "$secs"
 		log "wrote $OUT"
 	fi
 }

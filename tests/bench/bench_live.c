@@ -22,9 +22,16 @@
  * for: ampguard's counters by reason, the namespace's IP and L4 counters
  * (frames that must reach the stack did, frames that must not did not).
  *
+ * Scaling: a few rows also run on two CPUs at once, each CPU its own
+ * thread with its own test run of the same program and frame, started
+ * together; their throughput together is compared with the same row's on
+ * one CPU in the same round. The one-CPU rows run on one CPU as before:
+ * the main thread pins itself there.
+ *
  * Invariants: a row whose frames are not all accounted for is an error,
- * not a measurement; the front end of a family and source
- * count is loaded once and shared by every row that needs it.
+ * not a measurement (on two CPUs, the frames of both); the front end of a
+ * family and source count is loaded once and shared by every row that
+ * needs it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -168,6 +175,8 @@ struct row {
 	int reason;  /* ampguard: every frame counted under it; -1: not ampguard or mixed */
 	int capture; /* a capture runs during the row: 1 in this many frames sampled */
 	/* filled in */
+	bool pair;                    /* also measured on two CPUs at once (scale_rows) */
+	double pair_t[2][MAX_ROUNDS]; /* ns per frame on each CPU of the pair, by round */
 	int prog_fd;
 	struct frame frame;
 	double t[MAX_ROUNDS]; /* ns per frame, by round */
@@ -257,6 +266,36 @@ static struct row rows[] = {
 
 #define NR_ROWS (sizeof(rows) / sizeof(rows[0]))
 
+/* A row by what tells it apart: its family, contender, path and frame. */
+struct row_ref {
+	int family;
+	const char *contender;
+	const char *path;
+	enum traffic tr;
+};
+
+/*
+ * The rows also run on two CPUs at once: every ampguard path a flood
+ * takes (the rate limiter's shared buckets included), with the floor and
+ * xdp-filter beside them, and the passes to tell ampguard's scaling from
+ * the stack's.
+ */
+static const struct row_ref scale_rows[] = {
+	{ 4, "floor", DROP_FLOOR, TR_DNS_UNSOL },
+	{ 4, "ampguard", VECTOR_DROP, TR_WSD },
+	{ 4, "ampguard", TRACKED_DROP, TR_DNS_UNSOL },
+	{ 4, "ampguard", PORT_DROP, TR_DNS_PORT },
+	{ 4, "ampguard", "rate-limit, 1 source (memcached)", TR_MEMC },
+	{ 4, "ampguard", "rate-limit, 1M sources (memcached)", TR_MEMC },
+	{ 4, "xdp-filter", "src port 53 drop", TR_DNS_UNSOL },
+	{ 4, "floor", PASS_FLOOR, TR_DNS_UNSOL },
+	{ 4, "ampguard", "non-vector UDP pass", TR_BENIGN },
+	{ 6, "ampguard", "rate-limit, 1M sources (memcached)", TR_MEMC },
+};
+
+/* What two CPUs at once must reach, as a multiple of one CPU's throughput. */
+#define SCALING_GOAL 1.8
+
 /* One front end per (family, program under test, source count). */
 struct front {
 	int family;
@@ -275,7 +314,10 @@ static struct {
 	int rounds;
 	double scale;
 	const char *counts_path;
-	const char *only; /* run only the rows whose contender or path contains this */
+	const char *only; /* run only the rows whose name contains one of these ('|') */
+	int cpu;          /* the one-CPU rows' CPU, -1: not pinned */
+	int pair_cpu;     /* the other CPU of the two-CPU rows, -1: none run */
+	double overlap;   /* the least share of a two-CPU run both CPUs spent injecting */
 	int target_fd[NR_TARGETS];
 	char xdp_filter_name[BPF_OBJ_NAME_LEN];
 	struct ampguard_xdp *ag;
@@ -290,7 +332,12 @@ static struct {
 	struct front fronts[MAX_FRONTS];
 	int nr_fronts;
 	__u8 remote[2][16]; /* [family == 6]: the source the front end writes for one source */
-} bench = { .dev = "agp", .rounds = DEFAULT_ROUNDS, .scale = 1.0 };
+} bench = { .dev = "agp",
+	    .rounds = DEFAULT_ROUNDS,
+	    .scale = 1.0,
+	    .cpu = -1,
+	    .pair_cpu = -1,
+	    .overlap = 1.0 };
 
 static int fam_idx(int family)
 {
@@ -819,7 +866,8 @@ static __u64 ag_passed(const struct snap *a, const struct snap *b)
 }
 
 /* Did every frame of the row end where it must? */
-static int row_verify(struct row *r, const struct snap *a, const struct snap *b, __u64 n)
+static int row_verify(const struct row *r, const struct snap *a, const struct snap *b, __u64 n,
+		      __u64 *mix)
 {
 	__u64 ip = b->ip_in - a->ip_in, l4 = b->l4 - a->l4, want_ip = 0, want_l4 = 0;
 	int reason;
@@ -830,10 +878,10 @@ static int row_verify(struct row *r, const struct snap *a, const struct snap *b,
 		want_l4 = n;
 	if (r->target == T_AMPGUARD || r->target == T_AG_UNSAMPLED || r->target == T_AG_NOCAPTURE) {
 		for (reason = 0; reason < AG_REASON__MAX; reason++)
-			r->mix[reason] = ag_delta(a, b, reason);
-		if (r->reason >= 0 && r->mix[r->reason] != n) {
+			mix[reason] = ag_delta(a, b, reason);
+		if (r->reason >= 0 && mix[r->reason] != n) {
 			fprintf(stderr, "%s: ampguard counted %llu of %llu frames as %s\n", r->path,
-				(unsigned long long)r->mix[r->reason], (unsigned long long)n,
+				(unsigned long long)mix[r->reason], (unsigned long long)n,
 				ag_reason_name(r->reason));
 			return -EPROTO;
 		}
@@ -861,6 +909,24 @@ static double thread_cpu_ns(void)
 	struct timespec t;
 
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+static double dmin(double a, double b)
+{
+	return a < b ? a : b;
+}
+
+static double dmax(double a, double b)
+{
+	return a > b ? a : b;
+}
+
+static double mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
 	return t.tv_sec * 1e9 + t.tv_nsec;
 }
 
@@ -915,7 +981,7 @@ static int row_run(struct row *r, int round, __u32 n)
 		      inject(r, n, &ns, &dur) ?:
 		      snap_take(r, b)         ?:
 		      capture_set(0)          ?:
-						row_verify(r, a, b, n);
+						row_verify(r, a, b, n, r->mix);
 	free(a);
 	if (err)
 		return err;
@@ -930,13 +996,166 @@ static int row_run(struct row *r, int round, __u32 n)
 	return 0;
 }
 
+/* One CPU of a two-CPU run: its own thread, namespace and test run. */
+struct pair_worker {
+	const struct row *r;
+	__u32 n;
+	pthread_barrier_t *start;
+	const bool *abort; /* set before the barrier when the other thread did not start */
+	double ns, duration;
+	double begin, end; /* wall clock around the call, to check that the two overlapped */
+	int err;
+};
+
+static void *pair_work(void *arg)
+{
+	struct pair_worker *w = arg;
+	/* setns() moves the calling thread only */
+	int err = enter_ns(w->r->role);
+
+	/* Waits even after an error, or the other thread would wait forever. */
+	pthread_barrier_wait(w->start);
+	if (!err && !*w->abort) {
+		w->begin = mono_ns();
+		err = inject(w->r, w->n, &w->ns, &w->duration);
+		w->end = mono_ns();
+	}
+	w->err = err;
+	return NULL;
+}
+
+/*
+ * Starts the second CPU of the pair half-way through the front end's
+ * source set (its cursor is per CPU): otherwise both would write the same
+ * sources in lockstep, and a per-source table would see two CPUs update
+ * the same entry at once, which a real flood spread over CPUs does not do.
+ */
+static int cursor_seed(const struct row *r)
+{
+	const struct front *fe = front_find(r->family, bench.target_fd[r->target], r->sources);
+	int ncpu = libbpf_num_possible_cpus(), err = 0;
+	__u32 zero = 0, *v;
+
+	if (!fe || ncpu <= bench.cpu || ncpu <= bench.pair_cpu)
+		return -EINVAL;
+	/* a per-CPU map's values, each rounded up to 8 bytes */
+	v = calloc(ncpu, 2 * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v[2 * bench.cpu] = r->sources / 2;
+	if (bpf_map_update_elem(bpf_map__fd(fe->gen->maps.cursor), &zero, v, 0))
+		err = -errno;
+	free(v);
+	return err;
+}
+
+static int pair_start(pthread_t *t, struct pair_worker *w, int cpu)
+{
+	pthread_attr_t attr;
+	cpu_set_t set;
+	int err;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	err = pthread_attr_init(&attr);
+	if (err)
+		return -err;
+	err = pthread_attr_setaffinity_np(&attr, sizeof(set), &set) ?:
+		      pthread_create(t, &attr, pair_work, w);
+	pthread_attr_destroy(&attr);
+	return -err;
+}
+
+/*
+ * The row on both CPUs at once, n frames each, checked like row_run()
+ * checks one CPU's (the counters are per CPU and summed, so the check
+ * covers both threads' frames).
+ */
+static int pair_run(struct row *r, int round, __u32 n)
+{
+	struct snap *a = calloc(2, sizeof(*a)), *b;
+	const int cpus[2] = { bench.pair_cpu, bench.cpu };
+	struct pair_worker w[2];
+	__u64 mix[AG_REASON__MAX];
+	pthread_barrier_t start;
+	pthread_t t[2];
+	bool abort = false;
+	double over, longest;
+	int i, started = 0, err;
+
+	if (!a)
+		return -ENOMEM;
+	b = a + 1;
+	err = -pthread_barrier_init(&start, NULL, 2);
+	if (err) {
+		free(a);
+		return err;
+	}
+	for (i = 0; i < 2; i++)
+		w[i] = (struct pair_worker){ .r = r, .n = n, .start = &start, .abort = &abort };
+	err = enter_ns(r->role) ?: cursor_seed(r) ?: snap_take(r, a);
+	for (i = 0; !err && i < 2; i++) {
+		err = pair_start(&t[i], &w[i], cpus[i]);
+		started += !err;
+	}
+	/* The first thread waits at the barrier: take the second's place there. */
+	if (started == 1) {
+		abort = true;
+		pthread_barrier_wait(&start);
+	}
+	for (i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&start);
+	if (!err)
+		err = w[0].err ?: w[1].err ?: snap_take(r, b) ?: row_verify(r, a, b, 2ULL * n, mix);
+	free(a);
+	if (err)
+		return err;
+	r->injected += 2ULL * n;
+	if (round < 0)
+		return 0;
+	for (i = 0; i < 2; i++)
+		r->pair_t[i][round] = w[i].ns;
+	/* Both inject from the later start to the earlier end. */
+	over = dmin(w[0].end, w[1].end) - dmax(w[0].begin, w[1].begin);
+	longest = dmax(w[0].end - w[0].begin, w[1].end - w[1].begin);
+	bench.overlap = dmin(bench.overlap, dmax(over, 0) / longest);
+	if (getenv("BENCH_VERBOSE"))
+		fprintf(stderr,
+			"IPv%d %-16s %-44s CPUs %d+%d: cpu %7.1f + %7.1f ns, wall %.0f + %.0f ms, "
+			"start %+.1f ms, overlap %.0f%%\n",
+			r->family, r->contender, r->path, cpus[0], cpus[1], w[0].ns, w[1].ns,
+			(w[0].end - w[0].begin) / 1e6, (w[1].end - w[1].begin) / 1e6,
+			(w[1].begin - w[0].begin) / 1e6, 100.0 * dmax(over, 0) / longest);
+	return 0;
+}
+
+/* Does the row's name contain one of the alternatives of --only ('|' between them)? */
+static bool only_match(const char *name)
+{
+	const char *alt = bench.only, *bar;
+	size_t len;
+
+	if (!alt)
+		return true;
+	for (;;) {
+		bar = strchr(alt, '|');
+		len = bar ? (size_t)(bar - alt) : strlen(alt);
+		if (len && memmem(name, strlen(name), alt, len))
+			return true;
+		if (!bar)
+			return false;
+		alt = bar + 1;
+	}
+}
+
 static int row_prepare(struct row *r)
 {
 	int fd = bench.target_fd[r->target];
 	char name[256];
 
 	snprintf(name, sizeof(name), "IPv%d %s %s", r->family, r->contender, r->path);
-	if (bench.only && !strstr(name, bench.only)) {
+	if (!only_match(name)) {
 		r->skipped = true;
 		return 0;
 	}
@@ -964,10 +1183,16 @@ static int rounds_run(void)
 
 			if (r->skipped)
 				continue;
-			err = row_run(r, round, round < 0 ? n / 4 : n);
+			n = round < 0 ? n / 4 : n;
+			err = row_run(r, round, n);
+			/* right after the one-CPU run it is compared with, so drift
+			 * between the two stays small */
+			if (!err && r->pair)
+				err = pair_run(r, round, n);
 			if (err) {
-				fprintf(stderr, "IPv%d %s, %s: %s\n", r->family, r->contender,
-					r->path, strerror(-err));
+				fprintf(stderr, "IPv%d %s, %s%s: %s\n", r->family, r->contender,
+					r->path, r->pair ? " (one or two CPUs)" : "",
+					strerror(-err));
 				return err;
 			}
 		}
@@ -1009,13 +1234,12 @@ static double paired(const struct row *r, const struct row *ref, bool diff)
 	return spread_of(v, bench.rounds).med;
 }
 
-static const struct row *row_find(int family, const char *contender, const char *path,
-				  enum traffic tr)
+static struct row *row_find(int family, const char *contender, const char *path, enum traffic tr)
 {
 	unsigned int i;
 
 	for (i = 0; i < NR_ROWS; i++) {
-		const struct row *r = &rows[i];
+		struct row *r = &rows[i];
 
 		if (r->family == family && !strcmp(r->contender, contender) &&
 		    !strcmp(r->path, path) && r->tr == tr && !r->skipped)
@@ -1089,6 +1313,110 @@ static void mix_print(void)
 			if (r->mix[reason])
 				printf(" %s %.2f%%", ag_reason_name(reason),
 				       100.0 * r->mix[reason] / total);
+	}
+	printf("\n");
+}
+
+/* Two CPUs' throughput together over one CPU's in round k: 1/t0 + 1/t1 against 1/t. */
+static double pair_scaling(const struct row *r, int k)
+{
+	return r->t[k] / r->pair_t[0][k] + r->t[k] / r->pair_t[1][k];
+}
+
+static struct spread pair_spread(const struct row *r)
+{
+	double v[MAX_ROUNDS];
+	int k;
+
+	for (k = 0; k < bench.rounds; k++)
+		v[k] = pair_scaling(r, k);
+	return spread_of(v, bench.rounds);
+}
+
+/* Judged as printed (two decimals), so "1.80" never reads as missed. */
+static bool scaling_met(double v)
+{
+	return (int)(v * 100 + 0.5) >= (int)(SCALING_GOAL * 100 + 0.5);
+}
+
+static bool pair_any(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < NR_ROWS; i++)
+		if (rows[i].pair && !rows[i].skipped)
+			return true;
+	return false;
+}
+
+static void pair_print(void)
+{
+	unsigned int i;
+
+	if (!pair_any())
+		return;
+	printf("\n### Two CPUs at once\n\n");
+	printf("CPUs %d and %d injecting at once, each its own test run of the row's program, "
+	       "frame and frame count (see Method). Scaling: their frames per CPU-second together "
+	       "over the same row's on CPU %d alone in the same round, the median of the "
+	       "per-round ratios (min-max); 2.00 is perfect. The two runs overlapped for at least "
+	       "%.0f%% of the longer one's wall-clock time.\n\n",
+	       bench.pair_cpu, bench.cpu, bench.cpu, 100.0 * bench.overlap);
+	printf("| IP | contender | path | frame | one CPU, ns/frame | CPU %d, both running | "
+	       "CPU %d, both running | scaling, median (min-max) | goal >= %.2f |\n",
+	       bench.pair_cpu, bench.cpu, SCALING_GOAL);
+	printf("|---|---|---|---|---:|---:|---:|---:|---|\n");
+	for (i = 0; i < NR_ROWS; i++) {
+		const struct row *r = &rows[i];
+		const char *verdict;
+		struct spread s;
+
+		if (!r->pair || r->skipped)
+			continue;
+		s = pair_spread(r);
+		/* the goal is ampguard's; the others are there to compare with */
+		if (strcmp(r->contender, "ampguard"))
+			verdict = "-";
+		else
+			verdict = scaling_met(s.med) ? "met" : "missed";
+		printf("| IPv%d | %s | %s | %s | %.1f | %.1f | %.1f | %.2f (%.2f-%.2f) | %s |\n",
+		       r->family, r->contender, r->path, traffic[r->tr].label,
+		       spread_of(r->t, bench.rounds).med, spread_of(r->pair_t[0], bench.rounds).med,
+		       spread_of(r->pair_t[1], bench.rounds).med, s.med, s.min, s.max, verdict);
+	}
+}
+
+/* The target line for scaling: ampguard's worst path of the family. */
+static void pair_goal_print(void)
+{
+	int family;
+
+	if (!pair_any())
+		return;
+	printf("| two CPUs at once / one CPU, ampguard's worst path | >= %.2f |", SCALING_GOAL);
+	for (family = 4; family <= 6; family += 2) {
+		const struct row *worst = NULL;
+		double v = 0;
+		unsigned int i;
+
+		for (i = 0; i < NR_ROWS; i++) {
+			const struct row *r = &rows[i];
+			double m;
+
+			if (!r->pair || r->skipped || r->family != family ||
+			    strcmp(r->contender, "ampguard"))
+				continue;
+			m = pair_spread(r).med;
+			if (!worst || m < v) {
+				worst = r;
+				v = m;
+			}
+		}
+		if (worst)
+			printf(" %.2f (%s), %s |", v, worst->path,
+			       scaling_met(v) ? "met" : "missed");
+		else
+			printf(" - |");
 	}
 	printf("\n");
 }
@@ -1171,6 +1499,7 @@ static void goals_print(void)
 		}
 		printf("\n");
 	}
+	pair_goal_print();
 }
 
 /* How the kernel's duration compares with the thread's CPU time. */
@@ -1232,6 +1561,7 @@ static void report(void)
 	table_print(4);
 	table_print(6);
 	mix_print();
+	pair_print();
 	goals_print();
 	programs_print();
 }
@@ -1275,12 +1605,14 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: bench_live --netns ROLE=NAME... [--dev NAME] [--rounds N] [--scale X]\n"
-		"                  [--counts FILE] [--only TEXT]\n"
+		"                  [--counts FILE] [--only TEXT] [--cpu N [--pair-cpu M]]\n"
 		"ROLE: base (required), nft, iptables, iptables-legacy, xdp-filter; each\n"
 		"namespace holds the veth NAME (default agp) the frames come in on.\n"
 		"--only: just the rows whose \"IPvN contender path\" contains TEXT, e.g.\n"
-		"\"IPv4 ampguard vector drop\", to profile one path. BENCH_VERBOSE=1 in the\n"
-		"environment prints every measurement to stderr as it is taken.\n");
+		"\"IPv4 ampguard vector drop\", to profile one path; \"A|B\" for either.\n"
+		"--cpu: the CPU the one-CPU rows run on; --pair-cpu: the other CPU of the\n"
+		"two-CPU rows (none run without it). BENCH_VERBOSE=1 in the environment\n"
+		"prints every measurement to stderr as it is taken.\n");
 }
 
 static int parse_netns(const char *arg)
@@ -1308,6 +1640,8 @@ static int parse_args(int argc, char **argv)
 		{ "scale", required_argument, NULL, 's' },
 		{ "counts", required_argument, NULL, 'c' },
 		{ "only", required_argument, NULL, 'o' },
+		{ "cpu", required_argument, NULL, 'p' },
+		{ "pair-cpu", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -1333,13 +1667,20 @@ static int parse_args(int argc, char **argv)
 		case 'o':
 			bench.only = optarg;
 			break;
+		case 'p':
+			bench.cpu = atoi(optarg);
+			break;
+		case 'P':
+			bench.pair_cpu = atoi(optarg);
+			break;
 		default:
 			usage();
 			return -EINVAL;
 		}
 	}
 	if (!bench.ns[NS_BASE].name || bench.rounds < 1 || bench.rounds > MAX_ROUNDS ||
-	    bench.scale <= 0) {
+	    bench.scale <= 0 || bench.cpu >= CPU_SETSIZE || bench.pair_cpu >= CPU_SETSIZE ||
+	    (bench.pair_cpu >= 0 && (bench.cpu < 0 || bench.pair_cpu == bench.cpu))) {
 		usage();
 		return -EINVAL;
 	}
@@ -1367,6 +1708,14 @@ static int setup(void)
 	err = learn_remote(4) ?: learn_remote(6) ?: ampguard_requests(4) ?: ampguard_requests(6);
 	for (i = 0; !err && i < NR_ROWS; i++)
 		err = row_prepare(&rows[i]);
+	for (i = 0; !err && bench.pair_cpu >= 0 && i < sizeof(scale_rows) / sizeof(scale_rows[0]);
+	     i++) {
+		const struct row_ref *p = &scale_rows[i];
+		struct row *r = row_find(p->family, p->contender, p->path, p->tr);
+
+		if (r)
+			r->pair = true;
+	}
 	if (err)
 		fprintf(stderr, "bench_live: setting up: %s\n", strerror(-err));
 	return err;
@@ -1378,6 +1727,18 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv))
 		return 2;
+	/* Before any thread starts: those not pinned otherwise inherit it. */
+	if (bench.cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(bench.cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set)) {
+			fprintf(stderr, "bench_live: pinning to CPU %d: %s\n", bench.cpu,
+				strerror(errno));
+			return 1;
+		}
+	}
 	libbpf_set_print(NULL);
 	err = setup() ?: rounds_run() ?: counts_write();
 	if (!err)

@@ -13,6 +13,10 @@
  *   under the frame's own /96 prefix.
  * - A frame too short for its family's header, or a missing target, is
  *   XDP_ABORTED, so a broken setup never passes for a verdict.
+ * - The cursor is per CPU and is the only thing written here: CPUs
+ *   injecting at once share no written cache line in the front end, so
+ *   the two-CPU rows measure the program under test, not the bench. The
+ *   driver may seed each CPU's cursor (any value below nr_sources).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
