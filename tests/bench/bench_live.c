@@ -174,6 +174,8 @@ struct row {
 	enum end end;
 	int reason;  /* ampguard: every frame counted under it; -1: not ampguard or mixed */
 	int capture; /* a capture runs during the row: 1 in this many frames sampled */
+	/* The rate limiter reads a constant instead of the clock: what the read costs. */
+	bool fixed_clock;
 	/* filled in */
 	bool pair;                    /* also measured on two CPUs at once (scale_rows) */
 	double pair_t[2][MAX_ROUNDS]; /* ns per frame on each CPU of the pair, by round */
@@ -194,6 +196,8 @@ struct row {
 #define NOCAPTURE_DROP "vector drop, no capture check (ws-discovery)"
 #define CAPTURE_DROP "vector drop, capture on, 1 in 1000 (ws-discovery)"
 #define CAPTURE_SAMPLE 1000
+#define RL_1M "rate-limit, 1M sources (memcached)"
+#define RL_1M_FIXED "rate-limit, 1M sources, no clock read (memcached)"
 #define PASS_FLOOR "return XDP_PASS, no rule"
 /* tests/bench/bpf/bench_portfilter.bpf.c: what any source-port classifier must do */
 #define PORTFILTER "src port drop: parse to UDP, 1 array lookup, 1 counter"
@@ -221,8 +225,9 @@ static struct row rows[] = {
 	AG4("rate-limit, 1 source (memcached)", TR_MEMC, END_MIXED, -1),
 	{ 4, "ampguard", "rate-limit, 1k sources (memcached)", NS_BASE, T_AMPGUARD, 1000, TR_MEMC,
 	  END_MIXED, -1 },
-	{ 4, "ampguard", "rate-limit, 1M sources (memcached)", NS_BASE, T_AMPGUARD, MANY_SOURCES,
-	  TR_MEMC, END_MIXED, -1 },
+	{ 4, "ampguard", RL_1M, NS_BASE, T_AMPGUARD, MANY_SOURCES, TR_MEMC, END_MIXED, -1 },
+	{ 4, "ampguard", RL_1M_FIXED, NS_BASE, T_AMPGUARD, MANY_SOURCES, TR_MEMC, END_MIXED, -1, 0,
+	  true },
 	{ 4, "xdp-filter", "src port 53 drop", NS_XDP_FILTER, T_XDP_FILTER, 1, TR_DNS_UNSOL,
 	  END_XDP, -1 },
 	{ 4, "reference", PORTFILTER, NS_BASE, T_PORTFILTER, 1, TR_WSD, END_XDP, -1 },
@@ -248,8 +253,9 @@ static struct row rows[] = {
 	  CAPTURE_SAMPLE },
 	AG6(TRACKED_DROP, TR_DNS_UNSOL, END_XDP, AG_R_POLICY_DROP),
 	AG6(PORT_DROP, TR_DNS_PORT, END_XDP, AG_R_POLICY_DROP),
-	{ 6, "ampguard", "rate-limit, 1M sources (memcached)", NS_BASE, T_AMPGUARD, MANY_SOURCES,
-	  TR_MEMC, END_MIXED, -1 },
+	{ 6, "ampguard", RL_1M, NS_BASE, T_AMPGUARD, MANY_SOURCES, TR_MEMC, END_MIXED, -1 },
+	{ 6, "ampguard", RL_1M_FIXED, NS_BASE, T_AMPGUARD, MANY_SOURCES, TR_MEMC, END_MIXED, -1, 0,
+	  true },
 	{ 6, "xdp-filter", "src port 53 drop", NS_XDP_FILTER, T_XDP_FILTER, 1, TR_DNS_UNSOL,
 	  END_XDP, -1 },
 	{ 6, "reference", PORTFILTER, NS_BASE, T_PORTFILTER, 1, TR_WSD, END_XDP, -1 },
@@ -286,11 +292,11 @@ static const struct row_ref scale_rows[] = {
 	{ 4, "ampguard", TRACKED_DROP, TR_DNS_UNSOL },
 	{ 4, "ampguard", PORT_DROP, TR_DNS_PORT },
 	{ 4, "ampguard", "rate-limit, 1 source (memcached)", TR_MEMC },
-	{ 4, "ampguard", "rate-limit, 1M sources (memcached)", TR_MEMC },
+	{ 4, "ampguard", RL_1M, TR_MEMC },
 	{ 4, "xdp-filter", "src port 53 drop", TR_DNS_UNSOL },
 	{ 4, "floor", PASS_FLOOR, TR_DNS_UNSOL },
 	{ 4, "ampguard", "non-vector UDP pass", TR_BENIGN },
-	{ 6, "ampguard", "rate-limit, 1M sources (memcached)", TR_MEMC },
+	{ 6, "ampguard", RL_1M, TR_MEMC },
 };
 
 /* What two CPUs at once must reach, as a multiple of one CPU's throughput. */
@@ -711,6 +717,20 @@ static int capture_set(unsigned int sample)
 	return 0;
 }
 
+/*
+ * With on, the rate limiter's clock stands still at the current time (its
+ * test override): the buckets run dry and every frame takes the aggregate
+ * drop, the path of a flood, without the clock read.
+ */
+static int clock_fix(bool on)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	bench.ag->bss->clock_override_ns = on ? (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec : 0;
+	return 0;
+}
+
 static int programs_load(void)
 {
 	struct ag_state loaded;
@@ -975,13 +995,15 @@ static int row_run(struct row *r, int round, __u32 n)
 	if (!a)
 		return -ENOMEM;
 	b = a + 1;
-	err = enter_ns(r->role)               ?:
-		      capture_set(r->capture) ?:
-		      snap_take(r, a)         ?:
-		      inject(r, n, &ns, &dur) ?:
-		      snap_take(r, b)         ?:
-		      capture_set(0)          ?:
-						row_verify(r, a, b, n, r->mix);
+	err = enter_ns(r->role)                 ?:
+		      capture_set(r->capture)   ?:
+		      clock_fix(r->fixed_clock) ?:
+		      snap_take(r, a)           ?:
+		      inject(r, n, &ns, &dur)   ?:
+		      snap_take(r, b)           ?:
+		      clock_fix(false)          ?:
+		      capture_set(0)            ?:
+						  row_verify(r, a, b, n, r->mix);
 	free(a);
 	if (err)
 		return err;
@@ -1432,31 +1454,36 @@ struct goal {
 	enum traffic tr;
 	const char *ref_contender, *ref_path;
 	enum traffic ref_tr;
+	bool info; /* shown beside a goal, judged by none */
 };
 
 #define NFT_DROP "XDP_PASS + netdev ingress drop"
 
 static const struct goal goals[] = {
-	{ "vector drop / floor", "<= 1.05", 1.05, false, false, false, VECTOR_DROP, TR_WSD, "floor",
-	  DROP_FLOOR, TR_DNS_UNSOL },
-	{ "unsolicited drop with tracking lookup / floor", "<= 1.30", 1.30, false, false, false,
+	{ "vector drop with tracking / xdp-filter, same frame", "<= 1.02", 1.02, false, false,
+	  false, TRACKED_DROP, TR_DNS_UNSOL, "xdp-filter", "src port 53 drop", TR_DNS_UNSOL },
+	{ "vector drop with tracking - xdp-filter, same frame", "(in ns)", 0, false, true, false,
+	  TRACKED_DROP, TR_DNS_UNSOL, "xdp-filter", "src port 53 drop", TR_DNS_UNSOL, true },
+	{ "vector drop without tracking / xdp-filter", "(ratio)", 0, false, false, false,
+	  VECTOR_DROP, TR_WSD, "xdp-filter", "src port 53 drop", TR_DNS_UNSOL, true },
+	{ "unsolicited drop with tracking lookup / floor", "<= 1.25", 1.25, false, false, false,
 	  TRACKED_DROP, TR_DNS_UNSOL, "floor", DROP_FLOOR, TR_DNS_UNSOL },
-	{ "rate-limit at 1M sources / floor", "<= 1.60", 1.60, false, false, false,
-	  "rate-limit, 1M sources (memcached)", TR_MEMC, "floor", DROP_FLOOR, TR_DNS_UNSOL },
+	{ "rate-limit at 1M sources / floor", "<= 1.50", 1.50, false, false, false, RL_1M, TR_MEMC,
+	  "floor", DROP_FLOOR, TR_DNS_UNSOL },
+	{ "rate-limit at 1M sources - the same without the clock read", "(in ns)", 0, false, true,
+	  false, RL_1M, TR_MEMC, "ampguard", RL_1M_FIXED, TR_MEMC, true },
 	{ "benign UDP pass - XDP_PASS, no rule", "<= +10 ns", 10, false, true, false,
 	  "non-vector UDP pass", TR_BENIGN, "floor", PASS_FLOOR, TR_DNS_UNSOL },
+	{ "TCP pass - XDP_PASS, no rule", "<= +10 ns", 10, false, true, false, "TCP pass", TR_TCP,
+	  "floor", PASS_FLOOR, TR_TCP },
 	{ "nftables netdev drop / ampguard drop, same frame", ">= 4", 4, true, false, true,
 	  TRACKED_DROP, TR_DNS_UNSOL, "nftables", NFT_DROP, TR_DNS_UNSOL },
-	{ "nftables netdev drop / ampguard vector drop", ">= 4", 4, true, false, true, VECTOR_DROP,
-	  TR_WSD, "nftables", NFT_DROP, TR_DNS_UNSOL },
 	{ "destination sample on the vector drop", "<= +2 ns", 2, false, true, false, VECTOR_DROP,
 	  TR_WSD, "ampguard", UNSAMPLED_DROP, TR_WSD },
 	{ "capture check, no capture running, on the vector drop", "<= +1 ns", 1, false, true,
 	  false, VECTOR_DROP, TR_WSD, "ampguard", NOCAPTURE_DROP, TR_WSD },
 	{ "capture on, 1 in 1000, on the vector drop", "<= +30 ns", 30, false, true, false,
 	  CAPTURE_DROP, TR_WSD, "ampguard", VECTOR_DROP, TR_WSD },
-	{ "ampguard vector drop / xdp-filter drop", "<= 1.00", 1.00, false, false, false,
-	  VECTOR_DROP, TR_WSD, "xdp-filter", "src port 53 drop", TR_DNS_UNSOL },
 };
 
 static bool goal_value(const struct goal *g, int family, double *v)
@@ -1493,9 +1520,10 @@ static void goals_print(void)
 			}
 			met = g->at_least ? v >= g->limit : v <= g->limit;
 			if (g->diff)
-				printf(" %+.1f ns, %s |", v, met ? "met" : "missed");
+				printf(" %+.1f ns", v);
 			else
-				printf(" %.2f, %s |", v, met ? "met" : "missed");
+				printf(" %.2f", v);
+			printf("%s |", g->info ? "" : met ? ", met" : ", missed");
 		}
 		printf("\n");
 	}
