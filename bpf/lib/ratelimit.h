@@ -17,6 +17,7 @@
 
 #include "parse.h"
 #include "maps.h"
+#include "clock.h"
 
 /* Contention on one bucket from more CPUs than this is treated as excess. */
 #define GCRA_TRIES 4
@@ -24,11 +25,59 @@
 /* Set by tests to drive the buckets with a clock they control; 0 in use. */
 volatile __u64 clock_override_ns;
 
-static __always_inline __u64 rl_now(void)
-{
-	__u64 t = clock_override_ns;
+/*
+ * The nanosecond clock as this CPU read it at its first rate-limited frame
+ * since jiffies last moved. Reading the clock is the costliest step of a
+ * flood's drop (a helper call and an ordered TSC read, far slower in some
+ * virtual machines); this reads it once per tick and CPU instead. It is
+ * this program's own: nothing else reads it.
+ */
+struct rl_clock {
+	__u64 jiffies;
+	__u64 ns;
+};
 
-	return t ? t : bpf_ktime_get_ns();
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rl_clock);
+} rl_clock SEC(".maps");
+
+/*
+ * May a pair of buckets run on the tick's clock? It lags the true time by
+ * less than a tick, in the same time base, so the admitted rate stays exact
+ * while a bucket's tolerance covers the lag: when each active bucket's
+ * burst spans two ticks or more (a tenth of a second by default). A smaller
+ * burst would lose rate to the lag: those buckets read the clock per frame.
+ */
+static __always_inline int rl_tick_ok(const struct ag_rate *a, const struct ag_rate *b)
+{
+	const __u64 two_ticks = 2000000000ULL; /* tol_ns * kern_hz, in ns x Hz */
+
+	return (!a->rate || a->tol_ns * kern_hz >= two_ticks) &&
+	       (!b->rate || b->tol_ns * kern_hz >= two_ticks);
+}
+
+static __always_inline __u64 rl_now(int tick_ok)
+{
+	__u64 t = clock_override_ns, j;
+	struct rl_clock *c;
+	__u32 zero = 0;
+
+	if (t)
+		return t;
+	if (!tick_ok)
+		return bpf_ktime_get_ns();
+	c = bpf_map_lookup_elem(&rl_clock, &zero);
+	if (!c)
+		return bpf_ktime_get_ns();
+	j = jiffies_now();
+	if (c->jiffies != j || !c->ns) {
+		c->jiffies = j;
+		c->ns = bpf_ktime_get_ns();
+	}
+	return c->ns;
 }
 
 static __always_inline __u64 rate_cost(const struct ag_rate *r, __u32 units)
@@ -218,10 +267,11 @@ static __always_inline int agg_exhausted(const struct ag_rl_agg *agg, const stru
 static __always_inline int ratelimit(const struct pkt *p, const void *end, __u32 vec,
 				     const struct ag_policy *pol)
 {
+	int agg_tick = rl_tick_ok(&pol->agg_pps, &pol->agg_bps), src_tick;
 	struct ag_src_entry *src = NULL;
+	__u64 now = rl_now(agg_tick), src_now;
 	struct ag_rl_agg *agg;
 	int full_drop = 0;
-	__u64 now = rl_now();
 	__u8 addr[16], dst[16];
 
 	/*
@@ -235,11 +285,13 @@ static __always_inline int ratelimit(const struct pkt *p, const void *end, __u32
 	if (pol->src_pps.rate || pol->src_bps.rate) {
 		if (ip_addrs(p, end, addr, dst))
 			return AG_R_RL_PASS;
-		src = src_entry(addr, vec, pol, now, &full_drop);
+		src_tick = rl_tick_ok(&pol->src_pps, &pol->src_bps);
+		src_now = src_tick == agg_tick ? now : rl_now(src_tick);
+		src = src_entry(addr, vec, pol, src_now, &full_drop);
 		if (full_drop)
 			return AG_R_RL_SOURCE;
 		if (src && !take_pair(&src->lock, &src->tat_pkt, &src->tat_byte, &pol->src_pps,
-				      &pol->src_bps, now, p->len)) {
+				      &pol->src_bps, src_now, p->len)) {
 			__sync_fetch_and_add(&src->dropped, 1);
 			return AG_R_RL_SOURCE;
 		}

@@ -4,10 +4,11 @@
  * program with BPF_PROG_TEST_RUN on a clock the test sets (the program's
  * clock_override_ns), so every admission count is exact.
  *
- * Invariants: only test_accuracy_across_cpus runs the program on the real
- * clock (its counts are bounded, not exact, and depend on the machine's
- * load); every other test that runs frames sets the clock itself and
- * expects exact counts.
+ * Invariants: only test_accuracy_across_cpus and test_tick_clock run the
+ * program on the real clock (the first's counts are bounded, not exact, and
+ * depend on the machine's load; the second holds jiffies still, so its
+ * counts are exact too); every other test that runs frames sets the clock
+ * itself and expects exact counts.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -322,6 +323,38 @@ static void test_removing_limit_frees_sources(void)
 	free(all);
 }
 
+/*
+ * Buckets whose burst spans two ticks read the clock once per tick and CPU:
+ * with jiffies held still their time stands still, however long the test
+ * waits, until jiffies move. A burst shorter than that reads the clock per
+ * frame. (With jiffies still, the tick clock is read once, at the first
+ * frame.)
+ */
+static void test_tick_clock(void)
+{
+	const __u64 j0 = 5000000;
+	struct timespec pause = { .tv_nsec = 30 * MS };
+
+	CHECK(skel->rodata->kern_hz >= 100 && skel->rodata->kern_hz <= 1000, "HZ %u",
+	      skel->rodata->kern_hz);
+	skel->bss->clock_override_ns = 0;
+	skel->bss->jiffies_override = j0;
+	/* 1000 pps, a burst of 100: 99 ms of tolerance, more than two ticks at any HZ. */
+	limit(1000, 100, 0, 0, 0, 0, AG_SRC_FULL_EVICT);
+	expect(send_n(150), 100, 50, 0, "the burst, on one reading of the clock");
+	nanosleep(&pause, NULL);
+	expect(send_n(10), 0, 10, 0, "30 ms later, jiffies still: time stood still");
+	skel->bss->jiffies_override = j0 + 1;
+	expect(send_n(10), 10, 0, 0, "jiffies moved: the clock is read again, 30 ms refilled");
+
+	/* A burst of 1 has no tolerance: the clock per frame, jiffies or not. */
+	limit(1000, 1, 0, 0, 0, 0, AG_SRC_FULL_EVICT);
+	send_n(5);
+	nanosleep(&pause, NULL);
+	expect(send_n(1), 1, 0, 0, "burst 1: 30 ms later one is admitted, jiffies still");
+	skel->bss->jiffies_override = 0;
+}
+
 struct offer {
 	int cpu;
 	double until; /* CLOCK_MONOTONIC seconds */
@@ -466,6 +499,7 @@ int main(void)
 	RUN(test_aggregate_refunds_source);
 	RUN(test_full_set_policies);
 	RUN(test_removing_limit_frees_sources);
+	RUN(test_tick_clock);
 	ampguard_xdp__destroy(skel);
 	return fixture_done();
 }
