@@ -696,6 +696,14 @@ static void capture_reader_stop(void)
 	bench.capture_pb = NULL;
 }
 
+static __u64 clock_ns(clockid_t id)
+{
+	struct timespec t;
+
+	clock_gettime(id, &t);
+	return (__u64)t.tv_sec * 1000000000ULL + t.tv_nsec;
+}
+
 /* A capture of every frame's reason and vector, 1 in sample, no rate cap; 0: off. */
 static int capture_set(unsigned int sample)
 {
@@ -705,12 +713,10 @@ static int capture_set(unsigned int sample)
 				.snaplen = 256,
 				.owner = getpid() };
 	struct ag_capture_bucket b = { .inc_ns = 1, .tol_ns = 1000000000ULL };
-	struct timespec ts;
 	__u32 zero = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	if (sample)
-		c.until_ns = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec + 3600000000000ULL;
+		c.until_ns = clock_ns(CLOCK_MONOTONIC) + 3600000000000ULL;
 	if (bpf_map_update_elem(bpf_map__fd(bench.ag->maps.capture_bucket), &zero, &b, 0) ||
 	    bpf_map_update_elem(bpf_map__fd(bench.ag->maps.capture), &zero, &c, 0))
 		return -errno;
@@ -724,10 +730,7 @@ static int capture_set(unsigned int sample)
  */
 static int clock_fix(bool on)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	bench.ag->bss->clock_override_ns = on ? (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec : 0;
+	bench.ag->bss->clock_override_ns = on ? clock_ns(CLOCK_MONOTONIC) : 0;
 	return 0;
 }
 
@@ -924,14 +927,6 @@ static int row_verify(const struct row *r, const struct snap *a, const struct sn
 
 /* ---- measuring ---- */
 
-static double thread_cpu_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return t.tv_sec * 1e9 + t.tv_nsec;
-}
-
 static double dmin(double a, double b)
 {
 	return a < b ? a : b;
@@ -942,14 +937,6 @@ static double dmax(double a, double b)
 	return a > b ? a : b;
 }
 
-static double mono_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e9 + t.tv_nsec;
-}
-
 /* Injects n copies of the row's frame into its namespace's veth. */
 static int inject(const struct row *r, __u32 n, double *ns, double *duration)
 {
@@ -958,15 +945,15 @@ static int inject(const struct row *r, __u32 n, double *ns, double *duration)
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = r->frame.data, .data_size_in = r->frame.len,
 		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = n,
 		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = BATCH);
-	double t0, t1;
+	__u64 t0, t1;
 	int err;
 
-	t0 = thread_cpu_ns();
+	t0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	err = bpf_prog_test_run_opts(r->prog_fd, &opts);
-	t1 = thread_cpu_ns();
+	t1 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	if (err)
 		return -errno;
-	*ns = (t1 - t0) / n;
+	*ns = (double)(t1 - t0) / n;
 	*duration = opts.duration;
 	return 0;
 }
@@ -1038,9 +1025,9 @@ static void *pair_work(void *arg)
 	/* Waits even after an error, or the other thread would wait forever. */
 	pthread_barrier_wait(w->start);
 	if (!err && !*w->abort) {
-		w->begin = mono_ns();
+		w->begin = (double)clock_ns(CLOCK_MONOTONIC);
 		err = inject(w->r, w->n, &w->ns, &w->duration);
-		w->end = mono_ns();
+		w->end = (double)clock_ns(CLOCK_MONOTONIC);
 	}
 	w->err = err;
 	return NULL;
