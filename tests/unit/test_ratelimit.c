@@ -6,9 +6,9 @@
  *
  * Invariants: only test_accuracy_across_cpus and test_tick_clock run the
  * program on the real clock (the first's counts are bounded, not exact, and
- * depend on the machine's load; the second holds jiffies still, so its
- * counts are exact too); every other test that runs frames sets the clock
- * itself and expects exact counts.
+ * depend on the machine's load; the second holds jiffies still and stays on
+ * one CPU, so its counts are exact too); every other test that runs frames
+ * sets the clock itself and expects exact counts.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -334,7 +334,17 @@ static void test_tick_clock(void)
 {
 	const __u64 j0 = 5000000;
 	struct timespec pause = { .tv_nsec = 30 * MS };
+	cpu_set_t was, one;
 
+	/*
+	 * The tick's reading is cached per CPU: a thread that moves to another
+	 * CPU meets that CPU's own reading, later than this one's, and the
+	 * bucket refills by the difference. Stay on one CPU to see one reading.
+	 */
+	CHECK(sched_getaffinity(0, sizeof(was), &was) == 0, "sched_getaffinity");
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	CHECK(sched_setaffinity(0, sizeof(one), &one) == 0, "sched_setaffinity");
 	CHECK(skel->rodata->kern_hz >= 100 && skel->rodata->kern_hz <= 1000, "HZ %u",
 	      skel->rodata->kern_hz);
 	skel->bss->clock_override_ns = 0;
@@ -353,6 +363,7 @@ static void test_tick_clock(void)
 	nanosleep(&pause, NULL);
 	expect(send_n(1), 1, 0, 0, "burst 1: 30 ms later one is admitted, jiffies still");
 	skel->bss->jiffies_override = 0;
+	sched_setaffinity(0, sizeof(was), &was);
 }
 
 struct offer {
