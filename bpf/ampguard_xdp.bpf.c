@@ -49,12 +49,14 @@ static __always_inline int count(struct xdp_md *ctx, const struct pkt *p, const 
 /*
  * The vector's verdict on a parsed UDP datagram (or first fragment). The
  * port's entry alone judges a vector that passes, or drops without
- * tracking; the policy is read only for tracking timeouts and rate limits.
+ * tracking; the policy is read only for a rate limit, or for the tracking
+ * timeout of a reply to a port this host has sent requests from.
  */
 static __always_inline int judge_udp(const struct pkt *p, const void *end, __u32 gen, __u32 *vec)
 {
 	const struct ag_port_gen *port;
 	const struct ag_policy *pol = NULL;
+	__u64 last;
 	__u8 action;
 
 	port = port_of(gen, p->sport);
@@ -69,9 +71,12 @@ static __always_inline int judge_udp(const struct pkt *p, const void *end, __u32
 	if (is_served(gen, p->dport))
 		return AG_R_SERVED;
 	if (port->flags & AG_PORT_TRACKED) {
-		pol = policy_of(gen, *vec);
-		if (pol && is_solicited(p, end, pol))
-			return AG_R_SOLICITED;
+		last = port_last_request(p->dport);
+		if (last) {
+			pol = policy_of(gen, *vec);
+			if (pol && is_solicited(p, end, pol, last))
+				return AG_R_SOLICITED;
+		}
 	}
 
 	switch (action) {
@@ -110,12 +115,12 @@ int ampguard_xdp(struct xdp_md *ctx)
 	if (p.l3 && lists) {
 		reason = list_verdict(&p, c.end, gen, lists);
 		if (reason != PARSE_OK)
-			return count(ctx, &p, c.end, 0, reason);
+			goto out;
 	}
 
 	if (ret == PARSE_LATER_FRAGMENT) {
 		reason = frag_follow(&p, c.end, bpf_map_lookup_elem(&ifinfo, &zero), gen, &vec);
-		return count(ctx, &p, c.end, vec, reason);
+		goto out;
 	}
 	if (ret == PARSE_OK)
 		reason = judge_udp(&p, c.end, gen, &vec);
@@ -124,6 +129,7 @@ int ampguard_xdp(struct xdp_md *ctx)
 	/* Whatever the protocol, the rest of the datagram follows its first fragment. */
 	if (p.frag == FRAG_FIRST && p.l3)
 		frag_remember(&p, c.end, vec, ag_reason_drops(reason));
+out:
 	return count(ctx, &p, c.end, vec, reason);
 }
 

@@ -36,22 +36,34 @@ static __always_inline int track_older(__u64 age, const struct ag_policy *pol, _
 	return jiffies_older(age, pol->track_timeout_ms, frac);
 }
 
-/* Does this reply answer a request recorded within the vector's timeout? */
+/*
+ * When this host last sent a request from local port (tracking clock); 0
+ * if it never did. Most of a flood aims at such ports: they are judged
+ * unsolicited before the vector's policy is read.
+ */
+static __always_inline __u64 port_last_request(__u16 port)
+{
+	__u32 key = port;
+	const __u64 *last = bpf_map_lookup_elem(&track_ports, &key);
+
+	return last ? *last : 0;
+}
+
+/*
+ * Does this reply answer a request recorded within the vector's timeout?
+ * last is port_last_request() of its destination port, not 0.
+ */
 static __always_inline int is_solicited(const struct pkt *p, const void *end,
-					const struct ag_policy *pol)
+					const struct ag_policy *pol, __u64 last)
 {
 	const struct ag_track_val *val;
 	struct ag_track_key key;
-	__u32 port = p->dport;
-	const __u64 *last;
 	__u64 now;
 
 	if (!pol->track_timeout_ms)
 		return 0;
-	/* Most of a flood aims at ports this host sent nothing from lately. */
 	now = jiffies_now();
-	last = bpf_map_lookup_elem(&track_ports, &port);
-	if (!last || track_older(now - *last, pol, 1000))
+	if (track_older(now - last, pol, 1000))
 		return 0;
 	if (track_key(p, end, TRACK_REPLY, &key))
 		return 0;
