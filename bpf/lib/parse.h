@@ -281,7 +281,7 @@ static __always_inline int parse_fast4(struct cursor *c, struct pkt *p, struct i
 	if (tot < sizeof(*ip) + sizeof(*udp) || tot > (__u32)(c->end - (void *)ip) ||
 	    ulen < sizeof(*udp) || ulen > tot - sizeof(*ip))
 		return PARSE_GENERAL;
-	p->frag_id = bpf_ntohs(ip->id);
+	/* Unfragmented: frag_id is read only for fragments, and stays 0. */
 	fast_udp(c, p, ip, ETH_P_IP, tot, udp);
 	return PARSE_OK;
 }
