@@ -44,7 +44,7 @@ static __always_inline int orphan_verdict(struct ag_ifinfo *ifi, __u32 gen)
 	case AG_ORPHAN_RATELIMIT:
 		r = &o->pps;
 		if (!r->rate || gcra_take(&ifi->orphan_lock, &ifi->orphan_tat,
-					  rl_now(rl_tick_ok(r, r)), rate_cost(r, 1), r->tol_ns))
+					  rl_now(rl_tick_ok(r)), rate_cost(r, 1), r->tol_ns))
 			return AG_R_ORPHAN_PASS;
 		return AG_R_ORPHAN_DROP;
 	default:

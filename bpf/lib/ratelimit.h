@@ -45,18 +45,18 @@ struct {
 } rl_clock SEC(".maps");
 
 /*
- * May a pair of buckets run on the tick's clock? It lags the true time by
- * less than a tick, in the same time base, so the admitted rate stays exact
- * while a bucket's tolerance covers the lag: when each active bucket's
- * burst spans two ticks or more (a tenth of a second by default). A smaller
- * burst would lose rate to the lag: those buckets read the clock per frame.
+ * May a bucket run on the tick's clock? It lags the true time by less than
+ * a tick, in the same time base, so the admitted rate stays exact while the
+ * bucket's tolerance covers the lag: when its burst spans two ticks or more
+ * (a tenth of a second by default). A smaller burst would lose rate to the
+ * lag: such a bucket reads the clock per frame. An unused bucket does not
+ * care.
  */
-static __always_inline int rl_tick_ok(const struct ag_rate *a, const struct ag_rate *b)
+static __always_inline int rl_tick_ok(const struct ag_rate *r)
 {
 	const __u64 two_ticks = 2000000000ULL; /* tol_ns * kern_hz, in ns x Hz */
 
-	return (!a->rate || a->tol_ns * kern_hz >= two_ticks) &&
-	       (!b->rate || b->tol_ns * kern_hz >= two_ticks);
+	return !r->rate || r->tol_ns * kern_hz >= two_ticks;
 }
 
 static __always_inline __u64 rl_now(int tick_ok)
@@ -267,7 +267,7 @@ static __always_inline int agg_exhausted(const struct ag_rl_agg *agg, const stru
 static __always_inline int ratelimit(const struct pkt *p, const void *end, __u32 vec,
 				     const struct ag_policy *pol)
 {
-	int agg_tick = rl_tick_ok(&pol->agg_pps, &pol->agg_bps), src_tick;
+	int agg_tick = rl_tick_ok(&pol->agg_pps) && rl_tick_ok(&pol->agg_bps), src_tick;
 	struct ag_src_entry *src = NULL;
 	__u64 now = rl_now(agg_tick), src_now;
 	struct ag_rl_agg *agg;
@@ -285,7 +285,7 @@ static __always_inline int ratelimit(const struct pkt *p, const void *end, __u32
 	if (pol->src_pps.rate || pol->src_bps.rate) {
 		if (ip_addrs(p, end, addr, dst))
 			return AG_R_RL_PASS;
-		src_tick = rl_tick_ok(&pol->src_pps, &pol->src_bps);
+		src_tick = rl_tick_ok(&pol->src_pps) && rl_tick_ok(&pol->src_bps);
 		src_now = src_tick == agg_tick ? now : rl_now(src_tick);
 		src = src_entry(addr, vec, pol, src_now, &full_drop);
 		if (full_drop)
