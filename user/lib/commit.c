@@ -59,13 +59,14 @@ static struct ag_port_gen port_gen_in(const struct ag_policy *tbl, __u32 port)
 static int write_ports(const struct ag_state *st, __u32 gen, const struct ag_policy *stale,
 		       const struct ag_policy *tbl)
 {
+	const struct ag_port_gen none = { 0 };
 	__u32 slot;
 	int err = 0;
 
+	/* The ports that leave, then the table's own. */
 	for (slot = 1; slot < AG_MAX_VECTORS && !err; slot++)
-		if (stale[slot].in_use)
-			err = set_port(st, gen, stale[slot].port,
-				       port_gen_in(tbl, stale[slot].port));
+		if (stale[slot].in_use && !port_gen_in(tbl, stale[slot].port).slot)
+			err = set_port(st, gen, stale[slot].port, none);
 	for (slot = 1; slot < AG_MAX_VECTORS && !err; slot++)
 		if (tbl[slot].in_use)
 			err = set_port(st, gen, tbl[slot].port, ag_port_gen_of(&tbl[slot], slot));
