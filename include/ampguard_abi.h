@@ -13,7 +13,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h> /* struct bpf_spin_lock */
 
-#define AG_ABI_VERSION 5
+#define AG_ABI_VERSION 6
 
 /* Vector slots: 0 is "no vector", built-ins follow in table order, then
  * ports an operator adds. A u8 in struct ag_port holds any slot. */
@@ -200,11 +200,26 @@ struct ag_src_entry {
 	__u64 tat_pkt;             /* ns */
 	__u64 tat_byte;
 	__u64 admitted; /* packets, since the source took the slot */
-	__u64 dropped;
-	__u64 pad2;
+	__u64 dropped;  /* the same, less what CPUs hold in ag_src_pending */
+	__u64 claims;   /* times the slot was taken: tells one holder from the next */
 };
 
 #define AG_SRC_ENTRIES 131072 /* a power of two */
+
+/*
+ * Per CPU: drops of one slot's source counted on this CPU and not yet added
+ * to the slot. A source over its budget on several CPUs would otherwise
+ * have each of them write the slot's line on every frame. A CPU adds its
+ * count to the slot when it next drops for another slot, if the slot still
+ * has the same holder (claims); readers add in the counts of the CPUs that
+ * hold one for the slot's current holder.
+ */
+struct ag_src_pending {
+	__u32 slot; /* index into rl_src */
+	__u32 pad;
+	__u64 claims; /* the slot's claims when counting began */
+	__u64 dropped;
+};
 
 /* First slot of the set a source belongs to; shared so userspace can tell
  * which sources compete. */

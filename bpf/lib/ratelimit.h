@@ -221,8 +221,9 @@ static __always_inline int src_free(const struct ag_src_entry *e, __u64 now)
  * set when the set is full and the policy drops newcomers; NULL alone when
  * the source is left to the aggregate budget.
  */
-static __always_inline struct ag_src_entry *
-src_entry(const __u8 addr[16], __u32 vec, const struct ag_policy *pol, __u64 now, int *full_drop)
+static __always_inline struct ag_src_entry *src_entry(const __u8 addr[16], __u32 vec,
+						      const struct ag_policy *pol, __u64 now,
+						      int *full_drop, __u32 *slot)
 {
 	struct ag_src_entry *a, *b, *victim;
 	__u32 set = ag_src_set(addr, vec), next = set + 1;
@@ -231,8 +232,10 @@ src_entry(const __u8 addr[16], __u32 vec, const struct ag_policy *pol, __u64 now
 	b = bpf_map_lookup_elem(&rl_src, &next);
 	if (!a || !b)
 		return NULL;
+	*slot = set;
 	if (src_owns(a, addr, vec))
 		return a;
+	*slot = next;
 	if (src_owns(b, addr, vec))
 		return b;
 
@@ -246,13 +249,50 @@ src_entry(const __u8 addr[16], __u32 vec, const struct ag_policy *pol, __u64 now
 		*full_drop = pol->src_full == AG_SRC_FULL_DROP;
 		return NULL;
 	}
+	*slot = victim == a ? set : next;
 	__builtin_memcpy(victim->addr, addr, 16);
 	victim->vec = vec;
 	victim->tat_pkt = 0;
 	victim->tat_byte = 0;
 	victim->admitted = 0;
 	victim->dropped = 0;
+	victim->claims++;
 	return victim;
+}
+
+/*
+ * Counts a drop of the source in slot. A run of drops of one source on this
+ * CPU is counted in the CPU's own pending count, so CPUs that share a
+ * flooding source do not trade its slot's line on every frame; the first
+ * drop of another source adds the run to its slot, unless the slot changed
+ * hands meanwhile (its count began afresh then).
+ */
+static __always_inline void src_count_drop(struct ag_src_entry *src, __u32 slot)
+{
+	struct ag_src_pending *run;
+	struct ag_src_entry *prev;
+	__u32 zero = 0;
+
+	run = bpf_map_lookup_elem(&rl_src_pending, &zero);
+	if (!run) {
+		__sync_fetch_and_add(&src->dropped, 1);
+		return;
+	}
+	if (run->slot == slot && run->claims == src->claims) {
+		run->dropped++;
+		return;
+	}
+	if (run->dropped) {
+		prev = bpf_map_lookup_elem(&rl_src, &run->slot);
+		if (prev && prev->claims == run->claims)
+			__sync_fetch_and_add(&prev->dropped, run->dropped);
+	}
+	/* The run starts with this drop on the slot itself: a flood from many
+	 * sources, one frame each, leaves nothing pending. */
+	__sync_fetch_and_add(&src->dropped, 1);
+	run->slot = slot;
+	run->claims = src->claims;
+	run->dropped = 0;
 }
 
 /* Would the aggregate refuse anything now? One hot cache line, read only. */
@@ -272,6 +312,7 @@ static __always_inline int ratelimit(const struct pkt *p, const void *end, __u32
 	__u64 now = rl_now(agg_tick), src_now;
 	struct ag_rl_agg *agg;
 	int full_drop = 0;
+	__u32 slot = 0;
 	__u8 addr[16], dst[16];
 
 	/*
@@ -287,12 +328,12 @@ static __always_inline int ratelimit(const struct pkt *p, const void *end, __u32
 			return AG_R_RL_PASS;
 		src_tick = rl_tick_ok(&pol->src_pps) && rl_tick_ok(&pol->src_bps);
 		src_now = src_tick == agg_tick ? now : rl_now(src_tick);
-		src = src_entry(addr, vec, pol, src_now, &full_drop);
+		src = src_entry(addr, vec, pol, src_now, &full_drop, &slot);
 		if (full_drop)
 			return AG_R_RL_SOURCE;
 		if (src && !take_pair(&src->lock, &src->tat_pkt, &src->tat_byte, &pol->src_pps,
 				      &pol->src_bps, src_now, p->len)) {
-			__sync_fetch_and_add(&src->dropped, 1);
+			src_count_drop(src, slot);
 			return AG_R_RL_SOURCE;
 		}
 	}
@@ -303,7 +344,7 @@ static __always_inline int ratelimit(const struct pkt *p, const void *end, __u32
 			/* The source's budget was not used: give it back. */
 			refund_pair(&src->lock, &src->tat_pkt, &src->tat_byte, &pol->src_pps,
 				    &pol->src_bps, p->len);
-			__sync_fetch_and_add(&src->dropped, 1);
+			src_count_drop(src, slot);
 		}
 		return AG_R_RL_AGGREGATE;
 	}

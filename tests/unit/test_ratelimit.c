@@ -220,7 +220,7 @@ static void test_aggregate_refunds_source(void)
 	limit(4, 3, 0, 0, 10, 10, AG_SRC_FULL_EVICT);
 	expect(send_from(3, 1, 0, 18), 3, 0, 0, "A takes the whole burst of the aggregate");
 	expect(send_from(1, 2, 0, 18), 0, 1, 0, "B, at once: the aggregate is spent");
-	all = ag_src_read(st.rl_src_fd);
+	all = ag_src_read(&st);
 	CHECK(all && !find_src(all, 0xc0000202),
 	      "over the aggregate, B's slot was not even claimed");
 	free(all);
@@ -232,7 +232,7 @@ static void test_aggregate_refunds_source(void)
 	 */
 	advance(250 * MS);
 	expect(send_from(2, 3, 0, 18), 1, 1, 0, "C: one fits, one is over the aggregate");
-	all = ag_src_read(st.rl_src_fd);
+	all = ag_src_read(&st);
 	b = all ? find_src(all, 0xc0000203) : NULL;
 	CHECK(b, "C holds a slot");
 	if (b)
@@ -285,7 +285,7 @@ static void test_full_set_policies(void)
 	expect(send4(2, c), 2, 0, 0, "c again");
 	/* Tracked, a would stop at 5; untracked, only the 6 left of the aggregate bind. */
 	expect(send4(12, a), 6, 6, 0, "full, aggregate: the newcomer is judged by the aggregate");
-	all = ag_src_read(st.rl_src_fd);
+	all = ag_src_read(&st);
 	CHECK(all && !find_src(all, a), "the untracked newcomer took a slot");
 	free(all);
 
@@ -313,14 +313,80 @@ static void test_removing_limit_frees_sources(void)
 	limit(0, 0, 0, 0, 5, 5, AG_SRC_FULL_EVICT);
 	send_from(1, 1, 0, 18);
 	send_from(1, 2, 0, 18);
-	all = ag_src_read(st.rl_src_fd);
+	all = ag_src_read(&st);
 	CHECK(all && ag_src_in_use(all) == 2, "%lu sources held", all ? ag_src_in_use(all) : 0);
 	free(all);
 	CHECK(ag_src_free(&st, DNS) == 0, "free");
-	all = ag_src_read(st.rl_src_fd);
+	all = ag_src_read(&st);
 	CHECK(all && ag_src_in_use(all) == 0, "%lu sources after free",
 	      all ? ag_src_in_use(all) : 0);
 	free(all);
+}
+
+static void pin(int cpu)
+{
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	CHECK(sched_setaffinity(0, sizeof(one), &one) == 0, "pinning to CPU %d", cpu);
+}
+
+/* A source's drops as read (the CPUs' pending runs added in), and its slot's own count. */
+static void expect_drops(__u32 addr, __u64 want_read, __u64 want_slot, const char *what)
+{
+	struct ag_src_entry *all = ag_src_read(&st), raw = { 0 }, *e;
+	__u64 read = ~0ULL, in_slot = ~0ULL;
+	__u32 idx;
+
+	e = all ? find_src(all, addr) : NULL;
+	if (e) {
+		idx = e - all;
+		read = e->dropped;
+		if (bpf_map_lookup_elem(st.rl_src_fd, &idx, &raw) == 0)
+			in_slot = raw.dropped;
+	}
+	free(all);
+	CHECK(read == want_read && in_slot == want_slot,
+	      "%s: read %llu, in the slot %llu; want %llu, %llu", what, (unsigned long long)read,
+	      (unsigned long long)in_slot, (unsigned long long)want_read,
+	      (unsigned long long)want_slot);
+}
+
+/*
+ * A source's drops on one CPU after its first are held in that CPU's
+ * pending run, so CPUs sharing a flooding source do not write its slot per
+ * frame; the table as read still counts every drop, and a run held for a
+ * slot's previous holder is never added to the next.
+ */
+static void test_source_drops_across_cpus(void)
+{
+	const __u32 a = 0xc0000201, b = 0xc0000202;
+	cpu_set_t was;
+
+	CHECK(sched_getaffinity(0, sizeof(was), &was) == 0, "sched_getaffinity");
+	set_clock(T0);
+	limit(0, 0, 0, 0, 2, 2, AG_SRC_FULL_EVICT);
+	pin(0);
+	expect(send4(10, a), 2, 0, 8, "a on CPU 0");
+	expect_drops(a, 8, 1, "a's first drop in its slot, 7 pending on CPU 0");
+	pin(1);
+	expect(send4(5, a), 0, 0, 5, "a on CPU 1");
+	expect_drops(a, 13, 2, "and 4 more pending on CPU 1");
+	pin(0);
+	expect(send4(3, b), 2, 0, 1, "b on CPU 0");
+	expect_drops(a, 13, 9, "b's drop adds CPU 0's run of a to a's slot");
+	expect_drops(b, 1, 1, "b's own first drop");
+
+	/* a's slot is emptied and taken again: CPU 1's run of the old holder stays out. */
+	limit(0, 0, 0, 0, 2, 2, AG_SRC_FULL_EVICT);
+	expect(send4(3, a), 2, 0, 1, "a again, on CPU 0");
+	expect_drops(a, 1, 1, "a afresh, without CPU 1's 4 of before");
+	pin(1);
+	expect(send4(1, b), 1, 0, 0, "b on CPU 1");
+	expect(send4(2, b), 1, 0, 1, "b over its budget on CPU 1");
+	expect_drops(a, 1, 1, "CPU 1 dropped its run of a's previous holder");
+	sched_setaffinity(0, sizeof(was), &was);
 }
 
 /*
@@ -334,7 +400,7 @@ static void test_tick_clock(void)
 {
 	const __u64 j0 = 5000000;
 	struct timespec pause = { .tv_nsec = 30 * MS };
-	cpu_set_t was, one;
+	cpu_set_t was;
 
 	/*
 	 * The tick's reading is cached per CPU: a thread that moves to another
@@ -342,9 +408,7 @@ static void test_tick_clock(void)
 	 * bucket refills by the difference. Stay on one CPU to see one reading.
 	 */
 	CHECK(sched_getaffinity(0, sizeof(was), &was) == 0, "sched_getaffinity");
-	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
-	CHECK(sched_setaffinity(0, sizeof(one), &one) == 0, "sched_setaffinity");
+	pin(sched_getcpu());
 	CHECK(skel->rodata->kern_hz >= 100 && skel->rodata->kern_hz <= 1000, "HZ %u",
 	      skel->rodata->kern_hz);
 	skel->bss->clock_override_ns = 0;
@@ -510,6 +574,7 @@ int main(void)
 	RUN(test_aggregate_refunds_source);
 	RUN(test_full_set_policies);
 	RUN(test_removing_limit_frees_sources);
+	RUN(test_source_drops_across_cpus);
 	RUN(test_tick_clock);
 	ampguard_xdp__destroy(skel);
 	return fixture_done();

@@ -19,6 +19,14 @@ struct src_row {
 	double dropped_pps;
 };
 
+/* Growth of a count over the interval; a read may miss drops a CPU was adding to the slot. */
+static __u64 grew(__u64 now, __u64 then, bool same)
+{
+	if (!same)
+		return now;
+	return now > then ? now - then : 0;
+}
+
 /* Held slots of now (of one vector, or all when vec < 0), with rates against before. */
 static struct src_row *src_rows(const struct ag_src_entry *before, const struct ag_src_entry *now,
 				int vec, double interval, unsigned int *n)
@@ -35,12 +43,11 @@ static struct src_row *src_rows(const struct ag_src_entry *before, const struct 
 		if (!e->vec || (vec >= 0 && e->vec != (__u32)vec))
 			continue;
 		/* The slot may have changed hands between the samples. */
-		same = b->vec == e->vec && !memcmp(b->addr, e->addr, 16) &&
-		       b->admitted <= e->admitted && b->dropped <= e->dropped;
+		same = b->claims == e->claims && b->vec == e->vec && !memcmp(b->addr, e->addr, 16);
 		r = &rows[(*n)++];
 		r->e = *e;
-		r->admitted_pps = (e->admitted - (same ? b->admitted : 0)) / interval;
-		r->dropped_pps = (e->dropped - (same ? b->dropped : 0)) / interval;
+		r->admitted_pps = grew(e->admitted, b->admitted, same) / interval;
+		r->dropped_pps = grew(e->dropped, b->dropped, same) / interval;
 	}
 	return rows;
 }
@@ -161,10 +168,10 @@ static int do_top(struct ag_state *st, void *p)
 		}
 	}
 
-	before = ag_src_read(st->rl_src_fd);
+	before = ag_src_read(st);
 	if (before) {
 		sleep(interval);
-		now = ag_src_read(st->rl_src_fd);
+		now = ag_src_read(st);
 	}
 	rows = now ? src_rows(before, now, vec, interval, &n) : NULL;
 	if (!rows) {

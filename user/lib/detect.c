@@ -205,7 +205,7 @@ static int by_packets(const void *x, const void *y)
 /* The vector's busiest sources from the per-source table, busiest first. */
 static json_object *top_sources(const struct ag_state *st, unsigned int slot)
 {
-	struct ag_src_entry *all = ag_src_read(st->rl_src_fd);
+	struct ag_src_entry *all = ag_src_read(st);
 	json_object *arr = json_object_new_array(), *o;
 	char addr[INET6_ADDRSTRLEN];
 	size_t i, n = 0;

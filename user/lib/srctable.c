@@ -8,18 +8,49 @@
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "tables.h"
 
-/* The whole per-source table; NULL with errno set on failure. */
-struct ag_src_entry *ag_src_read(int rl_src_fd)
+/*
+ * Adds in what CPUs hold for a slot's current holder: with it, a slot's
+ * dropped is every drop of that source since it took the slot. A CPU that
+ * adds its count to the slot between the two reads has it seen in neither,
+ * until the next read.
+ */
+static int src_add_pending(int pending_fd, struct ag_src_entry *all)
+{
+	int ncpu = libbpf_num_possible_cpus(), cpu, err;
+	const struct ag_src_pending *run;
+	struct ag_src_pending *percpu;
+	__u32 zero = 0;
+
+	if (ncpu <= 0)
+		return ncpu ?: -EINVAL;
+	percpu = calloc(ncpu, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	err = bpf_map_lookup_elem(pending_fd, &zero, percpu) ? -errno : 0;
+	for (cpu = 0; !err && cpu < ncpu; cpu++) {
+		run = &percpu[cpu];
+		if (run->dropped && run->slot < AG_SRC_ENTRIES && all[run->slot].vec &&
+		    all[run->slot].claims == run->claims)
+			all[run->slot].dropped += run->dropped;
+	}
+	free(percpu);
+	return err;
+}
+
+/* The whole per-source table, pending drops added in; NULL with errno set on failure. */
+struct ag_src_entry *ag_src_read(const struct ag_state *st)
 {
 	struct ag_src_entry *all = calloc(AG_SRC_ENTRIES, sizeof(*all));
 	int err;
 
 	if (!all)
 		return NULL;
-	err = ag_array_read(rl_src_fd, AG_SRC_ENTRIES, all, sizeof(*all));
+	err = ag_array_read(st->rl_src_fd, AG_SRC_ENTRIES, all, sizeof(*all)) ?:
+		      src_add_pending(st->rl_src_pending_fd, all);
 	if (err) {
 		free(all);
 		errno = -err;
@@ -45,7 +76,7 @@ int ag_src_held(const struct ag_state *st, const struct ag_policy tbl[AG_MAX_VEC
 		any |= ag_policy_src_active(&tbl[slot]);
 	if (!any)
 		return 0;
-	all = ag_src_read(st->rl_src_fd);
+	all = ag_src_read(st);
 	if (!all)
 		return -errno;
 	*held = ag_src_in_use(all);
@@ -63,18 +94,25 @@ unsigned long ag_src_in_use(const struct ag_src_entry *all)
 	return n;
 }
 
-/* Empties a vector's per-source slots. */
+/*
+ * Empties a vector's per-source slots. A slot keeps its count of claims, so
+ * drops a CPU still holds for the old holder never reach the next one.
+ */
 int ag_src_free(const struct ag_state *st, unsigned int slot)
 {
-	struct ag_src_entry *all = ag_src_read(st->rl_src_fd), empty = { 0 };
+	struct ag_src_entry *all = ag_src_read(st), empty;
 	__u32 i;
 	int err = 0;
 
 	if (!all)
 		return -errno;
-	for (i = 0; i < AG_SRC_ENTRIES && !err; i++)
-		if (all[i].vec == slot && bpf_map_update_elem(st->rl_src_fd, &i, &empty, 0))
+	for (i = 0; i < AG_SRC_ENTRIES && !err; i++) {
+		if (all[i].vec != slot)
+			continue;
+		empty = (struct ag_src_entry){ .claims = all[i].claims };
+		if (bpf_map_update_elem(st->rl_src_fd, &i, &empty, 0))
 			err = -errno;
+	}
 	free(all);
 	return err;
 }

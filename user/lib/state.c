@@ -33,7 +33,7 @@ static const char *root_override;
 #define SHARED(name) { #name, offsetof(struct ag_state, name##_fd) }
 const struct ag_shared_map ag_shared_maps[] = {
 	SHARED(config), SHARED(port_vec), SHARED(policy), SHARED(track), SHARED(track_ports),
-	SHARED(served), SHARED(rl_agg), SHARED(rl_src), SHARED(deny4),
+	SHARED(served), SHARED(rl_agg), SHARED(rl_src), SHARED(rl_src_pending), SHARED(deny4),
 	SHARED(deny6), SHARED(allow4), SHARED(allow6), SHARED(frags), SHARED(dsts), SHARED(capture),
 	SHARED(capture_bucket), SHARED(capture_cpu), SHARED(capture_events),
 };

@@ -21,6 +21,7 @@ struct ag_state {
 	int served_fd;
 	int rl_agg_fd;
 	int rl_src_fd;
+	int rl_src_pending_fd;
 	int deny4_fd;
 	int deny6_fd;
 	int allow4_fd;

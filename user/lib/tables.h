@@ -45,7 +45,7 @@ void ag_dst_delta(const struct ag_dst_entry *now, const struct ag_dst_entry *the
 		  struct ag_dst_val *d);
 
 /* srctable.c: the per-source rate-limit table */
-struct ag_src_entry *ag_src_read(int rl_src_fd);
+struct ag_src_entry *ag_src_read(const struct ag_state *st);
 unsigned long ag_src_in_use(const struct ag_src_entry *all);
 int ag_src_held(const struct ag_state *st, const struct ag_policy tbl[AG_MAX_VECTORS],
 		unsigned long *held);
