@@ -743,6 +743,12 @@ expected_counters()
 snapshot()
 {
 	STATS_JSON=$(ag "$NS_P" stats --json)
+	stats_parse
+}
+
+# stats_parse: STATS from STATS_JSON (a snapshot in two steps, to time the read alone).
+stats_parse()
+{
 	STATS=$(printf '%s\n' "$STATS_JSON" | python3 "$AGJSON" counters |
 		awk -v ifc="$IF_P" '$1 == ifc { print $2, $3, $4, $5, $6, $7 }' | sort)
 }
