@@ -244,12 +244,14 @@ static __always_inline int parse_udp(struct cursor *c, struct pkt *p)
 }
 
 /*
- * The frames of a flood: untagged Ethernet, IPv4 without options or IPv6
- * without extension headers, an unfragmented UDP datagram. Judged after
- * one bounds check, with the same checks as the general parser below, and
- * without byte swaps where a constant can be swapped instead. Anything else
- * (or anything this would count as malformed or truncated) is left to the
- * general parser, which names the reason.
+ * The frames of a flood, and most of the rest: untagged Ethernet, IPv4
+ * without options or IPv6 without extension headers, unfragmented. A UDP
+ * datagram is parsed to its ports, any other protocol is told apart at
+ * once (AG_R_NOT_UDP). Judged after one bounds check, with the same checks
+ * as the general parser below, and without byte swaps where a constant can
+ * be swapped instead. Anything else (or anything this would count as
+ * malformed or truncated) is left to the general parser, which names the
+ * reason.
  */
 #define PARSE_GENERAL (-3)
 
@@ -265,6 +267,17 @@ static __always_inline void fast_udp(struct cursor *c, struct pkt *p, void *l3, 
 	c->pos = (void *)(udp + 1);
 }
 
+/* An IP datagram that is not UDP: what the general parser records of it. */
+static __always_inline int fast_not_udp(struct pkt *p, void *l3, __u16 eth_proto, __u32 l3_len,
+					__u8 l4_proto)
+{
+	p->l3 = l3;
+	p->eth_proto = eth_proto;
+	p->l3_len = l3_len;
+	p->l4_proto = l4_proto;
+	return AG_R_NOT_UDP;
+}
+
 static __always_inline int parse_fast4(struct cursor *c, struct pkt *p, struct iphdr *ip)
 {
 	struct udphdr *udp = (void *)(ip + 1);
@@ -273,13 +286,15 @@ static __always_inline int parse_fast4(struct cursor *c, struct pkt *p, struct i
 	if ((void *)(udp + 1) > c->end)
 		return PARSE_GENERAL;
 	/* Version 4, 5 words of header; neither a later fragment nor a first one. */
-	if (*(__u8 *)ip != 0x45 || ip->protocol != IPPROTO_UDP ||
-	    (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)))
+	if (*(__u8 *)ip != 0x45 || (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)))
 		return PARSE_GENERAL;
 	tot = bpf_ntohs(ip->tot_len);
+	if (tot < sizeof(*ip) || tot > (__u32)(c->end - (void *)ip))
+		return PARSE_GENERAL;
+	if (ip->protocol != IPPROTO_UDP)
+		return fast_not_udp(p, ip, ETH_P_IP, tot, ip->protocol);
 	ulen = bpf_ntohs(udp->len);
-	if (tot < sizeof(*ip) + sizeof(*udp) || tot > (__u32)(c->end - (void *)ip) ||
-	    ulen < sizeof(*udp) || ulen > tot - sizeof(*ip))
+	if (tot < sizeof(*ip) + sizeof(*udp) || ulen < sizeof(*udp) || ulen > tot - sizeof(*ip))
 		return PARSE_GENERAL;
 	/* Unfragmented: frag_id is read only for fragments, and stays 0. */
 	fast_udp(c, p, ip, ETH_P_IP, tot, udp);
@@ -290,15 +305,23 @@ static __always_inline int parse_fast6(struct cursor *c, struct pkt *p, struct i
 {
 	struct udphdr *udp = (void *)(ip6 + 1);
 	__u32 plen, ulen;
+	__u8 next;
 
 	if ((void *)(udp + 1) > c->end)
 		return PARSE_GENERAL;
-	if (ip6->version != 6 || ip6->nexthdr != IPPROTO_UDP)
+	if (ip6->version != 6)
 		return PARSE_GENERAL;
 	plen = bpf_ntohs(ip6->payload_len);
+	if (sizeof(*ip6) + plen > (__u32)(c->end - (void *)ip6))
+		return PARSE_GENERAL;
+	next = ip6->nexthdr;
+	if (next != IPPROTO_UDP) {
+		if (is_ipv6_ext(next))
+			return PARSE_GENERAL;
+		return fast_not_udp(p, ip6, ETH_P_IPV6, sizeof(*ip6) + plen, next);
+	}
 	ulen = bpf_ntohs(udp->len);
-	if (plen < sizeof(*udp) || sizeof(*ip6) + plen > (__u32)(c->end - (void *)ip6) ||
-	    ulen < sizeof(*udp) || ulen > plen)
+	if (plen < sizeof(*udp) || ulen < sizeof(*udp) || ulen > plen)
 		return PARSE_GENERAL;
 	fast_udp(c, p, ip6, ETH_P_IPV6, sizeof(*ip6) + plen, udp);
 	return PARSE_OK;
