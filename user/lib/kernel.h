@@ -11,6 +11,8 @@
 
 /* maps.c: whole array maps, on every kernel */
 int ag_array_read(int fd, __u32 n, void *values, size_t value_size);
+/* Zeroed room for n per-CPU values of every possible CPU; NULL with -errno in *ncpu. */
+void *ag_percpu_buf(size_t n, size_t value_size, int *ncpu);
 
 /* kernel.c: what the running kernel offers */
 struct ag_kernel {

@@ -3,11 +3,13 @@
  * Reading whole array maps on every kernel: in batches where the kernel
  * has batch lookups for the map's type (per-CPU arrays got them after
  * 5.10), element by element where it has not. Values land at their key's
- * index, whichever way was taken.
+ * index, whichever way was taken. And the buffers per-CPU values are read
+ * into, one value per possible CPU.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "kernel.h"
 
@@ -53,4 +55,18 @@ int ag_array_read(int fd, __u32 n, void *values, size_t value_size)
 		if (bpf_map_lookup_elem(fd, &key, (char *)values + key * value_size))
 			return -errno;
 	return 0;
+}
+
+void *ag_percpu_buf(size_t n, size_t value_size, int *ncpu)
+{
+	int cpus = libbpf_num_possible_cpus();
+	void *buf;
+
+	if (cpus <= 0) {
+		*ncpu = cpus ?: -EINVAL;
+		return NULL;
+	}
+	buf = calloc((size_t)cpus * n, value_size);
+	*ncpu = buf ? cpus : -ENOMEM;
+	return buf;
 }

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 
 #include "tables.h"
 
@@ -20,16 +19,14 @@
  */
 static int src_add_pending(int pending_fd, struct ag_src_entry *all)
 {
-	int ncpu = libbpf_num_possible_cpus(), cpu, err;
 	const struct ag_src_pending *run;
 	struct ag_src_pending *percpu;
+	int ncpu, cpu, err;
 	__u32 zero = 0;
 
-	if (ncpu <= 0)
-		return ncpu ?: -EINVAL;
-	percpu = calloc(ncpu, sizeof(*percpu));
+	percpu = ag_percpu_buf(1, sizeof(*percpu), &ncpu);
 	if (!percpu)
-		return -ENOMEM;
+		return ncpu;
 	err = bpf_map_lookup_elem(pending_fd, &zero, percpu) ? -errno : 0;
 	for (cpu = 0; !err && cpu < ncpu; cpu++) {
 		run = &percpu[cpu];

@@ -11,23 +11,19 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 
 #include "tables.h"
 
 /* Sums the per-CPU counters. */
 int ag_stats_read(int stats_fd, struct ag_counter out[AG_NR_STATS])
 {
-	int ncpu = libbpf_num_possible_cpus();
 	struct ag_counter *percpu;
+	int ncpu, cpu, err;
 	__u32 idx;
-	int cpu, err;
 
-	if (ncpu <= 0)
-		return ncpu ?: -EINVAL;
-	percpu = calloc((size_t)ncpu * AG_NR_STATS, sizeof(*percpu));
+	percpu = ag_percpu_buf(AG_NR_STATS, sizeof(*percpu), &ncpu);
 	if (!percpu)
-		return -ENOMEM;
+		return ncpu;
 	err = ag_array_read(stats_fd, AG_NR_STATS, percpu, ncpu * sizeof(*percpu));
 	for (idx = 0; !err && idx < AG_NR_STATS; idx++) {
 		const struct ag_counter *row = &percpu[(size_t)idx * ncpu];
@@ -44,16 +40,13 @@ int ag_stats_read(int stats_fd, struct ag_counter out[AG_NR_STATS])
 
 int ag_stats_zero_slot(int stats_fd, unsigned int slot)
 {
-	int ncpu = libbpf_num_possible_cpus();
 	struct ag_counter *zero;
 	__u32 reason, idx;
-	int err = 0;
+	int ncpu, err = 0;
 
-	if (ncpu <= 0)
-		return ncpu ?: -EINVAL;
-	zero = calloc(ncpu, sizeof(*zero));
+	zero = ag_percpu_buf(1, sizeof(*zero), &ncpu);
 	if (!zero)
-		return -ENOMEM;
+		return ncpu;
 	for (reason = 0; reason < AG_REASON__MAX && !err; reason++) {
 		idx = AG_STATS_IDX(slot, reason);
 		if (bpf_map_update_elem(stats_fd, &idx, zero, 0))
@@ -124,18 +117,16 @@ int ag_snapshot_take(const struct ag_state *st, const char *only, struct ag_snap
 /* The capture's settings and its per-CPU counters summed (zero when none ran). */
 int ag_capture_read(const struct ag_state *st, struct ag_capture *cap, struct ag_capture_cpu *sum)
 {
-	int ncpu = libbpf_num_possible_cpus(), cpu, err;
 	struct ag_capture_cpu *percpu;
+	int ncpu, cpu, err;
 	__u32 zero = 0;
 
 	memset(sum, 0, sizeof(*sum));
-	if (ncpu <= 0)
-		return ncpu ?: -EINVAL;
 	if (bpf_map_lookup_elem(st->capture_fd, &zero, cap))
 		return -errno;
-	percpu = calloc(ncpu, sizeof(*percpu));
+	percpu = ag_percpu_buf(1, sizeof(*percpu), &ncpu);
 	if (!percpu)
-		return -ENOMEM;
+		return ncpu;
 	err = bpf_map_lookup_elem(st->capture_cpu_fd, &zero, percpu) ? -errno : 0;
 	for (cpu = 0; !err && cpu < ncpu; cpu++) {
 		sum->matched += percpu[cpu].matched;
