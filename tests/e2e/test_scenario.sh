@@ -27,19 +27,40 @@ reason_total()
 		awk -v v="$1" -v r="$2" '$2 == v && $4 == r { n += $6 } END { print n + 0 }'
 }
 
+# sc_link_lost: frames the Internet-side veth pair has dropped so far (a
+# full ring on a busy machine), which no XDP program could count.
+sc_link_lost()
+{
+	local a b
+
+	read -r a b <<<"$(veth_drops "$SC_INET:inet0:tx+rx" "$SC_HOST:wan0:rx+tx")"
+	echo $((a + b))
+}
+
 # flood_phase: floods while exchanging legitimate queries; sets REACHED
-# (packets the gateway's stack took in) and TOTAL (flood packets sent).
+# (packets the gateway's stack took in), TOTAL (flood packets sent) and
+# LOST (frames the veth pair dropped meanwhile).
 flood_phase()
 {
-	local before
+	local before lost0
 
 	before=$(sc_stack_in)
+	lost0=$(sc_link_lost)
 	sc_flood_start "$SECONDS_PER_PHASE" "$RATE" "$FRAG_RATE"
 	sleep 1
 	sc_legit 5
 	sc_flood_wait
 	REACHED=$(($(sc_stack_in) - before))
 	TOTAL=$(sc_flood_total)
+	LOST=$(($(sc_link_lost) - lost0))
+}
+
+# assert_counted NAME SENT COUNTED: every packet sent was counted, but for
+# what the veth pair lost in the phase, itself at most 0.1% of the flood.
+assert_counted()
+{
+	check "$1: sent $2, counted $3, lost in the veth $LOST" \
+		test "$3" -le "$2" -a "$3" -ge $(($2 - LOST)) -a "$LOST" -le $((TOTAL / 1000))
 }
 
 test_unprotected()
@@ -64,7 +85,7 @@ test_default_profile()
 		name=${v%%:*}
 		want=$((${SC_SENT[$name]:-0} + ${SC_SENT_FRAG[$name]:-0}))
 		drops=$(($(reason_total "$name" policy_drop) + $(reason_total "$name" fragment_drop)))
-		assert_eq "$name: every flood packet counted as dropped (sent $want)" "$want" "$drops"
+		assert_counted "$name: every flood packet counted as dropped" "$want" "$drops"
 	done
 	# The stack still gets the gateway's own legitimate replies: a few per exchange.
 	check "at most 0.1% of the flood reached the stack ($REACHED packets of $TOTAL, legitimate replies included)" \
@@ -85,7 +106,7 @@ test_relax_and_tighten()
 	agg=$(reason_total dns ratelimit_aggregate)
 	fpass=$(reason_total dns fragment_pass)
 	want=$((SC_SENT[dns] + SC_SENT_FRAG[dns]))
-	assert_eq "relaxed: every dns flood packet admitted or dropped by the budget" "$want" \
+	assert_counted "relaxed: every dns flood packet admitted or dropped by the budget" "$want" \
 		$((pass + agg + fpass + $(reason_total dns fragment_drop) - fdrop))
 	assert_eq "relaxed: nothing more counted as policy_drop" "$pol" "$(reason_total dns policy_drop)"
 	check "relaxed: about $RELAX_PPS pps admitted over the phase ($pass)" \
