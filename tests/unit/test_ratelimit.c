@@ -475,7 +475,7 @@ static void *offer_load(void *arg)
  * second's worth, so a busy machine that leaves an offering thread off
  * its CPU for a while does not starve the bucket of arrivals.
  */
-static void accuracy(unsigned long long rate, int cpus)
+static double accuracy(unsigned long long rate, int cpus)
 {
 	struct ag_counter c[AG_NR_STATS];
 	struct offer o[2] = { { .cpu = 0 }, { .cpu = 1 } };
@@ -509,21 +509,30 @@ static void accuracy(unsigned long long rate, int cpus)
 	      (o[0].offered + o[1].offered) / elapsed);
 	CHECK(admitted >= want * 0.9 && admitted <= want * 1.1,
 	      "%llu pps on %d CPUs: admitted %llu, want %.0f +-10%%", rate, cpus, admitted, want);
+	return (o[0].offered + o[1].offered) / elapsed;
 }
 
 /*
  * A single offering thread reaches only some 100 kpps through test runs on
  * this kind of VM, so the one-CPU case is checked at a rate it can exceed;
  * the netns suite checks one CPU up to 100 kpps with real packets. The
- * high two-CPU rate is 1M pps, or AG_RL_HIGH_PPS on a machine that cannot
- * offer 2.5 times that (an emulated one).
+ * high two-CPU rate is 1M pps (AG_RL_HIGH_PPS on an emulated machine), or
+ * less where the two CPUs have just offered under 3.5 times that: each run
+ * needs an offer of twice its budget, and that leaves room for the machine
+ * to be busier during the run than it was before it.
  */
 static void test_accuracy_across_cpus(void)
 {
 	const char *high = getenv("AG_RL_HIGH_PPS");
+	unsigned long long rate = high ? strtoull(high, NULL, 10) : 1000000;
+	double offered = accuracy(1000, 2);
 
-	accuracy(1000, 2);
-	accuracy(high ? strtoull(high, NULL, 10) : 1000000, 2);
+	if (rate > offered / 3.5) {
+		rate = offered / 3.5;
+		printf("  the two CPUs offered %.0f pps: the high rate is %llu pps\n", offered,
+		       rate);
+	}
+	accuracy(rate, 2);
 	accuracy(1000, 1);
 }
 
