@@ -695,6 +695,52 @@ flood_wait()
 	done
 }
 
+# settle CMD...: waits, up to 10 s, until two runs of CMD 0.2 s apart print
+# the same. A sender's last frames can still wait in the veth's ring when
+# it exits, for a receive softirq that a busy or emulated machine runs
+# late: counts read at once would miss them.
+settle()
+{
+	local prev cur i
+
+	prev=$("$@")
+	for ((i = 0; i < 50; i++)); do
+		sleep 0.2
+		cur=$("$@")
+		[ "$cur" = "$prev" ] && return 0
+		prev=$cur
+	done
+	return 1
+}
+
+# settle_stats: settle on IF_P's counters, then a snapshot of them in STATS.
+settle_stats()
+{
+	settle snapshot_print
+	snapshot
+}
+
+# snapshot_print: a snapshot's STATS, printed.
+snapshot_print()
+{
+	snapshot
+	printf '%s\n' "$STATS"
+}
+
+# flood_counters IFACE: IFACE's counters in the 'stats --json' on stdin,
+# but for those the hosts' own traffic moves (not_ip, not_udp, solicited).
+flood_counters()
+{
+	python3 "$AGJSON" counters | awk -v ifc="$1" \
+		'$1 == ifc && $4 != "not_ip" && $4 != "not_udp" && $4 != "solicited"'
+}
+
+# prot_flood_counters: flood_counters of IF_P.
+prot_flood_counters()
+{
+	ag "$NS_P" stats --json | flood_counters "$IF_P"
+}
+
 # veth_drops NS:DEV:DIRS...: per argument, the frames DEV in NS dropped in
 # DIRS (tx, rx or tx+rx), which no XDP program could count.
 veth_drops()
@@ -710,6 +756,25 @@ print(sum(s[d]["dropped"] for d in sys.argv[1].split("+")))' "$dirs" ||
 			echo 0) "
 	done
 	echo "${out% }"
+}
+
+# veth_lost NS:DEV:DIRS...: the sum of what veth_drops gives per argument.
+veth_lost()
+{
+	local n sum=0
+
+	for n in $(veth_drops "$@"); do
+		sum=$((sum + n))
+	done
+	echo "$sum"
+}
+
+# pair_lost: frames the pair of setup_pair (or one like it) has dropped so
+# far, the peer's transmit and receive and the protected side's: a full
+# ring on a busy machine, which the XDP program never saw.
+pair_lost()
+{
+	veth_lost "$NS_A:$IF_A:tx+rx" "$NS_P:$IF_P:rx+tx"
 }
 
 # ---- the counter model -------------------------------------------------

@@ -175,6 +175,7 @@ test_escalates_and_releases()
 	assert_eq "metrics: ampguard_escalated is 1 during the attack" 1 \
 		"$(metric ampguard_escalated "interface=\"$IF_P\",vector=\"dtls-quic\"")"
 	flood_wait
+	settle prot_flood_counters
 	monitor=$(dtls_packets monitor)
 	drop=$(dtls_packets policy_drop)
 	assert_eq "every flood packet is counted, as monitor or policy_drop" \

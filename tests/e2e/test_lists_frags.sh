@@ -73,22 +73,6 @@ begin()
 	BEFORE=$STATS
 }
 
-# settle: waits (at most 3 s) until the counters stop moving, then
-# leaves them in STATS; for steps that end without an end marker.
-settle()
-{
-	local i prev
-
-	snapshot
-	for ((i = 0; i < 15; i++)); do
-		prev=$STATS
-		sleep 0.2
-		snapshot
-		[ "$prev" == "$STATS" ] && return 0
-	done
-	return 1
-}
-
 # deltas: "VECTOR REASON PACKETS" per UDP-path counter that moved since begin.
 deltas()
 {
@@ -304,7 +288,7 @@ test_lists_tcp()
 	raw "$fam" syn --src "$denied" --dst "$dst" --sport 41000 --dport "$TCP_CLOSED" --count "$N" \
 		--rate "$FRAME_RATE"
 	assert_match "IPv$fam: $N TCP SYNs from $denied sent" "^sent $N " "$RAW_OUT"
-	settle
+	settle_stats
 	assert_lines "IPv$fam: all $N TCP SYNs from $denied counted as denylist" \
 		"other denylist $N" "$(deltas)"
 	assert_eq "IPv$fam: none of them reached the protected TCP stack" 0 \
@@ -351,7 +335,7 @@ test_lists_delete()
 	t0=$(snmp "$NS_P" Tcp:InSegs)
 	raw "$fam" syn --src "$denied" --dst "$dst" --sport 41001 --dport "$TCP_CLOSED" --count "$N" \
 		--rate "$FRAME_RATE"
-	settle
+	settle_stats
 	assert_eq "IPv$fam after --delete: all $N TCP SYNs from $denied reach the TCP stack" \
 		"$N" "$(($(snmp "$NS_P" Tcp:InSegs) - t0))"
 	assert_eq "IPv$fam after --delete: no UDP-path counter moved for them" "" "$(deltas)"
@@ -533,7 +517,7 @@ test_frags_solicited()
 		--port "$port" --server "$src" --server-port 53 --timeout 10 --expect "$REPLIES" 2>&1)
 	wait "$pid"
 	forget_pid "$pid"
-	settle
+	settle_stats
 	want=$(for ((i = 0; i < REPLIES; i++)); do echo "got $BIG intact"; done; echo "total $REPLIES")
 	assert_lines "IPv$fam: the $REPLIES solicited $BIG-byte replies from udp/53 arrive intact" \
 		"$want" "$out"
@@ -603,7 +587,7 @@ test_orphans()
 	raw "$fam" frags --src "$src" --dst "$dst" --sport 53 --dport 9053 --size "$BIG" \
 		--datagrams "$ORPHAN_DGRAMS" --id "$id" --rate "$FRAME_RATE"
 	assert_match "IPv$fam: $n orphan fragments sent" "^sent $n " "$RAW_OUT"
-	settle
+	settle_stats
 	assert_lines "IPv$fam orphans $policy: all $n counted as $reason under 'other'" \
 		"other $reason $n" "$(deltas)"
 	reached=0

@@ -125,16 +125,6 @@ for e in json.load(sys.stdin):
 print(" ".join(str(tot[c]) for c in sorted(tot)))'
 }
 
-# link_lost: datagrams the veth pair itself dropped (peer0 transmit and
-# prot0 receive), which never reached the XDP program.
-link_lost()
-{
-	local a p
-
-	read -r a p <<<"$(veth_drops "$NS_A:$IF_A:tx+rx" "$NS_P:$IF_P:rx+tx")"
-	echo $((a + p))
-}
-
 # sender RATE COUNT CPU SRC NSRC [SPORT]: one udpgen in NS_A pinned to
 # CPU, COUNT datagrams at RATE pps (0: as fast as it can) from NSRC
 # addresses starting at SRC; one of the senders since the last flood_reset.
@@ -148,7 +138,8 @@ sender()
 		-n "$n" --size "$PKT_SIZE" "${pace[@]}" --report
 }
 
-# senders_wait: waits for the senders. Fills SENT (their total), SPAN_NS
+# senders_wait: waits for the senders, then for the program to count their
+# last frames (settle). Fills SENT (their total), SPAN_NS
 # (first datagram of any to last datagram of any) and OFFERED (pps over
 # the span); FLOOD_ERR says what went wrong, empty when nothing did.
 senders_wait()
@@ -175,6 +166,7 @@ senders_wait()
 		[ "$t1" -gt "$hi" ] && hi=$t1
 	done
 	SPAN_NS=$((hi - lo))
+	settle prot_flood_counters
 	[ "$SPAN_NS" -gt 0 ] || FLOOD_ERR+="no time span; "
 	OFFERED=$((SPAN_NS > 0 ? SENT * 1000000000 / SPAN_NS : 0))
 }
@@ -214,6 +206,15 @@ rl_counts()
 		"$(counter_packets "$v" ratelimit_source)"
 }
 
+# assert_counted LABEL COUNTED LOST: the program counted every datagram the
+# senders wrote once (COUNTED), but for the LOST ones the veth pair dropped
+# before it, themselves at most 0.1% of SENT.
+assert_counted()
+{
+	assert_eq "$1: admitted + dropped = sent - lost in the veth ($3)" $((SENT - $3)) "$2"
+	check "$1: at most 0.1% lost before XDP ($3 of $SENT)" at_most_permille "$3" "$SENT" 1
+}
+
 # ---- 1 and 2: the aggregate budget ----------------------------------------
 
 # aggregate_run LABEL RATE PER_SENDER CPU...: one sender per CPU given,
@@ -222,7 +223,7 @@ rl_counts()
 aggregate_run()
 {
 	local label=$1 rate=$2 each=$3 burst=$(($2 / 100)) cpus=("${@:4}") i src
-	local p0 a0 s0 p1 a1 s1 lost0 lost1 cpu0 cpu1 exp counted lost
+	local p0 a0 s0 p1 a1 s1 lost0 lost1 cpu0 cpu1 exp
 	local c0 c1 d0 d1
 
 	[ "$burst" -ge 1 ] || burst=1
@@ -233,7 +234,7 @@ aggregate_run()
 	fi
 	snapshot
 	read -r p0 a0 s0 <<<"$(rl_counts)"
-	lost0=$(link_lost)
+	lost0=$(pair_lost)
 	cpu0=$(cpu_packets)
 	flood_reset
 	for i in "${!cpus[@]}"; do
@@ -244,7 +245,7 @@ aggregate_run()
 	senders_wait
 	snapshot
 	read -r p1 a1 s1 <<<"$(rl_counts)"
-	lost1=$(link_lost)
+	lost1=$(pair_lost)
 	cpu1=$(cpu_packets)
 	if [ -n "$FLOOD_ERR" ]; then
 		not_ok "$label: senders" "$FLOOD_ERR"
@@ -260,14 +261,7 @@ aggregate_run()
 		"admitted $((p1 - p0)), expected $exp, ratio $(ratio $((p1 - p0)) "$exp")"
 	within "$label: admitted = rate x duration + burst" $((p1 - p0)) "$exp"
 
-	# Every datagram the senders wrote reached the program unless the
-	# veth pair itself dropped it, and was counted exactly once.
-	counted=$((p1 - p0 + a1 - a0 + s1 - s0))
-	lost=$((lost1 - lost0))
-	assert_eq "$label: admitted + dropped = sent - lost in the veth ($lost)" \
-		$((SENT - lost)) "$counted"
-	check "$label: at most 0.1% lost before XDP ($lost of $SENT)" \
-		at_most_permille "$lost" "$SENT" 1
+	assert_counted "$label" $((p1 - p0 + a1 - a0 + s1 - s0)) $((lost1 - lost0))
 	assert_eq "$label: no per-source drops without a per-source budget" 0 $((s1 - s0))
 
 	read -r c0 c1 <<<"$cpu0"
@@ -323,18 +317,20 @@ for r in d[sys.argv[3]]:
 
 per_source_even()
 {
-	local p0 a0 s0 p1 a1 s1 exp rows n bad src d a sum_a=0 sum_d=0 worst_lo worst_hi
+	local p0 a0 s0 p1 a1 s1 exp rows n bad src d a sum_a=0 sum_d=0 worst_lo worst_hi lost0 lost
 
 	agrun "$NS_P" set dns ratelimit --pps 0 --per-source-pps "$PS_RATE" \
 		--per-source-burst "$PS_BURST"
 	assert_eq "per source: set dns ratelimit --per-source-pps $PS_RATE" 0 "$AG_RC"
 	snapshot
 	read -r p0 a0 s0 <<<"$(rl_counts)"
+	lost0=$(pair_lost)
 	flood_reset
 	sender $((PS_N * PS_OFFER)) $((PS_N * PS_OFFER * DURATION)) 1 "$PS_BASE" "$PS_N"
 	senders_wait
 	snapshot
 	read -r p1 a1 s1 <<<"$(rl_counts)"
+	lost=$(($(pair_lost) - lost0))
 	if [ -n "$FLOOD_ERR" ]; then
 		not_ok "per source: sender" "$FLOOD_ERR"
 		return
@@ -344,8 +340,7 @@ per_source_even()
 		"admitted $((p1 - p0)), expected $((PS_N * exp)), ratio $(ratio $((p1 - p0)) $((PS_N * exp)))"
 	within "per source: $PS_N sources x $PS_OFFER pps, total admitted = $PS_N x ($PS_RATE pps x duration + burst)" \
 		$((p1 - p0)) $((PS_N * exp))
-	assert_eq "per source: ratelimit_source drops are the rest of what was sent" \
-		$((SENT - (p1 - p0))) $((s1 - s0))
+	assert_counted "per source" $((p1 - p0 + a1 - a0 + s1 - s0)) "$lost"
 	assert_eq "per source: no aggregate drops without an aggregate budget" 0 $((a1 - a0))
 
 	rows=$(top_rows "$(ag "$NS_P" top dns --json -n 100)" dns by_admitted)
@@ -383,7 +378,7 @@ per_source_heavy_light()
 	assert_eq "heavy and light: set ntp ratelimit --per-source-pps $PS_RATE" 0 "$AG_RC"
 	snapshot
 	read -r p0 a0 s0 <<<"$(rl_counts ntp)"
-	lost0=$(link_lost)
+	lost0=$(pair_lost)
 	flood_reset
 	sender "$HEAVY_RATE" $((HEAVY_RATE * DURATION)) 0 "$HEAVY" 1 123
 	sender "$LIGHT_RATE" $((LIGHT_RATE * DURATION)) 1 "$LIGHT" 1 123
@@ -395,7 +390,7 @@ per_source_heavy_light()
 	senders_wait
 	snapshot
 	read -r p1 a1 s1 <<<"$(rl_counts ntp)"
-	lost=$(($(link_lost) - lost0))
+	lost=$(($(pair_lost) - lost0))
 	if [ -n "$FLOOD_ERR" ]; then
 		not_ok "heavy and light: senders" "$FLOOD_ERR"
 		return
@@ -428,8 +423,7 @@ assert h["dropped_pps"] > h["admitted_pps"] > 0, h' "$during" "$HEAVY"
 		"${heavy%% *}" "$exp"
 	check "light source at $LIGHT_RATE pps: admitted >= 98% of its $light_sent packets ($light)" \
 		at_least_permille "${light%% *}" "$light_sent" 980
-	assert_eq "heavy and light: ntp admitted + dropped = sent - lost in the veth ($lost)" \
-		$((SENT - lost)) $((p1 - p0 + a1 - a0 + s1 - s0))
+	assert_counted "heavy and light: ntp" $((p1 - p0 + a1 - a0 + s1 - s0)) "$lost"
 	agrun "$NS_P" set ntp drop
 	assert_eq "heavy and light: set ntp drop" 0 "$AG_RC"
 }
@@ -446,7 +440,7 @@ per_source_many()
 	assert_eq "one /24: set dns ratelimit --per-source-pps $MANY_RATE" 0 "$AG_RC"
 	snapshot
 	read -r p0 a0 s0 <<<"$(rl_counts)"
-	lost0=$(link_lost)
+	lost0=$(pair_lost)
 	flood_reset
 	sender $((MANY_N * MANY_OFFER)) $((MANY_N * MANY_OFFER * DURATION)) 1 "$MANY_BASE" \
 		"$MANY_N"
@@ -455,7 +449,7 @@ per_source_many()
 	senders_wait
 	snapshot
 	read -r p1 a1 s1 <<<"$(rl_counts)"
-	lost=$(($(link_lost) - lost0))
+	lost=$(($(pair_lost) - lost0))
 	if [ -n "$FLOOD_ERR" ]; then
 		not_ok "one /24: sender" "$FLOOD_ERR"
 		return
@@ -468,8 +462,7 @@ per_source_many()
 		test "${ents:-0}" -ge "$MANY_N"
 	within "one /24: $MANY_N sources x $MANY_OFFER pps, total admitted = $MANY_N x ($MANY_RATE pps x duration + burst)" \
 		$((p1 - p0)) "$exp"
-	assert_eq "one /24: admitted + dropped = sent - lost in the veth ($lost)" $((SENT - lost)) \
-		$((p1 - p0 + a1 - a0 + s1 - s0))
+	assert_counted "one /24" $((p1 - p0 + a1 - a0 + s1 - s0)) "$lost"
 }
 
 # ---- 4: a live change of the budget ----------------------------------------
@@ -497,13 +490,14 @@ over_aggregate()
 live_change()
 {
 	local ta tb tc td pa pb pc pd exp_old exp_new before after ents p1 a1 s1 p0 a0 s0 running
-	local each=$LIVE_NEW
+	local each=$LIVE_NEW lost0 lost
 
 	agrun "$NS_P" set dns ratelimit --pps "$LIVE_OLD" --burst "$LIVE_BURST" \
 		--per-source-pps 10000 --per-source-burst 1000
 	assert_eq "live: set dns ratelimit --pps $LIVE_OLD" 0 "$AG_RC"
 	snapshot
 	read -r p0 a0 s0 <<<"$(rl_counts)"
+	lost0=$(pair_lost)
 	flood_reset
 	# 2 x LIVE_NEW pps in all, for LIVE_SECONDS: 2.5 s sampled at the old
 	# budget, 2.5 s at the new, each between two snapshots.
@@ -530,6 +524,7 @@ live_change()
 	senders_wait
 	snapshot
 	read -r p1 a1 s1 <<<"$(rl_counts)"
+	lost=$(($(pair_lost) - lost0))
 	if [ -n "$FLOOD_ERR" ]; then
 		not_ok "live: senders" "$FLOOD_ERR"
 		return
@@ -545,8 +540,7 @@ live_change()
 	within "live: admitted at the new budget ($LIVE_NEW pps) over $(((td - tc) / 1000)) ms" \
 		$((pd - pc)) "$exp_new"
 	check "live: counters were not reset by the change ($pb <= $pc)" test "$pb" -le "$pc"
-	assert_eq "live: admitted + dropped over the whole flood = sent" "$SENT" \
-		$((p1 - p0 + a1 - a0 + s1 - s0))
+	assert_counted "live: over the whole flood" $((p1 - p0 + a1 - a0 + s1 - s0)) "$lost"
 	assert_eq "live: the status shows the new budget and keeps the per-source one" \
 		"$LIVE_NEW $LIVE_BURST 10000" \
 		"$(status_field "$NS_P" '" ".join(str(v["limits"][k]) for v in d["vectors"] if v["name"] == "dns" for k in ("pps", "burst", "per_source_pps"))')"

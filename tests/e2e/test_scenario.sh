@@ -31,10 +31,13 @@ reason_total()
 # full ring on a busy machine), which no XDP program could count.
 sc_link_lost()
 {
-	local a b
+	veth_lost "$SC_INET:inet0:tx+rx" "$SC_HOST:wan0:rx+tx"
+}
 
-	read -r a b <<<"$(veth_drops "$SC_INET:inet0:tx+rx" "$SC_HOST:wan0:rx+tx")"
-	echo $((a + b))
+# sc_flood_counters: flood_counters of the gateway's wan0.
+sc_flood_counters()
+{
+	sc_ag stats wan0 --json | flood_counters wan0
 }
 
 # flood_phase: floods while exchanging legitimate queries; sets REACHED
@@ -50,6 +53,7 @@ flood_phase()
 	sleep 1
 	sc_legit 5
 	sc_flood_wait
+	settle sc_flood_counters
 	REACHED=$(($(sc_stack_in) - before))
 	TOTAL=$(sc_flood_total)
 	LOST=$(($(sc_link_lost) - lost0))
