@@ -24,6 +24,7 @@
 #include "ampguard_xdp.skel.h"
 #include "frames.h"
 #include "fixture.h"
+#include "cpus.h"
 
 #define DNS 1
 #define MS 1000000ULL
@@ -323,15 +324,6 @@ static void test_removing_limit_frees_sources(void)
 	free(all);
 }
 
-static void pin(int cpu)
-{
-	cpu_set_t one;
-
-	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
-	CHECK(sched_setaffinity(0, sizeof(one), &one) == 0, "pinning to CPU %d", cpu);
-}
-
 /* A source's drops as read (the CPUs' pending runs added in), and its slot's own count. */
 static void expect_drops(__u32 addr, __u64 want_read, __u64 want_slot, const char *what)
 {
@@ -364,16 +356,16 @@ static void test_source_drops_across_cpus(void)
 	const __u32 a = 0xc0000201, b = 0xc0000202;
 	cpu_set_t was;
 
-	CHECK(sched_getaffinity(0, sizeof(was), &was) == 0, "sched_getaffinity");
+	cpus_save(&was);
 	set_clock(T0);
 	limit(0, 0, 0, 0, 2, 2, AG_SRC_FULL_EVICT);
-	pin(0);
+	cpus_pin(0);
 	expect(send4(10, a), 2, 0, 8, "a on CPU 0");
 	expect_drops(a, 8, 1, "a's first drop in its slot, 7 pending on CPU 0");
-	pin(1);
+	cpus_pin(1);
 	expect(send4(5, a), 0, 0, 5, "a on CPU 1");
 	expect_drops(a, 13, 2, "and 4 more pending on CPU 1");
-	pin(0);
+	cpus_pin(0);
 	expect(send4(3, b), 2, 0, 1, "b on CPU 0");
 	expect_drops(a, 13, 9, "b's drop adds CPU 0's run of a to a's slot");
 	expect_drops(b, 1, 1, "b's own first drop");
@@ -382,11 +374,11 @@ static void test_source_drops_across_cpus(void)
 	limit(0, 0, 0, 0, 2, 2, AG_SRC_FULL_EVICT);
 	expect(send4(3, a), 2, 0, 1, "a again, on CPU 0");
 	expect_drops(a, 1, 1, "a afresh, without CPU 1's 4 of before");
-	pin(1);
+	cpus_pin(1);
 	expect(send4(1, b), 1, 0, 0, "b on CPU 1");
 	expect(send4(2, b), 1, 0, 1, "b over its budget on CPU 1");
 	expect_drops(a, 1, 1, "CPU 1 dropped its run of a's previous holder");
-	sched_setaffinity(0, sizeof(was), &was);
+	cpus_restore(&was);
 }
 
 /*
@@ -407,8 +399,8 @@ static void test_tick_clock(void)
 	 * CPU meets that CPU's own reading, later than this one's, and the
 	 * bucket refills by the difference. Stay on one CPU to see one reading.
 	 */
-	CHECK(sched_getaffinity(0, sizeof(was), &was) == 0, "sched_getaffinity");
-	pin(sched_getcpu());
+	cpus_save(&was);
+	cpus_pin(sched_getcpu());
 	CHECK(skel->rodata->kern_hz >= 100 && skel->rodata->kern_hz <= 1000, "HZ %u",
 	      skel->rodata->kern_hz);
 	skel->bss->clock_override_ns = 0;
@@ -427,7 +419,7 @@ static void test_tick_clock(void)
 	nanosleep(&pause, NULL);
 	expect(send_n(1), 1, 0, 0, "burst 1: 30 ms later one is admitted, jiffies still");
 	skel->bss->jiffies_override = 0;
-	sched_setaffinity(0, sizeof(was), &was);
+	cpus_restore(&was);
 }
 
 struct offer {
@@ -481,7 +473,7 @@ static double accuracy(unsigned long long rate, int cpus)
 	struct offer o[2] = { { .cpu = 0 }, { .cpu = 1 } };
 	unsigned long long burst = rate / 2, before, admitted;
 	pthread_t t[2];
-	double start, elapsed, want;
+	double start, elapsed, want, offered;
 	int i;
 
 	set_clock(0); /* the program's own clock */
@@ -499,17 +491,17 @@ static double accuracy(unsigned long long rate, int cpus)
 	ag_stats_read(bpf_map__fd(skel->maps.stats), c);
 	admitted = c[AG_STATS_IDX(DNS, AG_R_RL_PASS)].packets - before;
 	want = rate * elapsed + burst;
+	offered = o[0].offered + o[1].offered;
 	printf("  %llu pps on %d CPU(s): offered %.0f pps, admitted %llu in %.3f s, "
 	       "%.3f of rate x time + burst\n",
-	       rate, cpus, (o[0].offered + o[1].offered) / elapsed, admitted, elapsed,
-	       admitted / want);
+	       rate, cpus, offered / elapsed, admitted, elapsed, admitted / want);
 	/* Only an offer well above the budget measures the budget. */
-	CHECK(o[0].offered + o[1].offered >= 2 * want,
+	CHECK(offered >= 2 * want,
 	      "%llu pps on %d CPUs: the machine offered only %.0f pps (is it busy?)", rate, cpus,
-	      (o[0].offered + o[1].offered) / elapsed);
+	      offered / elapsed);
 	CHECK(admitted >= want * 0.9 && admitted <= want * 1.1,
 	      "%llu pps on %d CPUs: admitted %llu, want %.0f +-10%%", rate, cpus, admitted, want);
-	return (o[0].offered + o[1].offered) / elapsed;
+	return offered / elapsed;
 }
 
 /*

@@ -28,6 +28,7 @@
 #include "ampguard_xdp.skel.h"
 #include "frames.h"
 #include "fixture.h"
+#include "cpus.h"
 
 #define WSD_SLOT 3 /* ws-discovery, port 3702 */
 
@@ -476,13 +477,12 @@ static void test_dst_sample_model(void)
 	struct ag_dst_val want[2] = { { 0 } }, got;
 	struct frame f[2];
 	unsigned int i, n = 4096;
-	cpu_set_t one;
+	cpu_set_t was;
 	__u64 k;
 	int cpu = sched_getcpu();
 
-	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
-	CHECK(sched_setaffinity(0, sizeof(one), &one) == 0, "pinning to cpu %d", cpu);
+	cpus_save(&was);
+	cpus_pin(cpu);
 	reset_policy();
 	dsts_clear();
 	s.daddr_last = 1;
@@ -508,10 +508,7 @@ static void test_dst_sample_model(void)
 		      (unsigned long long)got.packets);
 	}
 	CHECK(dsts_count() == 2, "%zu entries", dsts_count());
-	CPU_ZERO(&one);
-	for (i = 0; i < (unsigned int)libbpf_num_possible_cpus() && i < CPU_SETSIZE; i++)
-		CPU_SET(i, &one);
-	sched_setaffinity(0, sizeof(one), &one);
+	cpus_restore(&was);
 }
 
 /* Only unsolicited vector traffic is sampled, whatever the action did with it. */
