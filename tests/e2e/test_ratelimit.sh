@@ -206,14 +206,22 @@ rl_counts()
 		"$(counter_packets "$v" ratelimit_source)"
 }
 
-# assert_counted LABEL COUNTED LOST: the program counted every datagram the
-# senders wrote once (COUNTED), but for the LOST ones the veth pair dropped
-# before it, themselves at most 0.1% of SENT.
+# assert_counted LABEL COUNTED LOST [PERMILLE]: the program counted every
+# datagram the senders wrote once (COUNTED), but for the LOST ones the veth
+# pair dropped before it, themselves at most PERMILLE (default 1) of SENT.
 assert_counted()
 {
+	local max=${4:-1}
+
 	assert_eq "$1: admitted + dropped = sent - lost in the veth ($3)" $((SENT - $3)) "$2"
-	check "$1: at most 0.1% lost before XDP ($3 of $SENT)" at_most_permille "$3" "$SENT" 1
+	check "$1: at most $((max / 10)).$((max % 10))% lost before XDP ($3 of $SENT)" \
+		at_most_permille "$3" "$SENT" "$max"
 }
+
+# Where every source offers three times its budget, a tenth of the flood
+# lost on the way changes no admission. An emulated guest's veth loses
+# some when the program is slow: 1540 of 22500 once, with 250 sources.
+PS_LOSS_PERMILLE=100
 
 # ---- 1 and 2: the aggregate budget ----------------------------------------
 
@@ -340,7 +348,7 @@ per_source_even()
 		"admitted $((p1 - p0)), expected $((PS_N * exp)), ratio $(ratio $((p1 - p0)) $((PS_N * exp)))"
 	within "per source: $PS_N sources x $PS_OFFER pps, total admitted = $PS_N x ($PS_RATE pps x duration + burst)" \
 		$((p1 - p0)) $((PS_N * exp))
-	assert_counted "per source" $((p1 - p0 + a1 - a0 + s1 - s0)) "$lost"
+	assert_counted "per source" $((p1 - p0 + a1 - a0 + s1 - s0)) "$lost" "$PS_LOSS_PERMILLE"
 	assert_eq "per source: no aggregate drops without an aggregate budget" 0 $((a1 - a0))
 
 	rows=$(top_rows "$(ag "$NS_P" top dns --json -n 100)" dns by_admitted)
@@ -462,7 +470,7 @@ per_source_many()
 		test "${ents:-0}" -ge "$MANY_N"
 	within "one /24: $MANY_N sources x $MANY_OFFER pps, total admitted = $MANY_N x ($MANY_RATE pps x duration + burst)" \
 		$((p1 - p0)) "$exp"
-	assert_counted "one /24" $((p1 - p0 + a1 - a0 + s1 - s0)) "$lost"
+	assert_counted "one /24" $((p1 - p0 + a1 - a0 + s1 - s0)) "$lost" "$PS_LOSS_PERMILLE"
 }
 
 # ---- 4: a live change of the budget ----------------------------------------
