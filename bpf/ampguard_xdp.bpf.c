@@ -30,8 +30,8 @@ struct {
 	__type(value, struct ag_ifinfo);
 } ifinfo SEC(".maps");
 
-static __always_inline int count(struct xdp_md *ctx, const struct pkt *p, const void *end,
-				 __u32 vec, __u32 reason)
+static __always_inline int count(struct xdp_md *ctx, __u32 capture, const struct pkt *p,
+				 const void *end, __u32 vec, __u32 reason)
 {
 	__u32 idx = AG_STATS_IDX(vec, reason);
 	struct ag_counter *ctr;
@@ -42,7 +42,7 @@ static __always_inline int count(struct xdp_md *ctx, const struct pkt *p, const 
 		ctr->bytes += p->len;
 		dst_sample(p, end, vec, reason, ctr->packets);
 	}
-	capture_check(ctx, vec, reason);
+	capture_check(ctx, capture, vec, reason);
 	return ag_reason_drops(reason) ? XDP_DROP : XDP_PASS;
 }
 
@@ -102,7 +102,7 @@ int ampguard_xdp(struct xdp_md *ctx)
 	};
 	struct pkt p = { .len = c.end - c.pos };
 	const struct ag_config *cfg = config_get();
-	__u32 vec = 0, zero = 0, gen, lists;
+	__u32 vec = 0, zero = 0, gen, lists, capture;
 	int ret, reason;
 
 	if (!cfg)
@@ -110,6 +110,7 @@ int ampguard_xdp(struct xdp_md *ctx)
 	/* Read once: everything below is judged by this generation. */
 	gen = cfg->gen & 1;
 	lists = cfg->lists[gen];
+	capture = cfg->capture;
 	ret = parse_frame(&c, &p);
 
 	if (p.l3 && lists) {
@@ -130,7 +131,7 @@ int ampguard_xdp(struct xdp_md *ctx)
 	if (p.frag == FRAG_FIRST && p.l3)
 		frag_remember(&p, c.end, vec, ag_reason_drops(reason));
 out:
-	return count(ctx, &p, c.end, vec, reason);
+	return count(ctx, capture, &p, c.end, vec, reason);
 }
 
 char LICENSE[] SEC("license") = "GPL";

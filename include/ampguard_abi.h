@@ -13,7 +13,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h> /* struct bpf_spin_lock */
 
-#define AG_ABI_VERSION 6
+#define AG_ABI_VERSION 7
 
 /* Vector slots: 0 is "no vector", built-ins follow in table order, then
  * ports an operator adds. A u8 in struct ag_port holds any slot. */
@@ -297,7 +297,9 @@ struct ag_config {
 	/* Set by a writer while the generations differ; a writer that finds it
 	 * set (its predecessor died) levels them before its own change. */
 	__u32 dirty;
-	__u32 pad;
+	/* Set, under the writer lock, while a capture holds the lease (struct
+	 * ag_capture): with it clear the classifier looks no further. */
+	__u32 capture;
 };
 
 /*

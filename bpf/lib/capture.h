@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Sampled capture (struct ag_capture in the ABI). Off, the classifier pays
- * an inlined array lookup and one branch per frame. On, a frame is
+ * one branch per frame, on the configuration's capture flag it read with
+ * the generation; the capture map is looked up only while a capture holds
+ * the lease (ag_config.capture), or after one died until the next one
+ * ends. On, a frame is
  * filtered by its reason, vector and interface before anything is copied,
  * then 1 in N per CPU, then the lease and the shared rate cap; the perf
  * event array copies the frame's first bytes after the metadata. After a
@@ -90,12 +93,14 @@ static __attribute__((noinline)) int capture_frame(struct xdp_md *ctx, struct ag
 	return 0;
 }
 
-static __always_inline void capture_check(struct xdp_md *ctx, __u32 vec, __u32 reason)
+/* flagged: ag_config.capture as the frame read it. */
+static __always_inline void capture_check(struct xdp_md *ctx, __u32 flagged, __u32 vec,
+					  __u32 reason)
 {
 	struct ag_capture *cap;
 	__u32 zero = 0;
 
-	if (capture_compiled_out)
+	if (capture_compiled_out || !flagged)
 		return;
 	cap = bpf_map_lookup_elem(&capture, &zero);
 	if (cap && cap->until_ns)

@@ -713,14 +713,15 @@ static int capture_set(unsigned int sample)
 				.snaplen = 256,
 				.owner = getpid() };
 	struct ag_capture_bucket b = { .inc_ns = 1, .tol_ns = 1000000000ULL };
+	struct ag_state st;
 	__u32 zero = 0;
 
 	if (sample)
 		c.until_ns = clock_ns(CLOCK_MONOTONIC) + 3600000000000ULL;
-	if (bpf_map_update_elem(bpf_map__fd(bench.ag->maps.capture_bucket), &zero, &b, 0) ||
-	    bpf_map_update_elem(bpf_map__fd(bench.ag->maps.capture), &zero, &c, 0))
+	ag_state_from_obj(&st, bench.ag->obj);
+	if (bpf_map_update_elem(st.capture_bucket_fd, &zero, &b, 0))
 		return -errno;
-	return 0;
+	return ag_capture_set(&st, &c);
 }
 
 /*

@@ -385,6 +385,17 @@ test_pcap_format()
 	assert_eq "tcpdump reads its 20 packets" "0 20" "$rc $lines"
 }
 
+# capture_flag: the configuration's capture flag (ag_config.capture), which
+# the classifier reads before it looks at the capture map.
+capture_flag()
+{
+	bpftool map dump pinned "$AMPGUARD_ROOT/config" -j | python3 -c '
+import json, sys
+e = json.load(sys.stdin)[0]
+print(e["formatted"]["value"]["capture"] if "formatted" in e else
+      int.from_bytes(bytes(int(b, 16) for b in e["value"][28:32]), "little"))'
+}
+
 test_sigkill_lease()
 {
 	local pid before a b killed_at left active=0 grew=0
@@ -397,6 +408,7 @@ test_sigkill_lease()
 	wait_for 10 metric_above ampguard_capture_samples_total "$before" && grew=1
 	assert_eq "the samples counter grows while the capture runs" 1 "$grew"
 	assert_eq "ampguard_capture_active is 1 while it runs" 1 "$(metric ampguard_capture_active)"
+	assert_eq "the configuration's capture flag is set while it runs" 1 "$(capture_flag)"
 	# In one block with stderr off: bash would report the kill.
 	{
 		kill -9 "$pid"
@@ -420,6 +432,8 @@ test_sigkill_lease()
 	else
 		not_ok "the datapath stopped copying" "ampguard_capture_samples_total is '$a'"
 	fi
+	assert_eq "a killed capture leaves the flag set (frames look at the expired lease)" 1 \
+		"$(capture_flag)"
 }
 
 test_second_refused()
@@ -438,6 +452,7 @@ test_second_refused()
 	rc=$?
 	forget_pid "$pid"
 	assert_eq "the first one exits 0 on SIGTERM" 0 "$rc"
+	assert_eq "its clean end clears the configuration's capture flag" 0 "$(capture_flag)"
 	assert_eq "with one line on stderr" 1 "$(nlines "$(cat "$E2E_TMP/first.err")")"
 	assert_match "its summary line" "$SUMMARY_RE" "$(cat "$E2E_TMP/first.err")"
 	sum=$(summary_of "$(cat "$E2E_TMP/first.err")")

@@ -589,7 +589,7 @@ static void cap_set(__u64 until, __u32 reasons, __u64 vectors, __u32 sample, __u
 	__u32 zero = 0;
 
 	CHECK(!bpf_map_update_elem(st.capture_bucket_fd, &zero, &b, 0), "bucket");
-	CHECK(!bpf_map_update_elem(st.capture_fd, &zero, &c, 0), "capture");
+	CHECK(!ag_capture_set(&st, &c), "capture");
 }
 
 static struct ag_capture_cpu cap_counts(void)
@@ -681,13 +681,18 @@ static void test_capture_rate_cap(void)
 	perf_buffer__free(pb);
 }
 
-/* Off (0) counts nothing; an expired lease is turned off by the first frame that finds it. */
+/*
+ * Off (0) counts nothing; so does a lease the configuration does not flag,
+ * which the classifier never looks at; an expired lease is turned off by
+ * the first frame that finds it.
+ */
 static void test_capture_off_and_expired(void)
 {
 	struct frame_spec s = { .sport = 3702, .dport = 40000, .payload = 20 };
 	struct ag_capture_cpu before, after;
 	struct ag_capture c;
 	struct frame f;
+	__u32 zero = 0;
 
 	frame_build(&s, &f);
 	cap_set(0, ~0U, ~0ULL, 1, 1, 1000000000ULL);
@@ -695,6 +700,15 @@ static void test_capture_off_and_expired(void)
 	cap_run(&f, 10);
 	after = cap_counts();
 	ASSERT_EQ(after.matched - before.matched, 0, "capture off");
+	c = (struct ag_capture){ .until_ns = mono_ns() + 3600000000000ULL,
+				 .vectors = ~0ULL,
+				 .reasons = ~0U,
+				 .sample = 1,
+				 .snaplen = 64 };
+	CHECK(!bpf_map_update_elem(st.capture_fd, &zero, &c, 0), "a lease, not flagged");
+	cap_run(&f, 10);
+	after = cap_counts();
+	ASSERT_EQ(after.matched - before.matched, 0, "a lease without the configuration's flag");
 	cap_set(mono_ns() - 1, ~0U, ~0ULL, 1, 1, 1000000000ULL);
 	cap_run(&f, 10);
 	after = cap_counts();

@@ -10,6 +10,8 @@
  * - The lease is renewed every AG_CAPTURE_RENEW_MS for AG_CAPTURE_LEASE_MS,
  *   so the datapath stops copying within the lease of this process dying
  *   however it dies; a clean end turns it off at once.
+ * - The configuration's capture flag is set with the lease and cleared
+ *   with it, both under the writer lock; renewals leave it alone.
  * - The rate cap's bucket is written once, at the start; renewals rewrite
  *   only the settings, so a renewal never refills the burst.
  * - Timestamps are the datapath's (CLOCK_MONOTONIC), moved to wall-clock
@@ -190,7 +192,7 @@ static int lease_take(const struct ag_state *st, struct ag_capture *cap, __u64 m
 	if (bpf_map_update_elem(st->capture_bucket_fd, &zero, &b, 0))
 		return -errno;
 	cap->until_ns = clock_ns(CLOCK_MONOTONIC) + AG_CAPTURE_LEASE_MS * 1000000ULL;
-	return bpf_map_update_elem(st->capture_fd, &zero, cap, 0) ? -errno : 0;
+	return ag_capture_set(st, cap);
 }
 
 static void lease_renew(const struct ag_state *st, struct ag_capture *cap)
@@ -201,16 +203,27 @@ static void lease_renew(const struct ag_state *st, struct ag_capture *cap)
 	bpf_map_update_elem(st->capture_fd, &zero, cap, 0);
 }
 
-/* Off at once, unless another capture took over since. */
+/*
+ * Off at once, unless another capture took over since. The configuration's
+ * flag goes off with the lease under the writer lock; interrupted while
+ * waiting for it, the lease alone goes off, and frames pay the capture
+ * map's lookup until the next capture ends.
+ */
 static void lease_drop(const struct ag_state *st)
 {
+	bool locked = flock(st->lock_fd, LOCK_EX) == 0;
 	struct ag_capture now;
 	__u32 zero = 0;
 
 	if (!bpf_map_lookup_elem(st->capture_fd, &zero, &now) && now.owner == (__u32)getpid()) {
 		now.until_ns = 0;
-		bpf_map_update_elem(st->capture_fd, &zero, &now, 0);
+		if (locked)
+			ag_capture_set(st, &now);
+		else
+			bpf_map_update_elem(st->capture_fd, &zero, &now, 0);
 	}
+	if (locked)
+		flock(st->lock_fd, LOCK_UN);
 }
 
 static int writers_open(struct run *x)

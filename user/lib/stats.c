@@ -2,7 +2,7 @@
 /*
  * Counters: summing the per-CPU stats maps, zeroing a freed slot's, and
  * snapshots of every interface's counters with the policy they were
- * counted under.
+ * counted under; the capture's settings and counters.
  */
 #include <errno.h>
 #include <net/if.h>
@@ -136,4 +136,22 @@ int ag_capture_read(const struct ag_state *st, struct ag_capture *cap, struct ag
 	}
 	free(percpu);
 	return err;
+}
+
+/*
+ * Writes the capture's settings, then says in the configuration whether
+ * a lease is set (until_ns), which is all the classifier reads of capture
+ * while none is. The caller holds the writer lock: writers rewrite the
+ * whole configuration.
+ */
+int ag_capture_set(const struct ag_state *st, const struct ag_capture *cap)
+{
+	struct ag_config cfg;
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(st->capture_fd, &zero, cap, 0) ||
+	    bpf_map_lookup_elem(st->config_fd, &zero, &cfg))
+		return -errno;
+	cfg.capture = cap->until_ns != 0;
+	return bpf_map_update_elem(st->config_fd, &zero, &cfg, 0) ? -errno : 0;
 }

@@ -30,6 +30,7 @@ int ag_snapshot_take(const struct ag_state *st, const char *only, struct ag_snap
 int ag_stats_read(int stats_fd, struct ag_counter out[AG_NR_STATS]);
 int ag_stats_zero_slot(int stats_fd, unsigned int slot);
 int ag_capture_read(const struct ag_state *st, struct ag_capture *cap, struct ag_capture_cpu *sum);
+int ag_capture_set(const struct ag_state *st, const struct ag_capture *cap);
 
 /* dsts.c: where unsolicited traffic goes, sampled (struct ag_dst_key) */
 struct ag_dst_entry {
