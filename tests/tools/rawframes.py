@@ -15,13 +15,16 @@ fragments, reassembles, answers or filters them.
   COMMON: --dev IFACE --src-mac MAC --dst-mac MAC --src ADDR --dst ADDR
           [--rate PPS]
 
---rate paces the frames (default: as fast as the socket takes them). Prints
+--rate paces the frames (default: as fast as the socket takes them).
+SIGTERM stops the sending after the frame in flight, as if the frames had
+run out. Prints, once done,
 "sent N start_ns T0 end_ns T1 wall_start_us W": N frames, CLOCK_MONOTONIC
 just before the first and just after the last, and the wall clock (CLOCK_REALTIME,
 microseconds, as bash's EPOCHREALTIME) just before the first. Errors exit 1
 with one line on stderr.
 """
 import argparse
+import signal
 import socket
 import struct
 import sys
@@ -73,9 +76,8 @@ def ipv6_header(src, dst, nexthdr, payload_len):
     return struct.pack("!IHBB16s16s", 6 << 28, payload_len, nexthdr, 64, src, dst)
 
 
-def fragments(args, fam, src, dst, ident):
-    """The IP packets (no Ethernet header) of one datagram, in order."""
-    data = udp_datagram(fam, src, dst, args.sport, args.dport, args.size)
+def fragments(args, fam, src, dst, ident, data):
+    """The IP packets (no Ethernet header) of UDP datagram data, in order."""
     hdr_len = 20 if fam == socket.AF_INET else 40 + 8
     chunk = (args.mtu - hdr_len) // 8 * 8
     out = []
@@ -112,8 +114,10 @@ def build(args):
         "!H", ETH_P_IPV6 if args.v6 else ETH_P_IP)
     packets = []
     if args.cmd == "frags":
+        # Only the IP ID differs from one datagram to the next.
+        data = udp_datagram(fam, src, dst, args.sport, args.dport, args.size)
         for i in range(args.datagrams):
-            frags = fragments(args, fam, src, dst, args.id + i)
+            frags = fragments(args, fam, src, dst, args.id + i, data)
             if args.which == "later":
                 frags = frags[1:]
             elif args.which == "first":
@@ -127,11 +131,16 @@ def build(args):
 
 
 def send_all(dev, frames, rate):
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    sent = 0
     with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
         s.bind((dev, 0))
         wall0 = time.time_ns() // 1000
         t0 = time.monotonic_ns()
         for i, f in enumerate(frames):
+            if stop:
+                break
             if rate:
                 due = t0 + i * 1_000_000_000 // rate
                 delay = due - time.monotonic_ns()
@@ -149,8 +158,9 @@ def send_all(dev, frames, rate):
                     time.sleep(0.001)
             else:
                 raise OSError(f"frame {i} could not be sent")
+            sent += 1
         t1 = time.monotonic_ns()
-    print(f"sent {len(frames)} start_ns {t0} end_ns {t1} wall_start_us {wall0}")
+    print(f"sent {sent} start_ns {t0} end_ns {t1} wall_start_us {wall0}")
 
 
 def main():

@@ -10,22 +10,24 @@
  * Each datagram takes a pseudo-random source address among the N that
  * start at SRCADDR, a pseudo-random source port of the list and a
  * pseudo-random destination port from LO to HI (fixed --seed: the same
- * run sends the same sequence). --rate is required: the flood is paced,
- * in small bursts, at PPS on average. A run stops after 60 s whatever
- * COUNT says. Prints "sent N".
+ * run sends the same sequence). --rate is required: the flood is paced at
+ * PPS, each datagram at its due time, in small bursts only to catch up. A
+ * run stops after 120 s whatever COUNT says, or at SIGTERM or SIGINT (a
+ * flood as long as something else takes). Prints "sent N" when it stops,
+ * and nothing before.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "rawudp.h"
 
-#define MAX_SECONDS 60
+#define MAX_SECONDS 120
 #define MAX_PAYLOAD 1400
 #define MAX_SPORTS 16
 /* At most this many datagrams in one go when the sender fell behind. */
 #define MAX_BURST 32
-#define NAP_NS 200000L
 
 struct flood {
 	struct raw_addrs a;
@@ -144,6 +146,44 @@ static size_t build(struct flood *f, unsigned long i)
 	return build_datagram(f->pkt, &f->a, n, sport, dport, f->size, i & 0xffff);
 }
 
+static volatile sig_atomic_t stop_requested;
+
+static void request_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* A stop asked for ends the flood as a count reached would: exit 0. */
+static void stop_on_signals(void)
+{
+	struct sigaction sa = { .sa_handler = request_stop };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+}
+
+/*
+ * Sleeps until datagram i is due, i / rate s after start: one wakeup per
+ * datagram at most, so that ten slow floods do not load an emulated
+ * machine with wakeups. A signal ends the sleep early.
+ */
+static void sleep_until_due(const struct timespec *start, unsigned long i, unsigned long rate)
+{
+	unsigned long long ns = ((unsigned long long)i * 1000000000ULL + rate - 1) / rate;
+	struct timespec due = {
+		.tv_sec = start->tv_sec + ns / 1000000000ULL,
+		.tv_nsec = start->tv_nsec + ns % 1000000000ULL,
+	};
+
+	if (due.tv_nsec >= 1000000000L) {
+		due.tv_sec++;
+		due.tv_nsec -= 1000000000L;
+	}
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL);
+}
+
 static double elapsed(const struct timespec *start)
 {
 	struct timespec now;
@@ -155,7 +195,6 @@ static double elapsed(const struct timespec *start)
 int main(int argc, char **argv)
 {
 	static struct flood f = { .a.family = AF_INET, .count = ~0UL, .size = 32, .seed = 1 };
-	const struct timespec nap = { .tv_nsec = NAP_NS };
 	struct sockaddr_storage to;
 	struct timespec start;
 	unsigned long i = 0, due, burst;
@@ -170,9 +209,10 @@ int main(int argc, char **argv)
 	f.rng = f.seed * 0x9E3779B97F4A7C15ULL + 1;
 	memset(f.pkt, 'a', sizeof(f.pkt));
 	fd = open_raw(&f.a, &to, &to_len);
+	stop_on_signals();
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (i < f.count) {
+	while (i < f.count && !stop_requested) {
 		t = elapsed(&start);
 		if (t >= MAX_SECONDS)
 			break;
@@ -180,7 +220,7 @@ int main(int argc, char **argv)
 		if (due > f.count)
 			due = f.count;
 		if (due <= i) {
-			nanosleep(&nap, NULL);
+			sleep_until_due(&start, i, f.rate);
 			continue;
 		}
 		/* Behind schedule after a stall: catch up in small bursts only. */
@@ -191,7 +231,7 @@ int main(int argc, char **argv)
 	}
 	close(fd);
 	printf("sent %lu\n", i);
-	if (i < f.count) {
+	if (i < f.count && !stop_requested) {
 		fprintf(stderr, "udpflood: stopped after %d s with %lu of %lu sent\n", MAX_SECONDS,
 			i, f.count);
 		return 1;
