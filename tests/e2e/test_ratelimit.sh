@@ -208,10 +208,12 @@ rl_counts()
 
 # assert_counted LABEL COUNTED LOST [PERMILLE]: the program counted every
 # datagram the senders wrote once (COUNTED), but for the LOST ones the veth
-# pair dropped before it, themselves at most PERMILLE (default 1) of SENT.
+# pair dropped before it, themselves at most PERMILLE (default 20) of SENT.
+# 2% is what the light source's check of the heavy-and-light run tolerates;
+# a loaded host's veth pair has lost 0.4% of a flood.
 assert_counted()
 {
-	local max=${4:-1}
+	local max=${4:-20}
 
 	assert_eq "$1: admitted + dropped = sent - lost in the veth ($3)" $((SENT - $3)) "$2"
 	check "$1: at most $((max / 10)).$((max % 10))% lost before XDP ($3 of $SENT)" \
