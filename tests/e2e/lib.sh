@@ -198,7 +198,7 @@ e2e_pick()
 # e2e_run [TEST...]: runs the suite (see the top of this file) and exits.
 e2e_run()
 {
-	local t known=" ${E2E_TESTS[*]} "
+	local t start known=" ${E2E_TESTS[*]} "
 
 	for t in "${E2E_TESTS[@]}"; do
 		declare -F "$t" >/dev/null || bail "E2E_TESTS names '$t', which is no function"
@@ -216,7 +216,10 @@ e2e_run()
 	for t in "${E2E_TESTS[@]}"; do
 		[ -n "${E2E_PICKED[$t]:-}" ] || continue
 		echo "# $t"
+		start=$SECONDS
 		"$t"
+		# Where a slow run spends its time.
+		echo "# $t: $((SECONDS - start)) s"
 	done
 	if declare -F suite_teardown >/dev/null; then
 		suite_teardown
