@@ -35,10 +35,7 @@ phase()
 	local before after reached total
 
 	before=$(sc_stack_in)
-	sc_flood_start $SECONDS_PER_PHASE $RATE $FRAG_RATE
-	sleep 1
-	sc_legit 5
-	sc_flood_wait
+	sc_flood_legit 5 $SECONDS_PER_PHASE $RATE $FRAG_RATE
 	after=$(sc_stack_in)
 	total=$(sc_flood_total)
 	reached=$((after - before))

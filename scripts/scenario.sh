@@ -43,6 +43,11 @@ SC_VECTORS=(dns:53 ntp:123 ws-discovery:3702 arms:3283 ssdp:1900 memcached:11211
 # Large replies arrive fragmented: these vectors also send 3000-byte ones.
 SC_FRAG_VECTORS=(memcached:11211 cldap:389 dns:53)
 
+# A generator's own limit in seconds (udpflood's is 120): sc_flood_legit
+# stops them once the exchanges are done. Under emulation and the flood,
+# an NTP sync took 45 s.
+SC_FLOOD_CAP=90
+
 declare -A SC_SENT      # vector -> datagrams (or fragments) the generators sent
 declare -A SC_SENT_FRAG # vector -> fragments of large replies
 
@@ -199,15 +204,16 @@ sc_flood_start()
 	src_mac=$(sc_mac "$SC_INET" inet0)
 	dst_mac=$(sc_mac "$SC_HOST" wan0)
 	# Each large-reply vector gets its own range of IP IDs.
+	i=0
 	for v in "${SC_FRAG_VECTORS[@]}"; do
 		name=${v%%:*} port=${v#*:}
-		i=$((i + 1))
 		timeout $((seconds + 30)) ip netns exec "$SC_INET" python3 "$SC_TMP/bin/rawframes.py" \
 			frags --dev inet0 --src-mac "$src_mac" --dst-mac "$dst_mac" \
 			--src 203.0.113.77 --dst $SC_WAN --sport "$port" --dport 50500 --size 3000 \
-			--datagrams $((frag_rate * seconds)) --id $((i * 5000)) --which all \
+			--datagrams $((frag_rate * seconds)) --id $((1000 + i * frag_rate * seconds)) --which all \
 			--rate $((frag_rate * 3)) >"$SC_TMP/frag-$name.out" 2>&1 &
 		SC_GEN_PIDS+=("$!")
+		i=$((i + 1))
 	done
 }
 
@@ -228,6 +234,46 @@ sc_flood_wait()
 		name=${v%%:*}
 		SC_SENT_FRAG[$name]=$(awk '/^sent/ { print $2 }' "$SC_TMP/frag-$name.out")
 	done
+}
+
+# sc_flood_running: every generator still sends; each prints only when it ends.
+sc_flood_running()
+{
+	local out
+
+	for out in "$SC_TMP"/flood-*.out "$SC_TMP"/frag-*.out; do
+		[ ! -s "$out" ] || return 1
+	done
+}
+
+# sc_flood_stop: stops the generators still running, then sc_flood_wait.
+sc_flood_stop()
+{
+	local pid
+
+	# timeout passes the signal on to its generator.
+	for pid in "${SC_GEN_PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	sc_flood_wait
+}
+
+# sc_flood_legit ROUNDS SECONDS RATE FRAG_RATE: the flood at RATE and
+# FRAG_RATE per vector, for at least SECONDS and until sc_legit ROUNDS is
+# done, however long a slow machine takes for it. SC_LEGIT_IN_FLOOD is yes
+# when every generator still ran as the last exchange ended.
+sc_flood_legit()
+{
+	local start=${EPOCHREALTIME/./} left
+
+	sc_flood_start "$SC_FLOOD_CAP" "$3" "$4"
+	sleep 1
+	sc_legit "$1"
+	# shellcheck disable=SC2034 # read by the scripts that source this one
+	if sc_flood_running; then SC_LEGIT_IN_FLOOD=yes; else SC_LEGIT_IN_FLOOD=no; fi
+	left=$(($2 * 1000000 - (${EPOCHREALTIME/./} - start)))
+	[ "$left" -le 0 ] || sleep "$((left / 1000000)).$(printf '%06d' $((left % 1000000)))"
+	sc_flood_stop
 }
 
 sc_flood_total()
@@ -273,22 +319,29 @@ sc_ntp()
 		>"$SC_TMP/$name.log" 2>&1 && grep -q 'System clock wrong by' "$SC_TMP/$name.log"
 }
 
-# sc_legit ROUNDS: dig and NTP from the host and from the LAN host, ROUNDS
-# times each; sets SC_LEGIT_OK and SC_LEGIT_TOTAL.
+# sc_legit ROUNDS: from the host and from the LAN host, ROUNDS lookups
+# each and one NTP sync each (none at all for 0 rounds); sets SC_LEGIT_OK
+# and SC_LEGIT_TOTAL.
 sc_legit()
 {
-	local ns
+	local ns pid ntp_pids=()
 
 	SC_LEGIT_OK=0
 	SC_LEGIT_TOTAL=0
+	[ "$1" -gt 0 ] || return 0
+	# A sync takes seconds of polling: both run while the lookups do.
+	for ns in "$SC_HOST" "$SC_LAN"; do
+		sc_ntp "$ns" &
+		ntp_pids+=("$!")
+	done
 	for _ in $(seq "$1"); do
 		for ns in "$SC_HOST" "$SC_LAN"; do
 			SC_LEGIT_TOTAL=$((SC_LEGIT_TOTAL + 1))
 			sc_dig "$ns" && SC_LEGIT_OK=$((SC_LEGIT_OK + 1))
 		done
 	done
-	for ns in "$SC_HOST" "$SC_LAN"; do
+	for pid in "${ntp_pids[@]}"; do
 		SC_LEGIT_TOTAL=$((SC_LEGIT_TOTAL + 1))
-		sc_ntp "$ns" && SC_LEGIT_OK=$((SC_LEGIT_OK + 1))
+		wait "$pid" && SC_LEGIT_OK=$((SC_LEGIT_OK + 1))
 	done
 }

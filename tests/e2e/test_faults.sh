@@ -217,7 +217,7 @@ make_link()
 }
 
 # flood_on: the background flood, from 200 spoofed DNS servers, restarted
-# whenever udpflood stops (its 60 s limit, the link going away); started
+# whenever udpflood stops (its 120 s limit, the link going away); started
 # unless it runs. flood_off stops it.
 flood_on()
 {

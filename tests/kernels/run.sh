@@ -37,7 +37,8 @@ SUITES=(build/tests/test_xdp build/tests/test_track "AG_RL_HIGH_PPS=10000 build/
 # kernel (AG_KERNEL_MATRIX=full: on every kernel): the scenario and
 # upstream mitigation on the oldest (locked buckets, oldest verifier),
 # rate-limit accuracy on 6.1, config atomicity and the daemon on 6.12.
-SCENARIO="AG_SCENARIO_RATE=100 AG_SCENARIO_FRAG_RATE=10 tests/e2e/test_scenario.sh"
+SCENARIO="AG_SCENARIO_RATE=100 AG_SCENARIO_FRAG_RATE=10 AG_SCENARIO_LEGIT_ROUNDS=2"
+SCENARIO+=" tests/e2e/test_scenario.sh"
 DAEMON="AG_DAEMON_FLOOD_PPS=500 AG_DAEMON_TRIGGER_PPS=200 AG_DAEMON_SOLICITED_PPS=1000"
 DAEMON+=" AG_DAEMON_IDLE_CONNS=500 tests/e2e/test_daemon.sh"
 RATELIMIT="AG_RL_RATES=1000,10000 AG_RL_RATES_1CPU=1000 AG_RL_LIVE_OLD=1000 AG_RL_LIVE_SECONDS=40 AG_RL_SENDER_MAX=60"
