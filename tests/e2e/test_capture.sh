@@ -386,14 +386,16 @@ test_pcap_format()
 }
 
 # capture_flag: the configuration's capture flag (ag_config.capture), which
-# the classifier reads before it looks at the capture map.
+# the classifier reads before it looks at the capture map. By name, through
+# the map's BTF, which every supported kernel has.
 capture_flag()
 {
 	bpftool map dump pinned "$AMPGUARD_ROOT/config" -j | python3 -c '
 import json, sys
 e = json.load(sys.stdin)[0]
-print(e["formatted"]["value"]["capture"] if "formatted" in e else
-      int.from_bytes(bytes(int(b, 16) for b in e["value"][28:32]), "little"))'
+if "formatted" not in e:
+    sys.exit("bpftool printed the config map without BTF")
+print(e["formatted"]["value"]["capture"])'
 }
 
 test_sigkill_lease()
