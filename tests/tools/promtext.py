@@ -6,6 +6,8 @@ exporter's end-to-end test.
   promtext.py value FILE METRIC [LABEL=VALUE...]
         the sum of METRIC's samples in FILE whose labels match; "none"
         when no sample matches
+  promtext.py each-value METRIC FILE...
+        one line per FILE: the sum of METRIC's samples in it, or "none"
   promtext.py count-labels FILE METRIC LABEL [LABEL=VALUE...]
         how many distinct values LABEL takes in METRIC's matching samples
   promtext.py monotonic FILE...
@@ -93,6 +95,14 @@ def cmd_value(args):
     sel = want(args[2:])
     found = [v for n, lab, v in samples(args[0]) if n == args[1] and matches(lab, sel)]
     print(fmt(sum(found)) if found else "none")
+
+
+def cmd_each_value(args):
+    if len(args) < 2:
+        die("usage: each-value METRIC FILE...")
+    for path in args[1:]:
+        found = [v for n, _, v in samples(path) if n == args[0]]
+        print(fmt(sum(found)) if found else "none")
 
 
 def cmd_count_labels(args):
@@ -192,6 +202,7 @@ COMMANDS = {
     "value": cmd_value,
     "count-labels": cmd_count_labels,
     "monotonic": cmd_monotonic,
+    "each-value": cmd_each_value,
     "api-value": cmd_api_value,
     "get": cmd_get,
 }
