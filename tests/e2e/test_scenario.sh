@@ -104,10 +104,7 @@ SC_LOSS_PERMILLE=100
 # bounded by it, not equal to it.
 assert_vector_counted()
 {
-	check "$1: sent $2, counted $3, lost in the veth $LOST" \
-		test "$3" -le "$2" -a "$3" -ge $(($2 - LOST))
-	check "$1: at most $((SC_LOSS_PERMILLE / 10))% missing ($(($2 - $3)) of $2)" \
-		at_most_permille $(($2 - $3)) "$2" "$SC_LOSS_PERMILLE"
+	assert_flood_counted "$1" "$2" "$3" "$LOST" "$SC_LOSS_PERMILLE"
 }
 
 test_unprotected()

@@ -309,8 +309,10 @@ static unsigned int config_hz(void)
 
 /*
  * The HZ measured at load (no kernel config needed) is the kernel's: the
- * config's where there is one, and within 2% of what /proc/timer_list's
- * jiffies do over a second in any case.
+ * config's where there is one, and in any case the nearest to what
+ * /proc/timer_list's jiffies do over a second. 250 and 300, the closest
+ * values Linux configures, are 20% apart; a second's reading is off by the
+ * lateness of two ticks, which on a busy host can be milliseconds.
  */
 static void test_hz_measured(void)
 {
@@ -325,7 +327,7 @@ static void test_hz_measured(void)
 	usleep(1000000);
 	CHECK(jiffies_at(&j1, &t1) == 0, "cannot read jiffies from /proc/timer_list");
 	seen = (j1 - j0) / (t1 - t0);
-	CHECK(seen > hz * 0.98 && seen < hz * 1.02, "measured HZ %u, jiffies advance at %.1f/s", hz,
+	CHECK(seen > hz * 0.92 && seen < hz * 1.08, "measured HZ %u, jiffies advance at %.1f/s", hz,
 	      seen);
 }
 

@@ -221,14 +221,18 @@ static int next_tick(int prog_fd, __u64 slack, __u32 *j, __u64 *edge)
 	return err;
 }
 
-/* Both edges of a span, the slack doubled (and the span with it) while no edge can be timed. */
-static int time_span(int fd, __u64 slack, __u32 *j0, __u64 *t0, __u32 *j1, __u64 *t1)
+/*
+ * Both edges of a span of at least `min_span` ns, the slack doubled (and
+ * the span with it) while no edge can be timed.
+ */
+static int time_span(int fd, __u64 slack, __u64 min_span, __u32 *j0, __u64 *t0, __u32 *j1,
+		     __u64 *t1)
 {
 	__u64 span;
 	int err = -ETIME, tries;
 
 	for (tries = 0; tries < 8 && err == -ETIME; tries++, slack *= 2) {
-		span = 100 * slack < 50000000 ? 50000000 : 100 * slack;
+		span = 100 * slack < min_span ? min_span : 100 * slack;
 		if (span > 2000000000)
 			span = 2000000000;
 		err = next_tick(fd, slack, j0, t0);
@@ -240,23 +244,40 @@ static int time_span(int fd, __u64 slack, __u32 *j0, __u64 *t0, __u32 *j1, __u64
 	return err;
 }
 
+static const __u32 common_hz[] = { 100, 250, 300, 1000 };
+
+/* The HZ Linux configures nearest to `measured` when within `tolerance` of it; 0 if none. */
+static __u32 snap_hz(double measured, double tolerance)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(common_hz) / sizeof(common_hz[0]); i++)
+		if (measured > common_hz[i] * (1 - tolerance) &&
+		    measured < common_hz[i] * (1 + tolerance))
+			return common_hz[i];
+	return 0;
+}
+
 /*
- * HZ: the ticks between two tick edges, over the time between them,
- * snapped to the nearest value Linux configures when within 3%. Edges are
- * timed to within a few test runs of the jiffies-reading program (more on
- * a machine too busy for that), and the span is a hundred times that (at
- * least 50 ms): under 1% of error on a fast machine and in an emulator.
+ * HZ: the ticks between two tick edges, over the time between them. An
+ * edge is timed to within a few test runs of the jiffies-reading program,
+ * but the tick itself comes late when the machine is busy (a guest whose
+ * CPU the host took away, an interrupt held off), and at 250 HZ a 50 ms
+ * span is 12 ticks: a tick 2 ms late is 4% of error. So the span starts
+ * at 50 ms (a quiet machine needs no more) and doubles, up to 800 ms,
+ * until the rate is within 2% of a value Linux configures. 250 and 300,
+ * the closest pair, are 20% apart: the last span's rate is snapped to
+ * the nearest within 8%, and taken as measured otherwise.
  */
 static int measure_hz(__u32 *hz)
 {
-	static const __u32 common[] = { 100, 250, 300, 1000 };
 	const struct bpf_insn insns[] = {
 		INSN_CALL(BPF_FUNC_jiffies64),
 		INSN_EXIT(),
 	};
-	__u64 t0, t1, len, run = ~0ULL;
+	__u64 t0, t1, len, run = ~0ULL, min_span;
 	__u32 j0, j1;
-	double measured;
+	double measured = 0;
 	unsigned int i;
 	int fd, err = 0;
 
@@ -268,16 +289,20 @@ static int measure_hz(__u32 *hz)
 		if (len < run)
 			run = len;
 	}
-	if (!err)
-		err = time_span(fd, 4 * run + 20000, &j0, &t0, &j1, &t1);
+	for (min_span = 50000000; !err && min_span <= 800000000; min_span *= 2) {
+		err = time_span(fd, 4 * run + 20000, min_span, &j0, &t0, &j1, &t1);
+		if (err)
+			break;
+		measured = (double)(__u32)(j1 - j0) * 1e9 / (double)(t1 - t0);
+		if (snap_hz(measured, 0.02))
+			break;
+	}
 	close(fd);
 	if (err)
 		return err;
-	measured = (double)(__u32)(j1 - j0) * 1e9 / (double)(t1 - t0);
-	*hz = (__u32)(measured + 0.5);
-	for (i = 0; i < sizeof(common) / sizeof(common[0]); i++)
-		if (measured > common[i] * 0.97 && measured < common[i] * 1.03)
-			*hz = common[i];
+	*hz = snap_hz(measured, 0.08);
+	if (!*hz)
+		*hz = (__u32)(measured + 0.5);
 	return *hz ? 0 : -ERANGE;
 }
 
