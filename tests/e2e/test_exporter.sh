@@ -136,6 +136,15 @@ promtool_file()
 	promtool check metrics <"$1"
 }
 
+# promtool_complaint FILE: nothing when FILE is valid, else "FILE: <what
+# promtool says>; " (its start), for many files checked at once.
+promtool_complaint()
+{
+	local out
+
+	out=$(promtool_file "$1" 2>&1) || printf "%s: %.200s; " "${1##*/}" "$out"
+}
+
 # metric FILE NAME [LABEL=VALUE...]: the sum of matching samples, or "none".
 metric()
 {
@@ -546,9 +555,10 @@ test_churn()
 	scrapes=("$CH"/scrape.*)
 	# One promtool per CPU and one Python for all: a run of each per scrape
 	# was most of this test's time.
-	# shellcheck disable=SC2016 # the inner script's $ are its own
-	invalid=$(printf '%s\0' "${scrapes[@]}" | xargs -0 -n 1 -P "$(nproc)" sh -c \
-		'out=$(promtool check metrics <"$1" 2>&1) || printf "%s: %.200s; " "${1##*/}" "$out"' sh)
+	export -f promtool_file promtool_complaint
+	# shellcheck disable=SC2016 # the inner script's $1 is its own
+	invalid=$(printf '%s\0' "${scrapes[@]}" | xargs -0 -n 1 -P "$(nproc)" bash -c \
+		'promtool_complaint "$1"' bash)
 	assert_eq "every scrape during the churn is valid" "" "$invalid"
 	mapfile -t seen < <(python3 "$PROMTEXT" each-value ampguard_protected_interfaces "${scrapes[@]}")
 	seen_set=$(printf '%s\n' "${seen[@]}" | sort -u | paste -sd' ')

@@ -89,20 +89,23 @@ def fmt(v):
     return str(int(v)) if v == int(v) else repr(v)
 
 
+def metric_sum(path, metric, sel):
+    """The sum of METRIC's samples in PATH that match SEL, as printed; "none" if none."""
+    found = [v for n, lab, v in samples(path) if n == metric and matches(lab, sel)]
+    return fmt(sum(found)) if found else "none"
+
+
 def cmd_value(args):
     if len(args) < 2:
         die("usage: value FILE METRIC [LABEL=VALUE...]")
-    sel = want(args[2:])
-    found = [v for n, lab, v in samples(args[0]) if n == args[1] and matches(lab, sel)]
-    print(fmt(sum(found)) if found else "none")
+    print(metric_sum(args[0], args[1], want(args[2:])))
 
 
 def cmd_each_value(args):
     if len(args) < 2:
         die("usage: each-value METRIC FILE...")
     for path in args[1:]:
-        found = [v for n, _, v in samples(path) if n == args[0]]
-        print(fmt(sum(found)) if found else "none")
+        print(metric_sum(path, args[0], {}))
 
 
 def cmd_count_labels(args):

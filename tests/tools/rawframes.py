@@ -17,7 +17,7 @@ fragments, reassembles, answers or filters them.
 
 --rate paces the frames (default: as fast as the socket takes them).
 SIGTERM stops the sending after the frame in flight, as if the frames had
-run out. Prints, once done,
+run out (one before the first frame: none is sent). Prints, once done,
 "sent N start_ns T0 end_ns T1 wall_start_us W": N frames, CLOCK_MONOTONIC
 just before the first and just after the last, and the wall clock (CLOCK_REALTIME,
 microseconds, as bash's EPOCHREALTIME) just before the first. Errors exit 1
@@ -130,16 +130,18 @@ def build(args):
     return [eth + p for p in packets]
 
 
+# Set by SIGTERM, whenever it comes: before the first frame, nothing is sent.
+STOP = []
+
+
 def send_all(dev, frames, rate):
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     sent = 0
     with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
         s.bind((dev, 0))
         wall0 = time.time_ns() // 1000
         t0 = time.monotonic_ns()
         for i, f in enumerate(frames):
-            if stop:
+            if STOP:
                 break
             if rate:
                 due = t0 + i * 1_000_000_000 // rate
@@ -164,6 +166,7 @@ def send_all(dev, frames, rate):
 
 
 def main():
+    signal.signal(signal.SIGTERM, lambda *_: STOP.append(True))
     ap = argparse.ArgumentParser(description="hand-built frames for the end-to-end tests")
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("frags")

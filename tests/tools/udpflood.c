@@ -203,13 +203,13 @@ int main(int argc, char **argv)
 	size_t len;
 	int fd;
 
+	stop_on_signals();
 	raw_prog = "udpflood";
 	parse_args(&f, argc, argv);
 	parse_addrs(&f.a, f.src_str, f.dst_str);
 	f.rng = f.seed * 0x9E3779B97F4A7C15ULL + 1;
 	memset(f.pkt, 'a', sizeof(f.pkt));
 	fd = open_raw(&f.a, &to, &to_len);
-	stop_on_signals();
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (i < f.count && !stop_requested) {
