@@ -698,6 +698,20 @@ flood_wait()
 	done
 }
 
+# flood_stop_after SECONDS START_MS PID...: lets the senders run until
+# SECONDS after START_MS (now_ms), then stops those still running; each
+# prints what it sent, as if its count had run out. Floods sized for
+# longer than the exchanges under them, stopped once these are done.
+flood_stop_after()
+{
+	local left=$(($1 * 1000 - ($(now_ms) - $2)))
+
+	shift 2
+	[ "$left" -le 0 ] || sleep "$((left / 1000)).$(printf '%03d' $((left % 1000)))"
+	kill -TERM "$@" 2>/dev/null
+	return 0
+}
+
 # settle CMD...: waits, up to 10 s, until two runs of CMD 0.2 s apart print
 # the same. A sender's last frames can still wait in the veth's ring when
 # it exits, for a receive softirq that a busy or emulated machine runs
