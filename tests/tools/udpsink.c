@@ -7,9 +7,10 @@
  *
  * Prints "PORT COUNT" per port, in the order given, then "total COUNT".
  * -r FILE  writes "ready" to FILE once every socket is bound
- * -e PORT  end marker: the first datagram on PORT (one of the -p ports)
- *          ends the run after a short linger that lets in-flight
- *          datagrams land; -t still bounds the run
+ * -e PORT  end marker: once a datagram has come on PORT (one of the -p
+ *          ports), the run ends when no datagram has come for a short
+ *          linger, which lets in-flight datagrams land; -t still bounds
+ *          the run
  * SIGINT and SIGTERM end the run early; the counts are printed all the same.
  */
 #define _GNU_SOURCE
@@ -209,7 +210,8 @@ static bool drain(struct port_sock *ps)
 static void run(struct sink *s)
 {
 	struct pollfd pfd[MAX_PORTS];
-	double deadline = now() + s->seconds, left;
+	double end = now() + s->seconds, deadline = end, left;
+	bool marked = false;
 	unsigned int i;
 	int n;
 
@@ -225,8 +227,8 @@ static void run(struct sink *s)
 		for (i = 0; n > 0 && i < s->nr; i++) {
 			if (!(pfd[i].revents & POLLIN) || !drain(&s->socks[i]))
 				continue;
-			if ((int)s->socks[i].port == s->end_port &&
-			    deadline - now() > LINGER_SECONDS)
+			marked = marked || (int)s->socks[i].port == s->end_port;
+			if (marked && end - now() > LINGER_SECONDS)
 				deadline = now() + LINGER_SECONDS;
 		}
 	}
