@@ -209,8 +209,7 @@ rl_counts()
 # assert_counted LABEL COUNTED LOST [PERMILLE]: the program counted every
 # datagram the senders wrote once (COUNTED), but for the LOST ones the veth
 # pair dropped before it, themselves at most PERMILLE (default 20) of SENT.
-# 2% is what the light source's check of the heavy-and-light run tolerates;
-# a loaded host's veth pair has lost 0.4% of a flood.
+# A loaded host's veth pair has lost 0.4% of a flood.
 assert_counted()
 {
 	local max=${4:-20}
@@ -431,8 +430,11 @@ assert h["dropped_pps"] > h["admitted_pps"] > 0, h' "$during" "$HEAVY"
 		"admitted/dropped $light"
 	within "heavy source at $HEAVY_RATE pps: admitted = $PS_RATE pps x duration + burst" \
 		"${heavy%% *}" "$exp"
-	check "light source at $LIGHT_RATE pps: admitted >= 98% of its $light_sent packets ($light)" \
-		at_least_permille "${light%% *}" "$light_sent" 980
+	# Not all: a sender stalled for a quarter second catches up in a burst
+	# beyond its budget's. A light source sharing the heavy one's budget
+	# would get a fortieth of what it sent.
+	check "light source at $LIGHT_RATE pps: admitted >= 95% of its $light_sent packets ($light)" \
+		at_least_permille "${light%% *}" "$light_sent" 950
 	assert_counted "heavy and light: ntp" $((p1 - p0 + a1 - a0 + s1 - s0)) "$lost"
 	agrun "$NS_P" set ntp drop
 	assert_eq "heavy and light: set ntp drop" 0 "$AG_RC"
