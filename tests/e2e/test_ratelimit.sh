@@ -186,13 +186,18 @@ expected_admitted()
 # within NAME ACTUAL EXPECTED: ACTUAL is within MARGIN permille of EXPECTED.
 within()
 {
-	local name=$1 a=$2 e=$3
+	within_range "$1" "$2" "$3" "$3" "$3 (ratio $(ratio "$2" "$3"))"
+}
 
-	if at_least_permille "$a" "$e" $((1000 - MARGIN)) &&
-	   at_most_permille "$a" "$e" $((1000 + MARGIN)); then
-		ok "$name: $a, expected $e (ratio $(ratio "$a" "$e"))"
+# within_range NAME ACTUAL LO HI WHAT: ACTUAL is at least LO and at most
+# HI, within MARGIN permille; WHAT says what was expected.
+within_range()
+{
+	if at_least_permille "$2" "$3" $((1000 - MARGIN)) &&
+	   at_most_permille "$2" "$4" $((1000 + MARGIN)); then
+		ok "$1: $2, expected $5"
 	else
-		not_ok "$name" "$a admitted, expected $e +-$((MARGIN / 10))% (ratio $(ratio "$a" "$e"))"
+		not_ok "$1" "$2 admitted, expected $5 +-$((MARGIN / 10))%"
 	fi
 }
 
@@ -499,19 +504,14 @@ timed_snapshot()
 # between the reads' spans, the most against the time across them.
 within_reads()
 {
-	local a=$2 rate=$3 inner outer lo hi
+	local rate=$3 inner outer lo hi
 	local -n read_a0=${4}_0 read_a1=${4}_1 read_b0=${5}_0 read_b1=${5}_1
 
 	inner=$(((read_b0 - read_a1) / 1000))
 	outer=$(((read_b1 - read_a0) / 1000))
 	lo=$((rate * inner / 1000))
 	hi=$((rate * outer / 1000))
-	if at_least_permille "$a" "$lo" $((1000 - MARGIN)) &&
-	   at_most_permille "$a" "$hi" $((1000 + MARGIN)); then
-		ok "$1: $a, expected $lo to $hi ($inner to $outer ms)"
-	else
-		not_ok "$1" "$a admitted, expected $lo to $hi ($inner to $outer ms at $rate pps) +-$((MARGIN / 10))%"
-	fi
+	within_range "$1" "$2" "$lo" "$hi" "$lo to $hi ($inner to $outer ms at $rate pps)"
 }
 
 # over_aggregate BEFORE: has dns dropped over its aggregate budget since

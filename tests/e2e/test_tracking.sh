@@ -327,10 +327,9 @@ test_flood_v4()
 	dsent=$FLOOD_SENT
 	flood_wait "$npid"
 	nsent=$FLOOD_SENT
-	settle snapshot_print >/dev/null
+	settle_stats
 	seen1=$(udp_seen "$NS_P" 4)
 	lost=$(($(pair_lost) - lost0))
-	snapshot
 
 	assert_eq "both floods were still on when the lookups and the NTP query ended" \
 		"yes yes" "$dalive $nalive"
@@ -483,10 +482,9 @@ test_flood_v6()
 	flood_stop_after "$FLOOD6_SECONDS" "$t0" "$fpid"
 	flood_wait "$fpid"
 	fsent=$FLOOD_SENT
-	settle snapshot_print >/dev/null
+	settle_stats
 	seen1=$(udp_seen "$NS_P" 6)
 	lost=$(($(pair_lost) - lost0))
-	snapshot
 
 	assert_eq "the IPv6 flood was still on when the lookups ended" yes "$alive"
 	check "the IPv6 flood stopped cleanly, saying what it sent (${fsent:-?})" test -n "$fsent"
