@@ -15,9 +15,13 @@
  * behind catches up back to back. --sources N cycles the source address
  * over N consecutive addresses from SRCADDR. A run stops after 60 s
  * whatever COUNT says. Prints "sent N"; with --report, the line goes on
- * with " start_ns T0 end_ns T1": CLOCK_MONOTONIC (the clock XDP programs
- * read with bpf_ktime_get_ns) just before the first datagram and just after
- * the last one was handed to the kernel.
+ * with " start_ns T0 end_ns T1 stalled_ns S": CLOCK_MONOTONIC (the clock
+ * XDP programs read with bpf_ktime_get_ns) just before the first datagram
+ * and just after the last one was handed to the kernel, and S the time the
+ * sender offered nothing: each wait between two datagrams beyond the pace
+ * interval, summed over the waits that exceeded it by STALL_MIN_NS. A
+ * budget saturated by this sender alone was not saturated for that long;
+ * shorter waits are covered by a burst of STALL_MIN_NS worth of tokens.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -28,6 +32,7 @@
 #define MAX_SECONDS 60
 #define MAX_PAYLOAD 65000
 #define NSEC 1000000000ULL
+#define STALL_MIN_NS 10000000ULL
 
 struct gen {
 	struct raw_addrs a;
@@ -98,26 +103,33 @@ static void parse_args(struct gen *g, int argc, char **argv)
 		die("-s, -d, --sport, --dport and -n are required");
 }
 
+static unsigned long long ts_ns(const struct timespec *t)
+{
+	return (unsigned long long)t->tv_sec * NSEC + t->tv_nsec;
+}
+
 /*
  * Sleeps until packet i is due at the configured rate; with --no-late-sleep,
- * not at all when it is already due (now is the current time).
+ * not at all when it is already due (now is the current time). True when it
+ * slept.
  */
-static void pace(const struct gen *g, const struct timespec *start, const struct timespec *now,
+static bool pace(const struct gen *g, const struct timespec *start, const struct timespec *now,
 		 unsigned long i)
 {
 	unsigned long long ns;
 	struct timespec t = *start;
 
 	if (!g->rate)
-		return;
+		return false;
 	ns = (unsigned long long)i * NSEC / g->rate + t.tv_nsec;
 	t.tv_sec += ns / NSEC;
 	t.tv_nsec = ns % NSEC;
 	if (g->no_late_sleep &&
 	    (now->tv_sec > t.tv_sec || (now->tv_sec == t.tv_sec && now->tv_nsec >= t.tv_nsec)))
-		return;
+		return false;
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
 		;
+	return true;
 }
 
 int main(int argc, char **argv)
@@ -127,7 +139,8 @@ int main(int argc, char **argv)
 	};
 	struct sockaddr_storage to;
 	struct timespec start, now;
-	unsigned long long t0, t1;
+	unsigned long long t0, t1, sent_ns, prev_ns = 0, stalled_ns = 0;
+	unsigned long long interval_ns;
 	unsigned long i;
 	socklen_t to_len;
 	size_t len;
@@ -139,12 +152,18 @@ int main(int argc, char **argv)
 	memset(g.pkt + raw_header_len(g.a.family) + sizeof(struct udphdr), 'a', g.size);
 	fd = open_raw(&g.a, &to, &to_len);
 
+	interval_ns = g.rate ? NSEC / g.rate : 0;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (i = 0; i < g.count; i++) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - start.tv_sec >= MAX_SECONDS)
 			break;
-		pace(&g, &start, &now, i);
+		if (pace(&g, &start, &now, i))
+			clock_gettime(CLOCK_MONOTONIC, &now);
+		sent_ns = ts_ns(&now);
+		if (i && sent_ns - prev_ns >= interval_ns + STALL_MIN_NS)
+			stalled_ns += sent_ns - prev_ns - interval_ns;
+		prev_ns = sent_ns;
 		/* The i-th source: SRCADDR + (i mod sources). */
 		len = build_datagram(g.pkt, &g.a, g.sources ? i % g.sources : 0, g.sport, g.dport,
 				     g.size, i & 0xffff);
@@ -153,9 +172,10 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	close(fd);
 	if (g.report) {
-		t0 = (unsigned long long)start.tv_sec * NSEC + start.tv_nsec;
-		t1 = (unsigned long long)now.tv_sec * NSEC + now.tv_nsec;
-		printf("sent %lu start_ns %llu end_ns %llu\n", i, t0, t1);
+		t0 = ts_ns(&start);
+		t1 = ts_ns(&now);
+		printf("sent %lu start_ns %llu end_ns %llu stalled_ns %llu\n", i, t0, t1,
+		       stalled_ns);
 	} else {
 		printf("sent %lu\n", i);
 	}
