@@ -18,10 +18,13 @@ fragments, reassembles, answers or filters them.
 --rate paces the frames (default: as fast as the socket takes them).
 SIGTERM stops the sending after the frame in flight, as if the frames had
 run out (one before the first frame: none is sent). Prints, once done,
-"sent N start_ns T0 end_ns T1 wall_start_us W": N frames, CLOCK_MONOTONIC
-just before the first and just after the last, and the wall clock (CLOCK_REALTIME,
-microseconds, as bash's EPOCHREALTIME) just before the first. Errors exit 1
-with one line on stderr.
+"sent N start_ns T0 end_ns T1 wall_start_us W stalled_ns S": N frames,
+CLOCK_MONOTONIC just before the first and just after the last, the wall
+clock (CLOCK_REALTIME, microseconds, as bash's EPOCHREALTIME) just before
+the first, and the time the sender offered nothing: each wait between two
+frames beyond the pace interval, summed over the waits that exceeded it by
+10 ms (a process the machine stalled). Errors exit 1 with one line on
+stderr.
 """
 import argparse
 import signal
@@ -34,6 +37,7 @@ ETH_P_IP = 0x0800
 ETH_P_IPV6 = 0x86DD
 IPPROTO_FRAGMENT = 44
 MAX_FRAMES = 100000
+STALL_MIN_NS = 10_000_000
 
 
 def csum(data):
@@ -135,11 +139,12 @@ STOP = []
 
 
 def send_all(dev, frames, rate):
-    sent = 0
+    sent = stalled = 0
+    interval = 1_000_000_000 // rate if rate else 0
     with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
         s.bind((dev, 0))
         wall0 = time.time_ns() // 1000
-        t0 = time.monotonic_ns()
+        t0 = prev = time.monotonic_ns()
         for i, f in enumerate(frames):
             if STOP:
                 break
@@ -148,6 +153,10 @@ def send_all(dev, frames, rate):
                 delay = due - time.monotonic_ns()
                 if delay > 0:
                     time.sleep(delay / 1e9)
+            now = time.monotonic_ns()
+            if i and now - prev >= interval + STALL_MIN_NS:
+                stalled += now - prev - interval
+            prev = now
             for _ in range(1000):
                 try:
                     s.send(f)
@@ -162,7 +171,7 @@ def send_all(dev, frames, rate):
                 raise OSError(f"frame {i} could not be sent")
             sent += 1
         t1 = time.monotonic_ns()
-    print(f"sent {sent} start_ns {t0} end_ns {t1} wall_start_us {wall0}")
+    print(f"sent {sent} start_ns {t0} end_ns {t1} wall_start_us {wall0} stalled_ns {stalled}")
 
 
 def main():
