@@ -426,6 +426,8 @@ struct offer {
 	int cpu;
 	double until; /* CLOCK_MONOTONIC seconds */
 	unsigned long long offered;
+	double grace;   /* seconds: the budget's burst / rate */
+	double stalled; /* seconds the thread offered nothing beyond grace (see offer_load) */
 };
 
 static double mono_s(void)
@@ -436,7 +438,14 @@ static double mono_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Runs dns frames through the program on one CPU, as fast as it can, until told. */
+/*
+ * Runs dns frames through the program on one CPU, as fast as it can, until
+ * told. A run slower than the quickest one had its CPU taken away for the
+ * difference; what a full bucket could not hold of that time (beyond
+ * o->grace) is added to o->stalled. On an idle machine here a run took
+ * 0.1 ms (two CPUs offering) to 14 ms (one), and one run in twenty took
+ * 5 to 10 ms more than the quickest: far less than a grace of 0.5 s.
+ */
 static void *offer_load(void *arg)
 {
 	struct offer *o = arg;
@@ -444,19 +453,28 @@ static void *offer_load(void *arg)
 	struct frame f;
 	struct fixture_run run = { .data = f.data, .repeat = 2000 };
 	int fd = bpf_program__fd(skel->progs.ampguard_xdp), err;
+	double t0, t1 = mono_s(), quickest = 1e9;
 	cpu_set_t set;
 
 	CPU_ZERO(&set);
 	CPU_SET(o->cpu, &set);
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	run.len = frame_build(&s, &f);
-	while (mono_s() < o->until) {
+	while (t1 < o->until) {
+		t0 = t1;
 		err = fixture_run(fd, &run);
-		if (err) {
+		if (err && err != -EINTR) {
 			fprintf(stderr, "  test run on CPU %d: %s\n", o->cpu, strerror(-err));
 			break;
 		}
-		o->offered += run.repeat;
+		/* A signal (SIGSTOP, SIGCONT) ends a run early: its frames are not offered. */
+		if (!err)
+			o->offered += run.repeat;
+		t1 = mono_s();
+		if (t1 - t0 < quickest)
+			quickest = t1 - t0;
+		else if (t1 - t0 - quickest > o->grace)
+			o->stalled += t1 - t0 - quickest - o->grace;
 	}
 	return NULL;
 }
@@ -465,15 +483,17 @@ static void *offer_load(void *arg)
  * Admissions on the real clock, with every CPU offering far more than the
  * budget: over 3 s, rate x time + burst, within 10%. The burst is half a
  * second's worth, so a busy machine that leaves an offering thread off
- * its CPU for a while does not starve the bucket of arrivals.
+ * its CPU for a while does not starve the bucket of arrivals; for the
+ * least allowed, the time every thread stalled is left out as well.
  */
 static double accuracy(unsigned long long rate, int cpus)
 {
 	struct ag_counter c[AG_NR_STATS];
-	struct offer o[2] = { { .cpu = 0 }, { .cpu = 1 } };
 	unsigned long long burst = rate / 2, before, admitted;
+	struct offer o[2] = { { .cpu = 0, .grace = (double)burst / rate },
+			      { .cpu = 1, .grace = (double)burst / rate } };
 	pthread_t t[2];
-	double start, elapsed, want, offered;
+	double start, elapsed, want, want_lo, offered, stalled;
 	int i;
 
 	set_clock(0); /* the program's own clock */
@@ -491,16 +511,19 @@ static double accuracy(unsigned long long rate, int cpus)
 	ag_stats_read(bpf_map__fd(skel->maps.stats), c);
 	admitted = c[AG_STATS_IDX(DNS, AG_R_RL_PASS)].packets - before;
 	want = rate * elapsed + burst;
+	stalled = cpus == 2 && o[1].stalled < o[0].stalled ? o[1].stalled : o[0].stalled;
+	want_lo = rate * (elapsed - stalled) + burst;
 	offered = o[0].offered + o[1].offered;
-	printf("  %llu pps on %d CPU(s): offered %.0f pps, admitted %llu in %.3f s, "
-	       "%.3f of rate x time + burst\n",
-	       rate, cpus, offered / elapsed, admitted, elapsed, admitted / want);
+	printf("  %llu pps on %d CPU(s): offered %.0f pps, admitted %llu in %.3f s (stalled "
+	       "%.3f s), %.3f of rate x time + burst\n",
+	       rate, cpus, offered / elapsed, admitted, elapsed, stalled, admitted / want);
 	/* Only an offer well above the budget measures the budget. */
-	CHECK(offered >= 2 * want,
+	CHECK(offered >= 2 * want_lo,
 	      "%llu pps on %d CPUs: the machine offered only %.0f pps (is it busy?)", rate, cpus,
 	      offered / elapsed);
-	CHECK(admitted >= want * 0.9 && admitted <= want * 1.1,
-	      "%llu pps on %d CPUs: admitted %llu, want %.0f +-10%%", rate, cpus, admitted, want);
+	CHECK(admitted >= want_lo * 0.9 && admitted <= want * 1.1,
+	      "%llu pps on %d CPUs: admitted %llu, want %.0f to %.0f +-10%%", rate, cpus, admitted,
+	      want_lo, want);
 	return offered / elapsed;
 }
 
