@@ -707,7 +707,7 @@ flood_stop_after()
 	local left=$(($1 * 1000 - ($(now_ms) - $2)))
 
 	shift 2
-	[ "$left" -le 0 ] || sleep "$((left / 1000)).$(printf '%03d' $((left % 1000)))"
+	ms_sleep "$left"
 	kill -TERM "$@" 2>/dev/null
 	return 0
 }
@@ -1050,4 +1050,11 @@ assert_flood_counted()
 now_ms()
 {
 	date +%s%3N
+}
+
+# ms_sleep MS: sleeps MS milliseconds; not at all when MS <= 0.
+ms_sleep()
+{
+	[ "$1" -gt 0 ] || return 0
+	sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"
 }

@@ -400,7 +400,7 @@ print(e["formatted"]["value"]["capture"])'
 
 test_sigkill_lease()
 {
-	local pid before a b killed_at left active=0 grew=0
+	local pid before a b killed_at active=0 grew=0
 
 	start_traffic
 	before=$(metric ampguard_capture_samples_total)
@@ -424,8 +424,7 @@ test_sigkill_lease()
 		sleep 0.1
 	done
 	assert_eq "ampguard_capture_active is 0 within 3 s of the SIGKILL" 1 "$active"
-	left=$((2500 - ($(now_ms) - killed_at)))
-	[ "$left" -gt 0 ] && sleep "$(printf '%d.%03d' $((left / 1000)) $((left % 1000)))"
+	ms_sleep $((2500 - ($(now_ms) - killed_at)))
 	a=$(metric ampguard_capture_samples_total)
 	sleep 1
 	b=$(metric ampguard_capture_samples_total)

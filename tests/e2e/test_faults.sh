@@ -78,11 +78,6 @@ clean_answer()
 	[ -z "$WHY" ]
 }
 
-ms_sleep()
-{
-	sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"
-}
-
 # lock_free: nobody holds the writer lock on the state root.
 lock_free()
 {
