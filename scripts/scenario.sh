@@ -339,8 +339,8 @@ sc_now_ms()
 
 # sc_legit ROUNDS: from the host and from the LAN host, ROUNDS lookups
 # each and one NTP sync each (none at all for 0 rounds); sets SC_LEGIT_OK,
-# SC_LEGIT_TOTAL and SC_LEGIT_FAILED (which ones failed, and how long they
-# took: "dns NS ROUND MS ms; ntp NS; ").
+# SC_LEGIT_TOTAL and SC_LEGIT_FAILED, what failed: "dns NS ROUND MS ms; "
+# for a lookup (how long it took), "NAME: LOG; " for a sync.
 sc_legit()
 {
 	local ns i t0 ntp_pids=() ntp_ns=()
