@@ -13,9 +13,9 @@
  * objects bench_live runs, built from tests/bench/bpf/.
  */
 #include <errno.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -56,6 +56,9 @@ struct path {
 /* Rate-limited vector for the GEN_RL paths: per source 100 pps, aggregate 1 Mpps. */
 #define RL_PORT 11211
 
+/* Untracked vector (ws-discovery) for the vector drop, which the reference filter drops too. */
+#define DROP_PORT 3702
+
 static struct path paths[] = {
 	{ "floor: return XDP_DROP",
 	  FLOOR_DROP,
@@ -67,7 +70,7 @@ static struct path paths[] = {
 	  XDP_PASS },
 	{ "vector drop, no tracking",
 	  AMPGUARD,
-	  { .sport = 3702, .dport = 40000, .payload = 18 },
+	  { .sport = DROP_PORT, .dport = 40000, .payload = 18 },
 	  XDP_DROP },
 	{ "unsolicited drop (miss)",
 	  AMPGUARD,
@@ -83,7 +86,7 @@ static struct path paths[] = {
 	  XDP_PASS },
 	{ "reference: port drop",
 	  REFERENCE,
-	  { .sport = 3702, .dport = 40000, .payload = 18 },
+	  { .sport = DROP_PORT, .dport = 40000, .payload = 18 },
 	  XDP_DROP },
 	{ "tcp pass", AMPGUARD, { .l4 = 6, .sport = 53, .dport = 40000 }, XDP_PASS },
 	{ "ipv6 ext-header drop",
@@ -190,10 +193,9 @@ static int setup(struct ampguard_xdp *ag, struct ampguard_tc *tc)
 	return run(bpf_program__fd(tc->progs.ampguard_tc_egress), &f, TC_ACT_OK, NULL, 1);
 }
 
-/* The reference drops the vector-drop path's frame. */
 static int reference_ports(struct bench_portfilter *ref)
 {
-	__u32 port = 3702;
+	__u32 port = DROP_PORT;
 	__u8 one = 1;
 
 	return bpf_map_update_elem(bpf_map__fd(ref->maps.drop_port), &port, &one, 0) ? -errno : 0;
