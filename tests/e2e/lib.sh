@@ -708,6 +708,13 @@ flood_stop_after()
 
 	shift 2
 	ms_sleep "$left"
+	flood_stop "$@"
+}
+
+# flood_stop PID...: stops the senders among PIDs still running; each
+# prints what it sent and exits 0, as if its count had run out.
+flood_stop()
+{
 	kill -TERM "$@" 2>/dev/null
 	return 0
 }

@@ -2,8 +2,9 @@
 /*
  * What the raw-socket UDP senders (udpgen, udpflood) share: argument
  * checks, addresses, building an IPv4 or IPv6 + UDP datagram with correct
- * checksums, and sending it through an IPPROTO_RAW socket. Each sender
- * sets raw_prog to its name before anything can fail.
+ * checksums, sending it through an IPPROTO_RAW socket, and stopping at
+ * SIGTERM or SIGINT as if the count had run out. Each sender sets raw_prog
+ * to its name before anything can fail.
  */
 #ifndef RAWUDP_H
 #define RAWUDP_H
@@ -14,6 +15,7 @@
 #include <netinet/ip.h>
 #include <netinet/ip6.h>
 #include <netinet/udp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -208,6 +210,29 @@ static void send_one(int fd, const void *pkt, size_t len, const struct sockaddr_
 		nanosleep(&wait, NULL);
 	}
 	die("sendto: %s", strerror(errno));
+}
+
+static volatile sig_atomic_t stop_requested;
+
+static void request_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/*
+ * A stop asked for ends a flood as a count reached would: the sender
+ * reports and exits 0, so that a flood can be sized for longer than what
+ * runs under it and stopped once that is done. No SA_RESTART: a pacing
+ * sleep ends at the signal.
+ */
+static void stop_on_signals(void)
+{
+	struct sigaction sa = { .sa_handler = request_stop };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 }
 
 #endif /* RAWUDP_H */

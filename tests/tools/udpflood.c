@@ -18,7 +18,6 @@
  */
 #define _GNU_SOURCE
 #include <getopt.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include "rawudp.h"
@@ -144,24 +143,6 @@ static size_t build(struct flood *f, unsigned long i)
 	uint16_t dport = f->dport_lo + next_rand(f) % (f->dport_hi - f->dport_lo + 1);
 
 	return build_datagram(f->pkt, &f->a, n, sport, dport, f->size, i & 0xffff);
-}
-
-static volatile sig_atomic_t stop_requested;
-
-static void request_stop(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-/* A stop asked for ends the flood as a count reached would: exit 0. */
-static void stop_on_signals(void)
-{
-	struct sigaction sa = { .sa_handler = request_stop };
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
 }
 
 /*

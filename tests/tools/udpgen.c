@@ -14,14 +14,16 @@
  * is already due at once: higher rates are reached, and a sender that fell
  * behind catches up back to back. --sources N cycles the source address
  * over N consecutive addresses from SRCADDR. A run stops after 60 s
- * whatever COUNT says. Prints "sent N"; with --report, the line goes on
- * with " start_ns T0 end_ns T1 stalled_ns S": CLOCK_MONOTONIC (the clock
- * XDP programs read with bpf_ktime_get_ns) just before the first datagram
- * and just after the last one was handed to the kernel, and S the time the
- * sender offered nothing: each wait between two datagrams beyond the pace
- * interval, summed over the waits that exceeded it by STALL_MIN_NS. A
- * budget saturated by this sender alone was not saturated for that long;
- * shorter waits are covered by a burst of STALL_MIN_NS worth of tokens.
+ * whatever COUNT says (exit 1), or at SIGTERM or SIGINT (exit 0: a flood
+ * as long as the samples taken under it). Prints "sent N"; with --report,
+ * the line goes on with " start_ns T0 end_ns T1 stalled_ns S":
+ * CLOCK_MONOTONIC (the clock XDP programs read with bpf_ktime_get_ns) just
+ * before the first datagram and just after the last one was handed to the
+ * kernel, and S the time the sender offered nothing: each wait between two
+ * datagrams beyond the pace interval, summed over the waits that exceeded
+ * it by STALL_MIN_NS. A budget saturated by this sender alone was not
+ * saturated for that long; shorter waits are covered by a burst of
+ * STALL_MIN_NS worth of tokens.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -127,7 +129,8 @@ static bool pace(const struct gen *g, const struct timespec *start, const struct
 	if (g->no_late_sleep &&
 	    (now->tv_sec > t.tv_sec || (now->tv_sec == t.tv_sec && now->tv_nsec >= t.tv_nsec)))
 		return false;
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR &&
+	       !stop_requested)
 		;
 	return true;
 }
@@ -146,6 +149,7 @@ int main(int argc, char **argv)
 	size_t len;
 	int fd;
 
+	stop_on_signals();
 	raw_prog = "udpgen";
 	parse_args(&g, argc, argv);
 	parse_addrs(&g.a, g.src_str, g.dst_str);
@@ -154,7 +158,7 @@ int main(int argc, char **argv)
 
 	interval_ns = g.rate ? NSEC / g.rate : 0;
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (i = 0; i < g.count; i++) {
+	for (i = 0; i < g.count && !stop_requested; i++) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - start.tv_sec >= MAX_SECONDS)
 			break;
@@ -179,7 +183,7 @@ int main(int argc, char **argv)
 	} else {
 		printf("sent %lu\n", i);
 	}
-	if (i < g.count) {
+	if (i < g.count && !stop_requested) {
 		fprintf(stderr, "udpgen: stopped after %d s with %lu of %lu sent\n", MAX_SECONDS, i,
 			g.count);
 		return 1;
