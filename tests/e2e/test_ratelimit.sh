@@ -67,11 +67,11 @@ MANY_BURST=5
 LIVE_OLD=${AG_RL_LIVE_OLD:-10000} # live change: from this aggregate budget...
 LIVE_NEW=$((2 * LIVE_OLD))        # ...to this one, with the flood at twice the new one
 LIVE_BURST=100
-# The most the live flood may last (below SENDER_MAX): it is stopped after
-# the last sample. The samples take 5.5 s of sleeps plus the CLI calls and
-# parses between them, which the flood itself slows: 12 s in all on two
-# CPUs that also run the senders, longer on a loaded machine.
-LIVE_SECONDS=${AG_RL_LIVE_SECONDS:-25}
+# The most a flood stopped once its checks are done may last (below
+# SENDER_MAX). The live change's samples take 5.5 s of sleeps plus the
+# CLI calls and parses between them, which the flood itself slows: 12 s
+# in all on two CPUs that also run the senders, longer when loaded.
+FLOOD_MAX=${AG_RL_FLOOD_MAX:-25}
 
 # ---- topology ------------------------------------------------------------
 
@@ -406,7 +406,7 @@ per_source_even()
 per_source_heavy_light()
 {
 	local p0 a0 s0 p1 a1 s1 during rows first light heavy exp heavy_sent light_sent running
-	local lost0 lost
+	local lost0 lost t0
 
 	agrun "$NS_P" set ntp ratelimit --per-source-pps "$PS_RATE" --per-source-burst "$PS_BURST" \
 		--track-timeout off
@@ -415,13 +415,16 @@ per_source_heavy_light()
 	read -r p0 a0 s0 <<<"$(rl_counts ntp)"
 	lost0=$(pair_lost)
 	flood_reset
-	sender "$HEAVY_RATE" $((HEAVY_RATE * DURATION)) 0 "$HEAVY" 1 123
-	sender "$LIGHT_RATE" $((LIGHT_RATE * DURATION)) 1 "$LIGHT" 1 123
-	# top samples over its 1 s interval, well inside the flood.
+	t0=$(now_ms)
+	# Sized for FLOOD_MAX, stopped DURATION s in or once top has run.
+	sender "$HEAVY_RATE" $((HEAVY_RATE * FLOOD_MAX)) 0 "$HEAVY" 1 123
+	sender "$LIGHT_RATE" $((LIGHT_RATE * FLOOD_MAX)) 1 "$LIGHT" 1 123
+	# top samples over its 1 s interval, inside the flood.
 	sleep 0.5
 	during=$(ag "$NS_P" top ntp --json -n 10)
 	flood_running
 	running=$?
+	flood_stop_after "$DURATION" "$t0" "${FLOOD_PIDS[@]}"
 	senders_wait
 	snapshot
 	read -r p1 a1 s1 <<<"$(rl_counts ntp)"
@@ -562,8 +565,8 @@ live_change()
 	flood_reset
 	# 2 x LIVE_NEW pps in all, until the samples are taken: 2.5 s at the
 	# old budget, 2.5 s at the new, each between two snapshots.
-	sender "$each" $((each * LIVE_SECONDS)) 0 "$SRC1" "$SOURCES"
-	sender "$each" $((each * LIVE_SECONDS)) 1 "$SRC2" "$SOURCES"
+	sender "$each" $((each * FLOOD_MAX)) 0 "$SRC1" "$SOURCES"
+	sender "$each" $((each * FLOOD_MAX)) 1 "$SRC2" "$SOURCES"
 	# The window opens once the flood exceeds the budget: senders that are
 	# slow to start (an emulated guest) would otherwise leave part of it idle.
 	wait_for 20 over_aggregate "$a0"
@@ -591,7 +594,7 @@ live_change()
 		not_ok "live: senders" "$FLOOD_ERR"
 		return
 	fi
-	assert_eq "live: the flood (at most $LIVE_SECONDS s) lasted past the last sample" 0 "$running"
+	assert_eq "live: the flood (at most $FLOOD_MAX s) lasted past the last sample" 0 "$running"
 	echo "# live: before the change $((pb - pa)) admitted in $(((tb_0 - ta_1) / 1000))-$(((tb_1 - ta_0) / 1000)) ms;" \
 		"after it $((pd - pc)) in $(((td_0 - tc_1) / 1000))-$(((td_1 - tc_0) / 1000)) ms"
 	within_reads "live: admitted at the old budget ($LIVE_OLD pps)" $((pb - pa)) "$LIVE_OLD" ta tb
