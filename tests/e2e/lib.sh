@@ -725,11 +725,22 @@ flood_stop()
 # late: counts read at once would miss them.
 settle()
 {
-	local prev cur i
+	settle_read : "$@"
+}
 
+# settle_read READ CMD...: settle on CMD, running READ in this shell before
+# each run of CMD; what READ sets stays from its last run, so that the
+# settled counts need no read of their own (seconds under emulation).
+settle_read()
+{
+	local read=$1 prev cur i
+
+	shift
+	"$read"
 	prev=$("$@")
 	for ((i = 0; i < 50; i++)); do
 		sleep 0.2
+		"$read"
 		cur=$("$@")
 		[ "$cur" = "$prev" ] && return 0
 		prev=$cur
@@ -737,26 +748,26 @@ settle()
 	return 1
 }
 
-# settle_stats: settle on IF_P's counters, then a snapshot of them in STATS.
+# settle_stats: settle on IF_P's UDP counters; STATS and STATS_JSON hold
+# the last snapshot.
 settle_stats()
 {
-	settle snapshot_print
-	snapshot
-}
-
-# snapshot_print: a snapshot's STATS, printed.
-snapshot_print()
-{
-	snapshot
-	printf '%s\n' "$STATS"
+	settle_read snapshot udp_counters
 }
 
 # flood_counters IFACE: IFACE's counters in the 'stats --json' on stdin,
-# but for those the hosts' own traffic moves (not_ip, not_udp, solicited).
+# but for those the hosts' own traffic moves (flood_rows).
 flood_counters()
 {
-	python3 "$AGJSON" counters | awk -v ifc="$1" \
-		'$1 == ifc && $4 != "not_ip" && $4 != "not_udp" && $4 != "solicited"'
+	python3 "$AGJSON" counters | flood_rows "$1"
+}
+
+# flood_rows IFACE: the rows of agjson.py's counters on stdin that are
+# IFACE's, but for those the hosts' own traffic moves (not_ip, not_udp,
+# solicited).
+flood_rows()
+{
+	awk -v ifc="$1" '$1 == ifc && $4 != "not_ip" && $4 != "not_udp" && $4 != "solicited"'
 }
 
 # prot_flood_counters: flood_counters of IF_P.

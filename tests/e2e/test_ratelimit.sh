@@ -143,11 +143,11 @@ sender()
 }
 
 # senders_wait: waits for the senders, then for the program to count their
-# last frames (settle). Fills SENT (their total), SPAN_NS
-# (first datagram of any to last datagram of any), STALLS (the ns each
-# sender stalled, in the order they started), STALL_NS (the least of
-# them) and OFFERED (pps over the span); FLOOD_ERR says what went wrong,
-# empty when nothing did.
+# last frames (settle_stats, which leaves the counts in STATS). Fills SENT
+# (their total), SPAN_NS (first datagram of any to last datagram of any),
+# STALLS (the ns each sender stalled, in the order they started), STALL_NS
+# (the least of them) and OFFERED (pps over the span); FLOOD_ERR says what
+# went wrong, empty when nothing did.
 senders_wait()
 {
 	local p name line n t0 t1 lo=0 hi=0
@@ -175,7 +175,7 @@ senders_wait()
 	done
 	SPAN_NS=$((hi - lo))
 	STALL_NS=$(printf '%s\n' "${STALLS[@]:-0}" | sort -n | head -n 1)
-	settle prot_flood_counters
+	settle_stats
 	[ "$SPAN_NS" -gt 0 ] || FLOOD_ERR+="no time span; "
 	OFFERED=$((SPAN_NS > 0 ? SENT * 1000000000 / SPAN_NS : 0))
 }
@@ -274,7 +274,6 @@ aggregate_run()
 		sender "$each" $((each * DURATION)) "${cpus[$i]}" "$src" "$SOURCES"
 	done
 	senders_wait
-	snapshot
 	read -r p1 a1 s1 <<<"$(rl_counts)"
 	lost1=$(pair_lost)
 	cpu1=$(cpu_packets)
@@ -362,7 +361,6 @@ per_source_even()
 	flood_reset
 	sender $((PS_N * PS_OFFER)) $((PS_N * PS_OFFER * DURATION)) 1 "$PS_BASE" "$PS_N"
 	senders_wait
-	snapshot
 	read -r p1 a1 s1 <<<"$(rl_counts)"
 	lost=$(($(pair_lost) - lost0))
 	if [ -n "$FLOOD_ERR" ]; then
@@ -426,7 +424,6 @@ per_source_heavy_light()
 	running=$?
 	flood_stop_after "$DURATION" "$t0" "${FLOOD_PIDS[@]}"
 	senders_wait
-	snapshot
 	read -r p1 a1 s1 <<<"$(rl_counts ntp)"
 	lost=$(($(pair_lost) - lost0))
 	if [ -n "$FLOOD_ERR" ]; then
@@ -488,7 +485,6 @@ per_source_many()
 	sleep 1
 	ents=$(status_field "$NS_P" 'd["sources"]["entries"]')
 	senders_wait
-	snapshot
 	read -r p1 a1 s1 <<<"$(rl_counts)"
 	lost=$(($(pair_lost) - lost0))
 	if [ -n "$FLOOD_ERR" ]; then
@@ -587,7 +583,6 @@ live_change()
 	ents=$(status_field "$NS_P" 'd["sources"]["entries"]')
 	flood_stop "${FLOOD_PIDS[@]}"
 	senders_wait
-	snapshot
 	read -r p1 a1 s1 <<<"$(rl_counts)"
 	lost=$(($(pair_lost) - lost0))
 	if [ -n "$FLOOD_ERR" ]; then

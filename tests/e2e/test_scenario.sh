@@ -26,6 +26,7 @@ LEGIT_ROUNDS=${AG_SCENARIO_LEGIT_ROUNDS:-5}
 
 SC_ATTACHED= # set once ampguard protects wan0
 COUNTERS=    # wan0's counters after the last phase, as agjson.py's counters rows
+STACK_IN=    # the gateway stack's intake after the last phase (sc_stack_in)
 
 # reason_total VECTOR REASON: packets under that counter of wan0 in COUNTERS.
 reason_total()
@@ -47,12 +48,20 @@ sc_link_lost()
 	veth_lost "$SC_INET:inet0:tx+rx" "$SC_HOST:wan0:rx+tx"
 }
 
-# sc_phase_in: what a flood moves: the stack's intake and, once attached,
-# flood_counters of wan0.
-sc_phase_in()
+# sc_phase_read: the stack's intake into STACK_IN and, once attached,
+# wan0's counters into COUNTERS, both read now.
+sc_phase_read()
 {
-	sc_stack_in
-	[ -z "$SC_ATTACHED" ] || sc_ag stats wan0 --json | flood_counters wan0
+	STACK_IN=$(sc_stack_in)
+	[ -z "$SC_ATTACHED" ] || sc_counters
+}
+
+# sc_phase_moved: what a flood moves in the last sc_phase_read: the intake
+# and wan0's flood_rows.
+sc_phase_moved()
+{
+	echo "$STACK_IN"
+	printf '%s\n' "$COUNTERS" | flood_rows wan0
 }
 
 # flood_phase [ROUNDS]: floods while exchanging legitimate queries
@@ -76,11 +85,10 @@ flood_phase()
 		sc_flood_wait
 	fi
 	FLOOD_MS=$(($(now_ms) - t0))
-	settle sc_phase_in
-	REACHED=$(($(sc_stack_in) - before))
+	settle_read sc_phase_read sc_phase_moved
+	REACHED=$((STACK_IN - before))
 	TOTAL=$(sc_flood_total)
 	LOST=$(($(sc_link_lost) - lost0))
-	[ -z "$SC_ATTACHED" ] || sc_counters
 }
 
 # assert_legit LABEL: every legitimate exchange of the phase was answered,
