@@ -192,18 +192,29 @@ expected_admitted()
 	echo $(($1 * $3 / 1000000000 + $2))
 }
 
-# within_budget NAME ADMITTED RATE BURST STALL_NS [SOURCES]: ADMITTED is
-# SOURCES (default 1) x (RATE x duration + BURST), within MARGIN, where
-# the duration is SPAN_NS at most and SPAN_NS - STALL_NS at least.
+# budget_range RATE BURST STALL_NS [SOURCES]: what SOURCES (default 1) x
+# (RATE x duration + BURST) admits, the duration being SPAN_NS at most and
+# SPAN_NS - STALL_NS at least: BUDGET_LO to BUDGET_HI, for the report lines
+# and within_budget.
+budget_range()
+{
+	local n=${4:-1}
+
+	BUDGET_HI=$((n * $(expected_admitted "$1" "$2" "$SPAN_NS")))
+	BUDGET_LO=$((n * $(expected_admitted "$1" "$2" $((SPAN_NS - $3)))))
+	BUDGET_STALL_NS=$3
+}
+
+# within_budget NAME ADMITTED: ADMITTED is within the last budget_range,
+# within MARGIN.
 within_budget()
 {
-	local n=${6:-1} lo hi what
+	local what
 
-	hi=$((n * $(expected_admitted "$3" "$4" "$SPAN_NS")))
-	lo=$((n * $(expected_admitted "$3" "$4" $((SPAN_NS - $5)))))
-	what="$hi (ratio $(ratio "$2" "$hi"))"
-	[ "$lo" -lt "$hi" ] && what="$lo to $what, the senders stalled $(($5 / 1000000)) ms"
-	within_range "$1" "$2" "$lo" "$hi" "$what"
+	what="$BUDGET_HI (ratio $(ratio "$2" "$BUDGET_HI"))"
+	[ "$BUDGET_LO" -lt "$BUDGET_HI" ] &&
+		what="$BUDGET_LO to $what, the senders stalled $((BUDGET_STALL_NS / 1000000)) ms"
+	within_range "$1" "$2" "$BUDGET_LO" "$BUDGET_HI" "$what"
 }
 
 # within_range NAME ACTUAL LO HI WHAT: ACTUAL is at least LO and at most
@@ -254,7 +265,7 @@ PS_LOSS_PERMILLE=100
 aggregate_run()
 {
 	local label=$1 rate=$2 each=$3 burst=$(($2 / 100)) cpus=("${@:4}") i src
-	local p0 a0 s0 p1 a1 s1 lost0 lost1 cpu0 cpu1 exp
+	local p0 a0 s0 p1 a1 s1 lost0 lost1 cpu0 cpu1
 	local c0 c1 d0 d1
 
 	[ "$burst" -ge 1 ] || burst=1
@@ -286,12 +297,11 @@ aggregate_run()
 			"only $OFFERED pps offered: the machine is too busy to measure this budget"
 		return
 	fi
-	exp=$(expected_admitted "$rate" "$burst" "$SPAN_NS")
+	budget_range "$rate" "$burst" "$STALL_NS"
 	echo "# $label: $SENT sent in $((SPAN_NS / 1000000)) ms ($OFFERED pps offered)," \
-		"admitted $((p1 - p0)), expected $exp, ratio $(ratio $((p1 - p0)) "$exp")," \
+		"admitted $((p1 - p0)), expected $BUDGET_HI, ratio $(ratio $((p1 - p0)) "$BUDGET_HI")," \
 		"stalled $((STALL_NS / 1000000)) ms"
-	within_budget "$label: admitted = rate x duration + burst" $((p1 - p0)) "$rate" "$burst" \
-		"$STALL_NS"
+	within_budget "$label: admitted = rate x duration + burst" $((p1 - p0))
 
 	assert_counted "$label" $((p1 - p0 + a1 - a0 + s1 - s0)) $((lost1 - lost0))
 	assert_eq "$label: no per-source drops without a per-source budget" 0 $((s1 - s0))
@@ -367,11 +377,11 @@ per_source_even()
 		not_ok "per source: sender" "$FLOOD_ERR"
 		return
 	fi
-	exp=$(expected_admitted "$PS_RATE" "$PS_BURST" "$SPAN_NS")
+	budget_range "$PS_RATE" "$PS_BURST" "$STALL_NS" "$PS_N"
 	echo "# per source: $SENT sent by $PS_N sources in $((SPAN_NS / 1000000)) ms," \
-		"admitted $((p1 - p0)), expected $((PS_N * exp)), ratio $(ratio $((p1 - p0)) $((PS_N * exp)))"
+		"admitted $((p1 - p0)), expected $BUDGET_HI, ratio $(ratio $((p1 - p0)) "$BUDGET_HI")"
 	within_budget "per source: $PS_N sources x $PS_OFFER pps, total admitted = $PS_N x ($PS_RATE pps x duration + burst)" \
-		$((p1 - p0)) "$PS_RATE" "$PS_BURST" "$STALL_NS" "$PS_N"
+		$((p1 - p0))
 	assert_counted "per source" $((p1 - p0 + a1 - a0 + s1 - s0)) "$lost" "$PS_LOSS_PERMILLE"
 	assert_eq "per source: no aggregate drops without an aggregate budget" 0 $((a1 - a0))
 
@@ -379,7 +389,9 @@ per_source_even()
 	n=$(printf '%s\n' "$rows" | grep -c .)
 	assert_eq "per source: top lists the $PS_N sources" "$PS_N" "$n"
 	bad=""
-	exp_lo=$(expected_admitted "$PS_RATE" "$PS_BURST" $((SPAN_NS - STALL_NS)))
+	budget_range "$PS_RATE" "$PS_BURST" "$STALL_NS"
+	exp_lo=$BUDGET_LO
+	exp=$BUDGET_HI
 	worst_lo=$exp
 	worst_hi=$exp
 	while read -r src d a; do
@@ -403,7 +415,7 @@ per_source_even()
 
 per_source_heavy_light()
 {
-	local p0 a0 s0 p1 a1 s1 during rows first light heavy exp heavy_sent light_sent running
+	local p0 a0 s0 p1 a1 s1 during rows first light heavy heavy_sent light_sent running
 	local lost0 lost t0
 
 	agrun "$NS_P" set ntp ratelimit --per-source-pps "$PS_RATE" --per-source-burst "$PS_BURST" \
@@ -450,12 +462,12 @@ assert h["dropped_pps"] > h["admitted_pps"] > 0, h' "$during" "$HEAVY"
 	rows=$(top_rows "$(ag "$NS_P" top ntp --json -n 10)" ntp by_admitted)
 	heavy=$(printf '%s\n' "$rows" | awk -v s="$HEAVY" '$1 == s { print $3, $2 }')
 	light=$(printf '%s\n' "$rows" | awk -v s="$LIGHT" '$1 == s { print $3, $2 }')
-	exp=$(expected_admitted "$PS_RATE" "$PS_BURST" "$SPAN_NS")
+	budget_range "$PS_RATE" "$PS_BURST" "${STALLS[0]}"
 	echo "# heavy and light: heavy sent $heavy_sent, admitted/dropped $heavy (expected" \
-		"$exp admitted, ratio $(ratio "${heavy%% *}" "$exp")); light sent $light_sent," \
+		"$BUDGET_HI admitted, ratio $(ratio "${heavy%% *}" "$BUDGET_HI")); light sent $light_sent," \
 		"admitted/dropped $light"
 	within_budget "heavy source at $HEAVY_RATE pps: admitted = $PS_RATE pps x duration + burst" \
-		"${heavy%% *}" "$PS_RATE" "$PS_BURST" "${STALLS[0]}"
+		"${heavy%% *}"
 	# Not all: a sender stalled for a quarter second catches up in a burst
 	# beyond its budget's. A light source sharing the heavy one's budget
 	# would get a fortieth of what it sent.
@@ -471,7 +483,7 @@ assert h["dropped_pps"] > h["admitted_pps"] > 0, h' "$during" "$HEAVY"
 # and bucket, so each is admitted its budget and no more.
 per_source_many()
 {
-	local p0 a0 s0 p1 a1 s1 exp ents lost0 lost
+	local p0 a0 s0 p1 a1 s1 ents lost0 lost
 
 	agrun "$NS_P" set dns ratelimit --pps 0 --per-source-pps "$MANY_RATE" \
 		--per-source-burst "$MANY_BURST"
@@ -491,14 +503,14 @@ per_source_many()
 		not_ok "one /24: sender" "$FLOOD_ERR"
 		return
 	fi
-	exp=$((MANY_N * $(expected_admitted "$MANY_RATE" "$MANY_BURST" "$SPAN_NS")))
+	budget_range "$MANY_RATE" "$MANY_BURST" "$STALL_NS" "$MANY_N"
 	echo "# one /24: $SENT sent by $MANY_N sources in $((SPAN_NS / 1000000)) ms," \
-		"admitted $((p1 - p0)), expected $exp, ratio $(ratio $((p1 - p0)) "$exp");" \
+		"admitted $((p1 - p0)), expected $BUDGET_HI, ratio $(ratio $((p1 - p0)) "$BUDGET_HI");" \
 		"$ents per-source entries during the flood"
 	check "one /24: each of the $MANY_N active sources holds a per-source slot ($ents entries)" \
 		test "${ents:-0}" -ge "$MANY_N"
 	within_budget "one /24: $MANY_N sources x $MANY_OFFER pps, total admitted = $MANY_N x ($MANY_RATE pps x duration + burst)" \
-		$((p1 - p0)) "$MANY_RATE" "$MANY_BURST" "$STALL_NS" "$MANY_N"
+		$((p1 - p0))
 	assert_counted "one /24" $((p1 - p0 + a1 - a0 + s1 - s0)) "$lost" "$PS_LOSS_PERMILLE"
 }
 
